@@ -1,0 +1,63 @@
+/* shmpool: the C ABI of the client library (library `shmpool_client`).
+ *
+ * Attach to an arena, then allocate and free inside its shared-memory segment with no
+ * RPC, syscall or lock on the fast path. Any thread of any attached process may free any
+ * block of the arena; shmpool_ref values are offsets, valid in every process.
+ * The names and signatures below are a stable contract. */
+#ifndef SHMPOOL_SHMPOOL_H_
+#define SHMPOOL_SHMPOOL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shmpool_client shmpool_client; /* one per process per arena */
+typedef uint64_t shmpool_ref;                 /* position-independent handle; 0 is null */
+
+/* Error codes: 0 is success, every error is negative. */
+enum {
+  SHMPOOL_OK = 0,
+  SHMPOOL_E_INVALID = -1,     /* bad argument */
+  SHMPOOL_E_NOT_FOUND = -2,   /* no such arena or segment */
+  SHMPOOL_E_EXISTS = -3,      /* already exists */
+  SHMPOOL_E_PERMISSION = -4,  /* not allowed for this caller */
+  SHMPOOL_E_EXHAUSTED = -5,   /* out of memory, quota or process slots */
+  SHMPOOL_E_UNAVAILABLE = -6, /* the daemon cannot be reached */
+  SHMPOOL_E_CORRUPT = -7,     /* the segment failed validation */
+  SHMPOOL_E_INTERNAL = -8
+};
+
+/* Attaches through the daemon at `endpoint` (NULL: $SHMPOOL_ENDPOINT, else the default
+ * socket) to `arena`. Returns 0 and sets *out, or a negative error code. */
+int shmpool_attach(const char* endpoint, const char* arena, shmpool_client** out);
+/* Attaches directly to a segment file, without a daemon (tests, embedded use). */
+int shmpool_attach_segment(const char* path, shmpool_client** out);
+/* Detaches: returns every cache of this process. Other threads must be done with c. */
+void shmpool_detach(shmpool_client* c);
+
+/* NULL when the arena is exhausted or over quota; never aborts, never faults. */
+void* shmpool_malloc(shmpool_client* c, size_t size);
+void* shmpool_calloc(shmpool_client* c, size_t n, size_t size);
+/* Frees a block of c's arena. NULL does nothing; an invalid or double free is refused,
+ * counted and reported (SHMPOOL_ABORT_ON_INVALID_FREE=1 makes it abort instead). */
+void shmpool_free(shmpool_client* c, void* p);
+/* The usable size of a live block, or 0. */
+size_t shmpool_usable_size(shmpool_client* c, const void* p);
+
+shmpool_ref shmpool_ref_of(shmpool_client* c, const void* p);
+void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r);
+
+/* Returns this thread's cached blocks and purges the arena (through the daemon when
+ * attached through one). Bytes released, or a negative error code. */
+int64_t shmpool_purge(shmpool_client* c);
+
+const char* shmpool_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMPOOL_SHMPOOL_H_ */

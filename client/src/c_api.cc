@@ -1,0 +1,103 @@
+// The C ABI: thin wrappers over shmpool::Client that turn absl::Status into error codes.
+#include <cstring>
+#include <new>
+
+#include "shmpool/client.h"
+#include "shmpool/shmpool.h"
+
+struct shmpool_client {
+  std::unique_ptr<shmpool::Client> client;
+};
+
+namespace {
+
+int ToCode(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk:
+      return SHMPOOL_OK;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return SHMPOOL_E_INVALID;
+    case absl::StatusCode::kNotFound:
+      return SHMPOOL_E_NOT_FOUND;
+    case absl::StatusCode::kAlreadyExists:
+      return SHMPOOL_E_EXISTS;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return SHMPOOL_E_PERMISSION;
+    case absl::StatusCode::kResourceExhausted:
+      return SHMPOOL_E_EXHAUSTED;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return SHMPOOL_E_UNAVAILABLE;
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kDataLoss:
+      return SHMPOOL_E_CORRUPT;
+    default:
+      return SHMPOOL_E_INTERNAL;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+int shmpool_attach_segment(const char* path, shmpool_client** out) {
+  if (path == nullptr || out == nullptr) return SHMPOOL_E_INVALID;
+  absl::StatusOr<std::unique_ptr<shmpool::Client>> c = shmpool::Client::AttachSegment(path);
+  if (!c.ok()) return ToCode(c.status());
+  *out = new (std::nothrow) shmpool_client{std::move(*c)};
+  return *out ? SHMPOOL_OK : SHMPOOL_E_EXHAUSTED;
+}
+
+void shmpool_detach(shmpool_client* c) { delete c; }
+
+void* shmpool_malloc(shmpool_client* c, size_t size) { return c->client->Allocate(size); }
+
+void* shmpool_calloc(shmpool_client* c, size_t n, size_t size) {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) return nullptr;
+  void* p = c->client->Allocate(bytes);
+  if (p) std::memset(p, 0, bytes);
+  return p;
+}
+
+void shmpool_free(shmpool_client* c, void* p) { c->client->Free(p); }
+
+size_t shmpool_usable_size(shmpool_client* c, const void* p) { return c->client->UsableSize(p); }
+
+shmpool_ref shmpool_ref_of(shmpool_client* c, const void* p) { return c->client->RefOf(p); }
+
+void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r) { return c->client->PtrOf(r); }
+
+int64_t shmpool_purge(shmpool_client* c) {
+  absl::StatusOr<uint64_t> r = c->client->Purge();
+  return r.ok() ? static_cast<int64_t>(*r) : ToCode(r.status());
+}
+
+const char* shmpool_strerror(int code) {
+  switch (code) {
+    case SHMPOOL_OK:
+      return "success";
+    case SHMPOOL_E_INVALID:
+      return "invalid argument";
+    case SHMPOOL_E_NOT_FOUND:
+      return "no such arena or segment";
+    case SHMPOOL_E_EXISTS:
+      return "already exists";
+    case SHMPOOL_E_PERMISSION:
+      return "permission denied";
+    case SHMPOOL_E_EXHAUSTED:
+      return "out of memory, quota or process slots";
+    case SHMPOOL_E_UNAVAILABLE:
+      return "the shmpool daemon cannot be reached";
+    case SHMPOOL_E_CORRUPT:
+      return "the segment failed validation";
+    case SHMPOOL_E_INTERNAL:
+      return "internal error";
+    default:
+      return "unknown shmpool error";
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,53 @@
+// Named-order atomic helpers. Every synchronisation point in a segment goes through one of
+// these, so reading the code shows which order each access needs. Fields that are accessed
+// atomically carry an `x` prefix (xhead, xseq, ...).
+//
+// Every atomic that lives in a segment must be lock-free (a lock would live in one
+// process's memory, not in the segment): the static_asserts below pin that.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmpool::shm {
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+template <typename T>
+inline T LoadRelaxed(const std::atomic<T>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+template <typename T>
+inline T LoadAcquire(const std::atomic<T>& a) {
+  return a.load(std::memory_order_acquire);
+}
+template <typename T>
+inline void StoreRelaxed(std::atomic<T>& a, T v) {
+  a.store(v, std::memory_order_relaxed);
+}
+template <typename T>
+inline void StoreRelease(std::atomic<T>& a, T v) {
+  a.store(v, std::memory_order_release);
+}
+// Adds to a counter that only one thread writes: a load and a store, no locked instruction.
+template <typename T>
+inline void BumpOwned(std::atomic<T>& a, T delta) {
+  a.store(a.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+template <typename T>
+inline T FetchAddRelaxed(std::atomic<T>& a, T delta) {
+  return a.fetch_add(delta, std::memory_order_relaxed);
+}
+template <typename T>
+inline bool CasAcqRel(std::atomic<T>& a, T& expected, T desired) {
+  return a.compare_exchange_weak(expected, desired, std::memory_order_acq_rel,
+                                 std::memory_order_acquire);
+}
+template <typename T>
+inline bool CasStrongAcqRel(std::atomic<T>& a, T& expected, T desired) {
+  return a.compare_exchange_strong(expected, desired, std::memory_order_acq_rel,
+                                   std::memory_order_acquire);
+}
+
+}  // namespace shmpool::shm

@@ -1,0 +1,384 @@
+#include "shm/heap.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "shm/check.h"
+#include "shm/page_heap.h"
+#include "shm/proc_identity.h"
+#include "shm/slab_layer.h"
+#include "shm/transfer_ring.h"
+
+namespace shmpool::shm {
+
+thread_local Heap::TlsSlot Heap::tls_ = {0, nullptr};
+
+namespace {
+
+// The live Heaps of this process, so a thread that exits can return its caches to every
+// Heap that is still attached (and skip those already detached).
+struct Registry {
+  absl::Mutex mu;
+  absl::flat_hash_map<uint64_t, Heap*> heaps ABSL_GUARDED_BY(mu);
+  uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
+};
+Registry& registry() {
+  static Registry* r = new Registry;  // never destroyed: threads may exit after main
+  return *r;
+}
+
+void BeginTransit(Transit& t, Transit::Op op, uint32_t cls, uint64_t batch) {
+  StoreRelaxed(t.xcls, cls);
+  StoreRelaxed(t.xbatch, batch);
+  StoreRelaxed(t.xop, static_cast<uint32_t>(op));
+}
+void EndTransit(Transit& t) {
+  StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kNone));
+  StoreRelaxed(t.xbatch, uint64_t{0});
+}
+
+void PoisonChain(const Segment& seg, uint64_t head, uint32_t size) {
+  if constexpr (kPoisoning) {
+    for (uint64_t b = head; b;) {
+      const uint64_t next = seg.block(b).next;
+      PoisonBlock(&seg.block(b), size);
+      b = next;
+    }
+  }
+}
+void UnpoisonChain(const Segment& seg, uint64_t head, uint32_t size) {
+  if constexpr (kPoisoning) {
+    for (uint64_t b = head; b; b = seg.block(b).next) UnpoisonBlock(&seg.block(b), size);
+  }
+}
+
+}  // namespace
+
+// Runs at thread exit: returns the exiting thread's caches to every Heap still attached.
+class ThreadExitHook {
+ public:
+  void Add(uint64_t heap_id, ThreadCache* cache) { owned_.push_back({heap_id, cache}); }
+  void Forget(uint64_t heap_id) {
+    std::erase_if(owned_, [heap_id](const Owned& o) { return o.heap_id == heap_id; });
+  }
+  ~ThreadExitHook() {
+    Registry& r = registry();
+    absl::MutexLock lock(&r.mu);
+    for (const Owned& o : owned_) {
+      auto it = r.heaps.find(o.heap_id);
+      if (it != r.heaps.end()) it->second->ReleaseCache(o.cache);
+    }
+  }
+
+ private:
+  struct Owned {
+    uint64_t heap_id;
+    ThreadCache* cache;
+  };
+  std::vector<Owned> owned_;
+};
+namespace {
+thread_local ThreadExitHook exit_hook;
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segment,
+                                                   const AttachOptions& options) {
+  const uint32_t n = segment->geometry().max_procs;
+  const ProcIdentity self = ProcIdentity::Self();
+  for (uint32_t i = 0; i < n; ++i) {
+    ProcRecord& rec = segment->proc(i);
+    uint32_t expected = ProcRecord::kFree;
+    if (LoadRelaxed(rec.xstate) != expected ||
+        !CasStrongAcqRel(rec.xstate, expected, uint32_t{ProcRecord::kClaiming}))
+      continue;
+    rec.pid = self.pid;
+    rec.start_time = self.start_time;
+    rec.attach_unix_ns =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    std::memset(rec.name, 0, sizeof(rec.name));
+    std::strncpy(rec.name, options.name.c_str(), sizeof(rec.name) - 1);
+    StoreRelease(rec.xstate, uint32_t{ProcRecord::kLive});
+    return std::unique_ptr<Heap>(new Heap(std::move(segment), i, options));
+  }
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "segment %s already has %d attached processes (its max_procs)", segment->path(), n));
+}
+
+Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions& options)
+    : segment_(std::move(segment)),
+      base_(segment_->base()),
+      id_([this] {
+        Registry& r = registry();
+        absl::MutexLock lock(&r.mu);
+        const uint64_t id = r.next_id++;
+        r.heaps[id] = this;
+        return id;
+      }()),
+      proc_(proc),
+      data_off_(segment_->sections().data),
+      key_(segment_->header().free_tag_key),
+      pagemap_(&segment_->page_entry(0)),
+      frontier_pages_(&segment_->header().heap.xfrontier_pages),
+      abort_on_invalid_free_(options.abort_on_invalid_free ||
+                             std::getenv("SHMPOOL_ABORT_ON_INVALID_FREE") != nullptr) {}
+
+Heap::~Heap() {
+  {
+    Registry& r = registry();
+    absl::MutexLock lock(&r.mu);
+    r.heaps.erase(id_);
+  }
+  exit_hook.Forget(id_);
+  if (tls_.heap_id == id_) tls_ = {0, nullptr};
+  const uint32_t n = segment_->geometry().max_thread_caches;
+  for (uint32_t i = 0; i < n; ++i)
+    if (LoadAcquire(segment_->cache_owner(i)) == proc_ + 1) ReleaseCache(&segment_->cache(i));
+  StoreRelease(segment_->proc(proc_).xstate, uint32_t{ProcRecord::kFree});
+}
+
+ThreadCache* Heap::ClaimCache() {
+  const uint32_t n = segment_->geometry().max_thread_caches;
+  const uint32_t tag = proc_ + 1;
+  for (uint32_t i = 0; i < n; ++i) {
+    std::atomic<uint32_t>& owner = segment_->cache_owner(i);
+    uint32_t expected = 0;
+    if (LoadRelaxed(owner) != 0 || !CasStrongAcqRel(owner, expected, tag)) continue;
+    const uint64_t at = segment_->sections().caches + uint64_t{i} * sizeof(ThreadCache);
+    if (!segment_->Back(at, sizeof(ThreadCache))) {  // file system full: go uncached
+      StoreRelease(owner, 0u);
+      return nullptr;
+    }
+    ThreadCache* cache = &segment_->cache(i);
+    StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
+    exit_hook.Add(id_, cache);
+    return cache;
+  }
+  return nullptr;
+}
+
+void Heap::ReleaseCache(ThreadCache* cache) {
+  const Segment& seg = *segment_;
+  for (uint32_t c = 1; c < kNumClasses; ++c) {
+    Bin& bin = cache->bins[c];
+    const uint64_t list = LoadRelaxed(bin.xlist), spare = LoadRelaxed(bin.xspare);
+    for (uint64_t chain : {list, spare}) {
+      if (!chain) continue;
+      UnpoisonChain(seg, chain, Class(c).size);
+      BeginTransit(cache->transit, Transit::kToSlabs, c, chain);
+      if (chain == list)
+        StoreRelaxed(bin.xlist, uint64_t{0}), StoreRelaxed(bin.xcount, 0u);
+      else
+        StoreRelaxed(bin.xspare, uint64_t{0});
+      ReturnBlocks(seg, c, chain, cache->transit);
+      EndTransit(cache->transit);
+    }
+  }
+  const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
+  StoreRelease(seg.cache_owner(index), 0u);
+  if (tls_.cache == cache) tls_ = {0, nullptr};
+}
+
+void Heap::FlushThreadCache() {
+  if (tls_.heap_id != id_) return;
+  ThreadCache* cache = tls_.cache;
+  ReleaseCache(cache);
+  exit_hook.Forget(id_);
+}
+
+void* Heap::AllocateSlow(size_t size) {
+  const uint32_t cls = ClassOf(size);
+  if (cls == 0) return AllocateLarge(size);
+  if (tls_.heap_id != id_) {
+    ThreadCache* cache = ClaimCache();
+    if (cache == nullptr) return AllocateUncached(cls, size);
+    tls_ = {id_, cache};
+  }
+  if (!RefillBin(*tls_.cache, cls)) {
+    FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
+    return nullptr;
+  }
+  return Allocate(size);
+}
+
+bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
+  const Segment& seg = *segment_;
+  const SizeClassInfo& info = Class(cls);
+  Bin& bin = cache.bins[cls];
+  if (const uint64_t spare = LoadRelaxed(bin.xspare)) {
+    StoreRelaxed(bin.xlist, spare);  // crash here: list == spare, recovery keeps one
+    StoreRelaxed(bin.xspare, uint64_t{0});
+    StoreRelaxed(bin.xcount, info.batch);
+    return true;
+  }
+  BeginTransit(cache.transit, Transit::kFromRing, cls, 0);
+  uint64_t chain = RingPop(seg, cls, cache.transit);
+  uint32_t n = info.batch;
+  if (chain == 0) {
+    StoreRelaxed(cache.transit.xop, static_cast<uint32_t>(Transit::kFromSlabs));
+    n = TakeBlocks(seg, cls, info.batch, cache.transit, &chain);
+  }
+  if (n == 0) {
+    EndTransit(cache.transit);
+    return false;
+  }
+  PoisonChain(seg, chain, info.size);
+  StoreRelaxed(bin.xlist, chain);
+  StoreRelaxed(bin.xcount, n);
+  EndTransit(cache.transit);
+  return true;
+}
+
+void Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
+  const Segment& seg = *segment_;
+  Bin& bin = cache.bins[cls];
+  const uint64_t list = LoadRelaxed(bin.xlist);
+  const uint64_t spare = LoadRelaxed(bin.xspare);
+  if (spare == 0) {                  // keep the full list as the spare batch
+    StoreRelaxed(bin.xspare, list);  // crash here: list == spare, recovery keeps one
+    StoreRelaxed(bin.xlist, uint64_t{0});
+    StoreRelaxed(bin.xcount, 0u);
+    return;
+  }
+  BeginTransit(cache.transit, Transit::kToRing, cls, spare);
+  StoreRelaxed(bin.xspare, list);
+  StoreRelaxed(bin.xlist, uint64_t{0});
+  StoreRelaxed(bin.xcount, 0u);
+  UnpoisonChain(seg, spare, Class(cls).size);
+  if (!RingPush(seg, cls, spare, cache.transit)) {
+    StoreRelaxed(cache.transit.xop, static_cast<uint32_t>(Transit::kToSlabs));
+    ReturnBlocks(seg, cls, spare, cache.transit);
+  }
+  EndTransit(cache.transit);
+}
+
+void* Heap::AllocateUncached(uint32_t cls, size_t size) {
+  // A thread without a cache (the table is full) takes single blocks from the slabs. The
+  // Transit is private: a crash in here can lose the one block in hand (bounded, rare).
+  Transit transit{};
+  uint64_t b = 0;
+  if (TakeBlocks(*segment_, cls, 1, transit, &b) == 0) {
+    FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
+    return nullptr;
+  }
+  ClassCentral& c = segment_->central(cls);
+  FetchAddRelaxed(c.xnmalloc, uint64_t{1});
+  FetchAddRelaxed(c.xrequested, uint64_t{size});
+  segment_->block(b).tag = 0;
+  return base_ + b;
+}
+
+void* Heap::AllocateLarge(size_t size) {
+  const uint64_t pages = (uint64_t{size} + kPageSize - 1) >> kPageShift;
+  const uint32_t start = pages > segment_->data_pages()
+                             ? kNoRun
+                             : AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
+  ArenaCounters& k = segment_->header().counters;
+  if (start == kNoRun) {
+    FetchAddRelaxed(k.xfailed_allocs, uint64_t{1});
+    return nullptr;
+  }
+  segment_->run(start).free_head = size;  // requested bytes, for stats
+  FetchAddRelaxed(k.xlarge_nmalloc, uint64_t{1});
+  FetchAddRelaxed(k.xlarge_allocated, pages << kPageShift);
+  FetchAddRelaxed(k.xlarge_requested, uint64_t{size});
+  FetchAddRelaxed(k.xlarge_handed_out, pages << kPageShift);
+  return base_ + segment_->page_offset(start);
+}
+
+void Heap::ReportBadFree(const void* p, const char* what) const {
+  std::fprintf(stderr, "shmpool: refused free(%p): %s (segment %s, pid %d)\n", p, what,
+               segment_->path().c_str(), static_cast<int>(getpid()));
+  if (abort_on_invalid_free_) std::abort();
+}
+
+void Heap::FreeSlow(void* p) {
+  if (p == nullptr) return;
+  const Segment& seg = *segment_;
+  ArenaCounters& k = seg.header().counters;
+  const uint64_t off = static_cast<uint64_t>(static_cast<char*>(p) - base_);
+  const uint64_t rel = off - data_off_;
+  const uint64_t page = rel >> kPageShift;
+  if (off < data_off_ || page >= LoadRelaxed(*frontier_pages_)) {
+    FetchAddRelaxed(k.xinvalid_frees, uint64_t{1});
+    return ReportBadFree(p, "outside the arena");
+  }
+  const uint64_t e = LoadRelaxed(pagemap_[page]);
+  const PageKind kind = PageEntry::KindOf(e);
+  const uint32_t start = PageEntry::StartOf(e);
+  if (kind == kPageLarge) {
+    const uint64_t pages = seg.run(start).pages;
+    const uint64_t requested = seg.run(start).free_head;
+    if (rel != uint64_t{start} << kPageShift) {
+      FetchAddRelaxed(k.xinvalid_frees, uint64_t{1});
+      return ReportBadFree(p, "inside a large block");
+    }
+    if (!FreeRun(seg, start, kPageLarge)) {
+      FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
+      return ReportBadFree(p, "double free of a large block");
+    }
+    (void)requested;
+    FetchAddRelaxed(k.xlarge_nfree, uint64_t{1});
+    FetchAddRelaxed(k.xlarge_allocated, -(pages << kPageShift));
+    return;
+  }
+  if (kind != kPageSlab) {
+    FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
+    return ReportBadFree(p, "memory that is not allocated (a double free?)");
+  }
+  const uint32_t cls = PageEntry::ClassOf(e);
+  const SizeClassInfo& info = Class(cls);
+  const uint64_t in_slab = rel - (uint64_t{start} << kPageShift);
+  if (in_slab % info.size != 0 || in_slab / info.size >= info.blocks) {
+    FetchAddRelaxed(k.xinvalid_frees, uint64_t{1});
+    return ReportBadFree(p, "not the start of a block");
+  }
+  FreeBlock* blk = static_cast<FreeBlock*>(p);
+  if (IsPoisoned(blk) || blk->tag == seg.free_tag(off)) {
+    FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
+    return ReportBadFree(p, "double free");
+  }
+  if (tls_.heap_id != id_) {
+    if (ThreadCache* cache = ClaimCache()) {
+      tls_ = {id_, cache};
+      return Free(p);
+    }
+    // No cache to be had: straight back to the slab.
+    blk->next = 0;
+    blk->tag = seg.free_tag(off);
+    Transit transit{};
+    ReturnBlocks(seg, cls, off, transit);
+    FetchAddRelaxed(seg.central(cls).xnfree, uint64_t{1});
+    return;
+  }
+  SHMPOOL_CHECK(false && "FreeSlow reached with a valid block and a cache");
+}
+
+size_t Heap::UsableSize(const void* p) const {
+  const uint64_t off = static_cast<uint64_t>(static_cast<const char*>(p) - base_);
+  const uint64_t rel = off - data_off_;
+  if (p == nullptr || off < data_off_ || (rel >> kPageShift) >= LoadRelaxed(*frontier_pages_))
+    return 0;
+  const uint64_t e = LoadRelaxed(pagemap_[rel >> kPageShift]);
+  const uint32_t start = PageEntry::StartOf(e);
+  if (PageEntry::KindOf(e) == kPageLarge)
+    return rel == uint64_t{start} << kPageShift ? size_t{segment_->run(start).pages} << kPageShift
+                                                : 0;
+  if (PageEntry::KindOf(e) != kPageSlab) return 0;
+  const SizeClassInfo& info = Class(PageEntry::ClassOf(e));
+  const uint64_t in_slab = rel - (uint64_t{start} << kPageShift);
+  return in_slab % info.size == 0 ? info.size : 0;
+}
+
+}  // namespace shmpool::shm

@@ -1,0 +1,142 @@
+// Heap: one process's attachment to a segment, and the allocator's entry points.
+//
+// Attach claims a ProcRecord; each thread that allocates claims a ThreadCache record in
+// the segment (so a dead process's cached blocks can be found and reclaimed) and keeps a
+// pointer to it in a thread-local slot. Allocate and Free are inline: on the fast path
+// they touch only the thread's own cache record and the block, with plain loads and stores
+// (no RPC, no syscall, no lock, no atomic read-modify-write). Everything else (a bin that
+// is empty or full, large sizes, invalid frees, threads without a cache) is in heap.cc.
+//
+// Any thread of any attached process may free any block. A thread that exits returns its
+// cache; destroying the Heap (detach) returns every cache of this process, so other
+// threads must have stopped using it by then. Not copyable or movable.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "shm/atomics.h"
+#include "shm/sanitizer.h"
+#include "shm/segment.h"
+
+namespace shmpool::shm {
+
+struct AttachOptions {
+  std::string name;                    // shown in stats (at most 31 bytes kept)
+  bool abort_on_invalid_free = false;  // else: counted, reported on stderr, ignored
+};
+
+class Heap {
+ public:
+  static absl::StatusOr<std::unique_ptr<Heap>> Attach(std::shared_ptr<Segment> segment,
+                                                      const AttachOptions& options = {});
+  ~Heap();
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  // nullptr when the arena is exhausted or the file system is full; never aborts.
+  void* Allocate(size_t size);
+  // Frees a block of this segment. nullptr does nothing; an invalid or double free is
+  // refused without touching the segment, counted and reported.
+  void Free(void* p);
+  // The block size behind a live block (class size, or whole pages), 0 if not a block.
+  size_t UsableSize(const void* p) const;
+
+  uint64_t RefOf(const void* p) const {
+    return p ? static_cast<uint64_t>(static_cast<const char*>(p) - base_) : 0;
+  }
+  void* PtrOf(uint64_t ref) const {
+    return ref && ref < segment_->sections().total ? base_ + ref : nullptr;
+  }
+
+  // Returns this thread's cached blocks to the slabs (the cache record stays claimed).
+  void FlushThreadCache();
+
+  Segment& segment() const { return *segment_; }
+  uint32_t proc_index() const { return proc_; }
+
+ private:
+  struct TlsSlot {
+    uint64_t heap_id;
+    ThreadCache* cache;
+  };
+  static thread_local TlsSlot tls_ __attribute__((tls_model("initial-exec")));
+
+  Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions& options);
+  ThreadCache* ClaimCache();
+  void ReleaseCache(ThreadCache* cache);
+  void* AllocateSlow(size_t size);
+  void* AllocateLarge(size_t size);
+  void* AllocateUncached(uint32_t cls, size_t size);
+  bool RefillBin(ThreadCache& cache, uint32_t cls);
+  void FreeSlow(void* p);
+  void FreeOverflow(ThreadCache& cache, uint32_t cls);
+  void ReportBadFree(const void* p, const char* what) const;
+  friend class ThreadExitHook;
+
+  std::shared_ptr<Segment> segment_;
+  char* const base_;
+  const uint64_t id_;  // unique in this process, never reused
+  const uint32_t proc_;
+  const uint64_t data_off_;
+  const uint64_t key_;
+  const std::atomic<uint64_t>* const pagemap_;
+  const std::atomic<uint64_t>* const frontier_pages_;
+  const bool abort_on_invalid_free_;
+};
+
+inline void* Heap::Allocate(size_t size) {
+  const TlsSlot& t = tls_;
+  const uint32_t cls = ClassOf(size);
+  if (__builtin_expect(t.heap_id == id_ && cls != 0, 1)) {
+    Bin& bin = t.cache->bins[cls];
+    const uint64_t b = LoadRelaxed(bin.xlist);
+    if (__builtin_expect(b != 0, 1)) {
+      FreeBlock* blk = reinterpret_cast<FreeBlock*>(base_ + b);
+      UnpoisonBlock(blk, Class(cls).size);
+      StoreRelaxed(bin.xlist, blk->next);  // commit: the block has left the cache
+      StoreRelaxed(bin.xcount, LoadRelaxed(bin.xcount) - 1);
+      BumpOwned(bin.xnmalloc, uint64_t{1});
+      BumpOwned(bin.xrequested, uint64_t{size});
+      blk->tag = 0;
+      return blk;
+    }
+  }
+  return AllocateSlow(size);
+}
+
+inline void Heap::Free(void* p) {
+  const uint64_t off = static_cast<uint64_t>(static_cast<char*>(p) - base_);
+  const uint64_t rel = off - data_off_;  // wraps for pointers below the data: caught below
+  const TlsSlot& t = tls_;
+  if (__builtin_expect(t.heap_id == id_ && (rel >> kPageShift) < LoadRelaxed(*frontier_pages_),
+                       1)) {
+    const uint64_t e = LoadRelaxed(pagemap_[rel >> kPageShift]);
+    const uint32_t cls = PageEntry::ClassOf(e);
+    const SizeClassInfo& info = Class(cls);
+    const uint64_t in_slab = rel - (uint64_t{PageEntry::StartOf(e)} << kPageShift);
+    const uint64_t idx = (in_slab * info.div_magic) >> kDivShift;
+    FreeBlock* blk = static_cast<FreeBlock*>(p);
+    // cls == 0 (not a slab) fails here too: its size and block count are 0.
+    if (__builtin_expect(idx < info.blocks && idx * info.size == in_slab && !IsPoisoned(blk) &&
+                             blk->tag != (key_ ^ off),
+                         1)) {
+      Bin& bin = t.cache->bins[cls];
+      blk->next = LoadRelaxed(bin.xlist);
+      StoreRelaxed(bin.xlist, off);  // commit: the block is in the cache
+      blk->tag = key_ ^ off;
+      const uint32_t n = LoadRelaxed(bin.xcount) + 1;
+      StoreRelaxed(bin.xcount, n);
+      BumpOwned(bin.xnfree, uint64_t{1});
+      PoisonBlock(blk, info.size);
+      if (__builtin_expect(n >= info.batch, 0)) FreeOverflow(*t.cache, cls);
+      return;
+    }
+  }
+  FreeSlow(p);
+}
+
+}  // namespace shmpool::shm

@@ -1,0 +1,237 @@
+// The segment format: every byte of a shmpool segment, from the top.
+//
+//   SegmentHeader      magic, layout version, geometry, section offsets, the page heap's
+//                      state and the arena-wide counters           (one page)
+//   ProcRecord[P]      one per attached process                    (P = max_procs)
+//   uint32 owner[T]    which process holds each thread cache       (T = max_thread_caches)
+//   ClassCentral[C]    per size class: transfer-ring positions, the slab lists' mutex
+//   RingCell[C][R]     per size class: the transfer ring           (R = ring_slots)
+//   ThreadCache[T]     per-thread bins of free blocks, one per class, with counters
+//   PageMap[N]         per data page: kind, size class, first page of its run  (8 B)
+//   RunMeta[N]         per data page, read at a run's first page: length, lists, slab state
+//   data[N pages]      slabs, large runs and free runs             (N = capacity / 4 KiB)
+//
+// Every reference stored in a segment is a byte offset from the segment's start (never a
+// pointer): processes map it at different addresses. Offset 0 is the header, so 0 is null.
+// Page indices are data-relative; in lists they are stored plus one so 0 is null.
+//
+// Everything a segment holds is zero when created (ftruncate), which is the valid empty
+// state of every record; the creator then initialises the mutexes and the header, and
+// publishes `xmagic` last with release order. A mapper validates magic, version, class
+// table fingerprint, geometry and section offsets (recomputed from the geometry) before
+// touching anything else.
+//
+// Layout version: bump kLayoutVersion on ANY change to a struct below, to a section's order
+// or alignment, to the size-class table or to the meaning of a field. layout_test.cc pins
+// the sizes and offsets, so an accidental change fails a test.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "shm/robust_mutex.h"
+#include "shm/size_class.h"
+
+namespace shmpool::shm {
+
+inline constexpr uint64_t kMagic = 0x4c4f4f504d485353ull;  // "SSHMPOOL"
+inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kCacheLine = 64;
+inline constexpr uint32_t kFreeRunBuckets = 128;  // exact lengths 1..127, then ">= 128"
+
+// The parameters a segment is created with. No compile-time limit on any of them.
+struct Geometry {
+  uint64_t capacity = 0;              // bytes of data pages (a multiple of 4 KiB)
+  uint32_t max_procs = 1024;          // attached processes at once
+  uint32_t max_thread_caches = 4096;  // thread caches at once (more threads use the rings)
+  uint32_t ring_slots = 64;           // batches per class ring (a power of two)
+  uint32_t reserved = 0;
+};
+
+// Byte offsets of each section, derived from a Geometry by ComputeSections().
+struct Sections {
+  uint64_t procs, owners, classes, rings, caches, pagemap, runs, data, total;
+  uint64_t pages;  // data pages
+};
+
+// Kinds of a data page.
+enum PageKind : uint8_t { kPageUnused = 0, kPageFree = 1, kPageSlab = 2, kPageLarge = 3 };
+
+// PageMap entry: bits 0-7 size class (0 unless a slab), 8-15 PageKind, 32-63 first page of
+// the run the page belongs to. Written under the page-heap mutex for every page of a run
+// when the run changes hands; read lock-free (relaxed) by free().
+struct PageEntry {
+  static uint64_t Make(uint32_t cls, PageKind kind, uint32_t start) {
+    return uint64_t{cls} | (uint64_t{kind} << 8) | (uint64_t{start} << 32);
+  }
+  static uint32_t ClassOf(uint64_t e) { return e & 0xff; }
+  static PageKind KindOf(uint64_t e) { return static_cast<PageKind>((e >> 8) & 0xff); }
+  static uint32_t StartOf(uint64_t e) { return static_cast<uint32_t>(e >> 32); }
+};
+
+// RunMeta: the state of a run, kept at its first page's index.
+//   Free run:  pages, prev/next in the free-run bucket list, backed_pages (pages known to
+//              be backed by the file; 0 after purge). INVARIANT: 0 <= backed_pages <= pages,
+//              and no two free runs are adjacent (they coalesce).
+//   Slab:      pages, prev/next in its class's partial list, free_head (chain of free
+//              blocks in this slab), free_count. INVARIANT: free_count == length of the
+//              free_head chain <= Class(cls).blocks; on the partial list iff free_count > 0.
+//   Large:     pages, requested (bytes asked for).
+// Guarded by the page-heap mutex (free runs, large) or the class mutex (slab lists).
+struct RunMeta {
+  uint32_t pages;
+  uint32_t prev;  // page index + 1; 0 = none
+  uint32_t next;
+  uint32_t free_count;
+  uint64_t free_head;  // offset of the first free block (slab), or requested bytes (large)
+  uint32_t backed_pages;
+  uint32_t reserved;
+};
+
+// A free block, while in a list, holds its link and a tag:
+//   word 0: offset of the next block in the chain (0 ends it)
+//   word 1: free_tag_key ^ offset; set while the block is free, cleared when handed out.
+// free() refuses a block whose word 1 already carries its tag: a double free. The key is
+// random per segment, so live data matches a tag with probability 2^-64.
+struct FreeBlock {
+  uint64_t next;
+  uint64_t tag;
+};
+
+// The page heap: carves data pages into runs. Guarded by `mutex` (robust); on EOWNERDEAD
+// the next holder rebuilds the bucket lists from the PageMap (page_heap.cc).
+// INVARIANTS: pages [0, frontier) are covered exactly by runs; pages >= frontier are unused
+// and unbacked, except [frontier, backed_frontier) which was reserved ahead (fallocate);
+// free_pages == sum of free-run lengths; retained_pages == sum of (pages - backed_pages).
+struct PageHeapState {
+  RobustMutex mutex;
+  uint32_t frontier;
+  uint32_t backed_frontier;
+  uint32_t buckets[kFreeRunBuckets];  // page index + 1 of the first free run of each length
+  // Journal of the operation in progress (page_heap.h): op, run start, pages.
+  uint32_t journal_op;  // 0 none, 1 alloc, 2 free
+  uint32_t journal_start;
+  uint32_t journal_pages;
+  uint32_t journal_reserved;
+  std::atomic<uint64_t> xfree_pages;
+  std::atomic<uint64_t> xretained_pages;
+  std::atomic<uint64_t> xfrontier_pages;  // mirror of frontier for lock-free readers
+};
+
+// Arena-wide counters (any thread, atomic adds: all on slow paths).
+struct ArenaCounters {
+  std::atomic<uint64_t> xinvalid_frees;
+  std::atomic<uint64_t> xdouble_frees;
+  std::atomic<uint64_t> xlarge_nmalloc;
+  std::atomic<uint64_t> xlarge_nfree;
+  std::atomic<uint64_t> xlarge_allocated;   // bytes (whole pages) in live large runs
+  std::atomic<uint64_t> xlarge_requested;   // cumulative bytes asked for
+  std::atomic<uint64_t> xlarge_handed_out;  // cumulative bytes handed out (whole pages)
+  std::atomic<uint64_t> xpurge_count;
+  std::atomic<uint64_t> xpurged_bytes;   // cumulative
+  std::atomic<uint64_t> xpurge_ns;       // cumulative time spent purging
+  std::atomic<uint64_t> xfailed_allocs;  // exhaustion, quota or ENOSPC
+};
+
+struct SegmentHeader {
+  std::atomic<uint64_t> xmagic;  // kMagic, published last by the creator
+  uint32_t layout_version;
+  uint32_t header_bytes;       // sizeof(SegmentHeader)
+  uint64_t class_fingerprint;  // hash of the size-class table
+  Geometry geometry;
+  Sections sections;
+  uint64_t free_tag_key;
+  uint64_t created_unix_ns;
+  alignas(kCacheLine) PageHeapState heap;
+  alignas(kCacheLine) ArenaCounters counters;
+};
+
+// A process attached to the segment.
+// INVARIANT: xstate == kLive iff the process with (pid, start_time) attached and has not
+// detached; its thread caches are exactly those whose owner == index + 1.
+struct alignas(kCacheLine) ProcRecord {
+  enum State : uint32_t { kFree = 0, kClaiming = 1, kLive = 2, kDead = 3 };
+  std::atomic<uint32_t> xstate;
+  uint32_t pid;
+  uint64_t start_time;  // from /proc/PID/stat: tells a reused pid apart
+  uint64_t attach_unix_ns;
+  char name[32];
+};
+
+// One size class's bin in a thread cache: at most two chains of free blocks.
+//   list:  0-terminated chain of `count` blocks; malloc pops, free pushes (owner only).
+//   spare: 0 or a full batch (exactly Class(c).batch blocks, 0-terminated).
+// INVARIANT: count < batch after every completed free; count == length(list).
+// Counters are cumulative over the record's life (all owners): allocated bytes of the
+// class == sum over caches (nmalloc - nfree) * size, plus the central fallback counters.
+struct Bin {
+  std::atomic<uint64_t> xlist;
+  std::atomic<uint64_t> xspare;
+  std::atomic<uint64_t> xnmalloc;
+  std::atomic<uint64_t> xnfree;
+  std::atomic<uint64_t> xrequested;  // cumulative bytes asked for
+  std::atomic<uint32_t> xcount;
+  uint32_t reserved;
+};
+
+// Intent record: a batch in transit between this cache and its class's ring or slabs.
+// Written before the step that moves it and cleared after, so recovery of a dead owner
+// knows which batch may be half-moved (see transfer_ring.h for the crash argument).
+struct Transit {
+  enum Op : uint32_t { kNone = 0, kToRing = 1, kFromRing = 2, kToSlabs = 3, kFromSlabs = 4 };
+  std::atomic<uint64_t> xbatch;
+  std::atomic<uint64_t> xpos;  // ring position attempted (ring ops)
+  std::atomic<uint32_t> xop;
+  std::atomic<uint32_t> xcls;
+};
+
+// A thread cache: owned by one thread of one process (owner[] names the process).
+struct alignas(kCacheLine) ThreadCache {
+  std::atomic<uint64_t> xtid;
+  Transit transit;
+  alignas(kCacheLine) Bin bins[kNumClasses];
+};
+
+// Per size class, shared by all processes.
+//   xenq/xdeq: ring positions (64-bit, never wrap: see transfer_ring.h).
+//   mutex guards partial_head and the slab RunMeta of this class; on EOWNERDEAD the holder
+//   re-derives the partial list from the PageMap (slab_layer.cc).
+// Fallback counters count the blocks of threads that could not get a cache.
+struct alignas(kCacheLine) ClassCentral {
+  alignas(kCacheLine) std::atomic<uint64_t> xenq;
+  alignas(kCacheLine) std::atomic<uint64_t> xdeq;
+  alignas(kCacheLine) RobustMutex mutex;
+  uint32_t partial_head;  // page index + 1 of the first slab with free blocks
+  uint32_t reserved;
+  std::atomic<uint64_t> xnslabs;
+  std::atomic<uint64_t> xfree_in_slabs;  // blocks
+  std::atomic<uint64_t> xnmalloc;        // fallback path
+  std::atomic<uint64_t> xnfree;
+  std::atomic<uint64_t> xrequested;
+  std::atomic<uint64_t> xslabs_created;  // cumulative
+  std::atomic<uint64_t> xslabs_released;
+  Transit transit;  // the fallback path's and the daemon's own intent record
+};
+
+// One ring slot (Vyukov's bounded MPMC queue): seq says whose turn the slot is.
+struct RingCell {
+  std::atomic<uint64_t> xseq;
+  std::atomic<uint64_t> xbatch;
+};
+
+// Hash of the size-class table: a segment made by a build with another table is refused.
+constexpr uint64_t ClassFingerprint() {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& c : kClasses) {
+    h = (h ^ c.size) * 1099511628211ull;
+    h = (h ^ c.slab_pages) * 1099511628211ull;
+    h = (h ^ c.batch) * 1099511628211ull;
+  }
+  return h;
+}
+
+// Computes each section's offset for a geometry. Sections are page-aligned.
+Sections ComputeSections(const Geometry& g);
+
+}  // namespace shmpool::shm

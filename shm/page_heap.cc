@@ -1,0 +1,265 @@
+#include "shm/page_heap.h"
+
+#include <algorithm>
+
+#include "shm/atomics.h"
+#include "shm/check.h"
+
+namespace shmpool::shm {
+namespace {
+
+enum JournalOp : uint32_t { kJournalNone = 0, kJournalAlloc = 1, kJournalFree = 2 };
+// Pages reserved ahead of the frontier at a time, so most slab allocations need no syscall.
+constexpr uint32_t kBackChunkPages = 512;
+
+uint32_t BucketOf(uint32_t pages) { return std::min(pages, kFreeRunBuckets) - 1; }
+
+void SetEntry(const Segment& seg, uint32_t page, uint32_t cls, PageKind kind, uint32_t start) {
+  StoreRelaxed(seg.page_entry(page), PageEntry::Make(cls, kind, start));
+}
+
+void Unlink(const Segment& seg, uint32_t start) {
+  PageHeapState& h = seg.header().heap;
+  RunMeta& r = seg.run(start);
+  if (r.prev)
+    seg.run(r.prev - 1).next = r.next;
+  else
+    h.buckets[BucketOf(r.pages)] = r.next;
+  if (r.next) seg.run(r.next - 1).prev = r.prev;
+  r.prev = r.next = 0;
+}
+
+// Makes [start, start + pages) one free run: marks its pages, links it into its bucket.
+// `mark_from`..`mark_to` are the pages whose entries still need the free kind.
+void InsertFree(const Segment& seg, uint32_t start, uint32_t pages, uint32_t backed,
+                uint32_t mark_from, uint32_t mark_to) {
+  PageHeapState& h = seg.header().heap;
+  for (uint32_t p = mark_from; p < mark_to; ++p) SetEntry(seg, p, 0, kPageFree, start);
+  SetEntry(seg, start, 0, kPageFree, start);
+  SetEntry(seg, start + pages - 1, 0, kPageFree, start);
+  RunMeta& r = seg.run(start);
+  r.pages = pages;
+  r.backed_pages = backed;
+  r.free_count = 0;
+  r.free_head = 0;
+  r.prev = 0;
+  r.next = h.buckets[BucketOf(pages)];
+  if (r.next) seg.run(r.next - 1).prev = start + 1;
+  h.buckets[BucketOf(pages)] = start + 1;
+}
+
+// Finds a free run of at least `pages`: exact buckets first, then best fit among the big.
+uint32_t FindFree(const Segment& seg, uint32_t pages) {
+  PageHeapState& h = seg.header().heap;
+  for (uint32_t b = BucketOf(pages); b + 1 < kFreeRunBuckets; ++b)
+    if (h.buckets[b]) return h.buckets[b] - 1;
+  uint32_t best = kNoRun, best_pages = ~uint32_t{0};
+  for (uint32_t i = h.buckets[kFreeRunBuckets - 1]; i; i = seg.run(i - 1).next) {
+    const uint32_t n = seg.run(i - 1).pages;
+    if (n >= pages && n < best_pages) best = i - 1, best_pages = n;
+  }
+  return best;
+}
+
+// Backs the data, page-map and run-metadata of pages [from, to).
+bool BackPages(const Segment& seg, uint32_t from, uint32_t to) {
+  const Sections& s = seg.sections();
+  return seg.Back(seg.page_offset(from), uint64_t{to - from} << kPageShift) &&
+         seg.Back(s.pagemap + uint64_t{from} * sizeof(uint64_t),
+                  uint64_t{to - from} * sizeof(uint64_t)) &&
+         seg.Back(s.runs + uint64_t{from} * sizeof(RunMeta), uint64_t{to - from} * sizeof(RunMeta));
+}
+
+// Takes `pages` pages off the frontier, backing them first. kNoRun when out of room.
+uint32_t Carve(const Segment& seg, uint32_t pages) {
+  PageHeapState& h = seg.header().heap;
+  const uint64_t npages = seg.data_pages();
+  if (uint64_t{h.frontier} + pages > npages) return kNoRun;
+  const uint32_t need = h.frontier + pages;
+  if (need > h.backed_frontier) {
+    const uint32_t ahead = static_cast<uint32_t>(
+        std::min<uint64_t>(npages, std::max<uint64_t>(need, h.backed_frontier + kBackChunkPages)));
+    if (BackPages(seg, h.backed_frontier, ahead)) {
+      h.backed_frontier = ahead;
+    } else if (ahead > need && BackPages(seg, h.backed_frontier, need)) {
+      h.backed_frontier = need;
+    } else {
+      return kNoRun;
+    }
+  }
+  const uint32_t start = h.frontier;
+  h.journal_start = start;
+  h.journal_pages = pages;
+  h.journal_op = kJournalAlloc;
+  // A free run ending at the frontier is not touched: it stays free for smaller requests.
+  h.frontier = need;
+  StoreRelaxed(h.xfrontier_pages, uint64_t{need});
+  return start;
+}
+
+// Takes a run of `pages` out of the free run at `start`, backing it if it was purged.
+bool TakeFree(const Segment& seg, uint32_t start, uint32_t pages) {
+  PageHeapState& h = seg.header().heap;
+  RunMeta& r = seg.run(start);
+  const uint32_t total = r.pages, backed = r.backed_pages;
+  uint32_t rem_backed = total - pages;
+  if (backed == 0) {  // purged: back just what is taken
+    if (!seg.Back(seg.page_offset(start), uint64_t{pages} << kPageShift)) return false;
+    FetchAddRelaxed(h.xretained_pages, -uint64_t{pages});
+    rem_backed = 0;
+  } else if (backed < total) {  // partly purged (after coalescing): back it all
+    if (!seg.Back(seg.page_offset(start), uint64_t{total} << kPageShift)) return false;
+    FetchAddRelaxed(h.xretained_pages, -uint64_t{total - backed});
+  }
+  h.journal_start = start;
+  h.journal_pages = pages;
+  h.journal_op = kJournalAlloc;
+  Unlink(seg, start);
+  FetchAddRelaxed(h.xfree_pages, -uint64_t{total});
+  if (total > pages) {
+    InsertFree(seg, start + pages, total - pages, rem_backed, start + pages, start + pages);
+    FetchAddRelaxed(h.xfree_pages, uint64_t{total - pages});
+  }
+  return true;
+}
+
+}  // namespace
+
+void RepairPageHeap(const Segment& seg) {
+  PageHeapState& h = seg.header().heap;
+  // Roll the interrupted operation back (alloc) or forward (free): either way its pages
+  // end up free, which is right because the caller died holding the mutex.
+  if (h.journal_op != kJournalNone) {
+    SHMPOOL_CHECK(uint64_t{h.journal_start} + h.journal_pages <= h.frontier);
+    for (uint32_t p = h.journal_start; p < h.journal_start + h.journal_pages; ++p)
+      SetEntry(seg, p, 0, kPageFree, h.journal_start);
+    h.journal_op = kJournalNone;
+  }
+  std::fill(std::begin(h.buckets), std::end(h.buckets), 0u);
+  uint64_t free_pages = 0, retained = 0;
+  uint32_t p = 0;
+  while (p < h.frontier) {
+    const uint64_t e = LoadRelaxed(seg.page_entry(p));
+    const PageKind kind = PageEntry::KindOf(e);
+    if (kind == kPageFree) {
+      uint32_t end = p + 1;
+      uint64_t backed = 0;
+      // A free run's own backed count is exact only at its start; sum what we know.
+      while (end < h.frontier && PageEntry::KindOf(LoadRelaxed(seg.page_entry(end))) == kPageFree)
+        ++end;
+      for (uint32_t q = p; q < end;) {
+        const RunMeta& r = seg.run(q);
+        const bool is_start = PageEntry::StartOf(LoadRelaxed(seg.page_entry(q))) == q &&
+                              r.pages > 0 && q + r.pages <= end;
+        if (is_start) {
+          backed += std::min(r.backed_pages, r.pages);
+          q += r.pages;
+        } else {
+          backed += 1;  // unknown: count as backed, so purge will punch it
+          ++q;
+        }
+      }
+      InsertFree(seg, p, end - p, static_cast<uint32_t>(std::min<uint64_t>(backed, end - p)), p,
+                 end);
+      free_pages += end - p;
+      retained += (end - p) - std::min<uint64_t>(backed, end - p);
+      p = end;
+    } else {
+      SHMPOOL_CHECK(kind == kPageSlab || kind == kPageLarge);
+      SHMPOOL_CHECK(PageEntry::StartOf(e) == p);
+      const uint32_t n = seg.run(p).pages;
+      SHMPOOL_CHECK(n > 0 && uint64_t{p} + n <= h.frontier);
+      p += n;
+    }
+  }
+  StoreRelaxed(h.xfree_pages, free_pages);
+  StoreRelaxed(h.xretained_pages, retained);
+  StoreRelaxed(h.xfrontier_pages, uint64_t{h.frontier});
+}
+
+uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls) {
+  SHMPOOL_ASSERT(pages > 0 && (kind == kPageSlab || kind == kPageLarge));
+  PageHeapState& h = seg.header().heap;
+  RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
+  uint32_t start = FindFree(seg, pages);
+  if (start != kNoRun) {
+    if (!TakeFree(seg, start, pages)) start = kNoRun;
+  } else {
+    start = Carve(seg, pages);
+  }
+  if (start == kNoRun) return kNoRun;
+  RunMeta& r = seg.run(start);
+  r = RunMeta{};
+  r.pages = pages;
+  r.backed_pages = pages;
+  for (uint32_t p = start; p < start + pages; ++p) SetEntry(seg, p, cls, kind, start);
+  h.journal_op = kJournalNone;
+  return start;
+}
+
+bool FreeRun(const Segment& seg, uint32_t start, PageKind kind) {
+  PageHeapState& h = seg.header().heap;
+  RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
+  if (start >= h.frontier) return false;
+  const uint64_t e = LoadRelaxed(seg.page_entry(start));
+  if (PageEntry::StartOf(e) != start || PageEntry::KindOf(e) != kind) return false;
+  uint32_t pages = seg.run(start).pages;
+  SHMPOOL_CHECK(pages > 0 && uint64_t{start} + pages <= h.frontier);
+  h.journal_start = start;
+  h.journal_pages = pages;
+  h.journal_op = kJournalFree;
+  const uint32_t freed_from = start, freed_to = start + pages;
+  uint32_t backed = pages;
+  FetchAddRelaxed(h.xfree_pages, uint64_t{pages});
+  if (start > 0) {
+    const uint64_t pe = LoadRelaxed(seg.page_entry(start - 1));
+    if (PageEntry::KindOf(pe) == kPageFree) {
+      const uint32_t ps = PageEntry::StartOf(pe);
+      Unlink(seg, ps);
+      backed += seg.run(ps).backed_pages;
+      pages += seg.run(ps).pages;
+      start = ps;
+    }
+  }
+  const uint32_t after = start + pages;
+  if (after < h.frontier) {
+    const uint64_t ne = LoadRelaxed(seg.page_entry(after));
+    if (PageEntry::KindOf(ne) == kPageFree) {
+      SHMPOOL_CHECK(PageEntry::StartOf(ne) == after);
+      Unlink(seg, after);
+      backed += seg.run(after).backed_pages;
+      pages += seg.run(after).pages;
+    }
+  }
+  InsertFree(seg, start, pages, backed, freed_from, freed_to);
+  h.journal_op = kJournalNone;
+  return true;
+}
+
+uint64_t PurgeFreePages(const Segment& seg) {
+  PageHeapState& h = seg.header().heap;
+  uint64_t released = 0;
+  // Bucket by bucket, run by run; the lock is dropped between buckets so allocation goes on.
+  for (uint32_t b = 0; b < kFreeRunBuckets; ++b) {
+    RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
+    for (uint32_t i = h.buckets[b]; i; i = seg.run(i - 1).next) {
+      RunMeta& r = seg.run(i - 1);
+      if (r.backed_pages == 0) continue;
+      if (!seg.PunchHole(seg.page_offset(i - 1), uint64_t{r.pages} << kPageShift)) continue;
+      released += uint64_t{r.backed_pages} << kPageShift;
+      FetchAddRelaxed(h.xretained_pages, uint64_t{r.backed_pages});
+      r.backed_pages = 0;
+    }
+  }
+  RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
+  if (h.backed_frontier > h.frontier) {
+    const uint32_t n = h.backed_frontier - h.frontier;
+    if (seg.PunchHole(seg.page_offset(h.frontier), uint64_t{n} << kPageShift)) {
+      released += uint64_t{n} << kPageShift;
+      h.backed_frontier = h.frontier;
+    }
+  }
+  return released;
+}
+
+}  // namespace shmpool::shm

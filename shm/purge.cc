@@ -1,0 +1,32 @@
+#include "shm/purge.h"
+
+#include <chrono>
+
+#include "shm/atomics.h"
+#include "shm/page_heap.h"
+#include "shm/slab_layer.h"
+#include "shm/transfer_ring.h"
+
+namespace shmpool::shm {
+
+PurgeResult Purge(const Segment& seg) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // The purger's Transit is private: if it dies between popping a batch and returning it,
+  // that one batch is lost until the arena is reset (bounded; see transfer_ring.h).
+  Transit transit{};
+  for (uint32_t c = 1; c < kNumClasses; ++c) {
+    while (const uint64_t batch = RingPop(seg, c, transit)) ReturnBlocks(seg, c, batch, transit);
+  }
+  PurgeResult r;
+  r.released_bytes = PurgeFreePages(seg);
+  r.nanoseconds = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  ArenaCounters& k = seg.header().counters;
+  FetchAddRelaxed(k.xpurge_count, uint64_t{1});
+  FetchAddRelaxed(k.xpurged_bytes, r.released_bytes);
+  FetchAddRelaxed(k.xpurge_ns, r.nanoseconds);
+  return r;
+}
+
+}  // namespace shmpool::shm

@@ -1,0 +1,114 @@
+// The size-class table: the one place that says which block sizes exist, how many pages a
+// slab of each class spans, and how many blocks move between a thread cache and the
+// central ring at once. Generated at compile time by one rule (below), never written out.
+//
+// Rule: classes 16..128 step 16, then four classes per doubling up to 32 KiB (jemalloc's
+// spacing, so internal fragmentation stays under 20% above 128 B). Requests above 32 KiB
+// are large: runs of whole pages. The smallest class is 16, not 8: every free block holds
+// two words (the list link and the double-free tag, see layout.h), and 16 is max_align_t.
+// A slab of each class spans the number of 4 KiB pages in [1, 64] that wastes the least
+// tail, taking the first of at least 4 pages and 8 blocks whose waste is within 1/64.
+//
+// Invariants: class 0 means "not a small size"; ids 1..kNumClasses-1 grow strictly in size;
+// every size is a multiple of 16; ClassOf(n) is the smallest class with size >= n.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace shmpool::shm {
+
+inline constexpr uint32_t kPageShift = 12;
+inline constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
+inline constexpr uint32_t kMinBlock = 16;
+inline constexpr uint32_t kMaxSmallSize = 32768;
+// Exact for x * size < 2^kDivShift: slabs are at most 2^18 bytes and sizes at most 2^15.
+inline constexpr uint32_t kDivShift = 40;
+
+struct SizeClassInfo {
+  uint32_t size;        // block size in bytes
+  uint32_t slab_pages;  // pages per slab
+  uint32_t blocks;      // blocks per slab
+  uint32_t batch;       // blocks moved per refill/drain between a thread cache and the ring
+  uint64_t div_magic;   // (x * div_magic) >> kDivShift == x / size for x < slab bytes
+};
+
+namespace internal {
+
+constexpr int CountClasses() {
+  int n = 1;  // class 0
+  for (uint32_t s = 16; s <= 128; s += 16) ++n;
+  for (uint32_t base = 128; base < kMaxSmallSize; base *= 2) n += 4;
+  return n;
+}
+
+constexpr SizeClassInfo MakeClass(uint32_t size) {
+  uint32_t best_pages = 1;
+  uint64_t best_waste = ~uint64_t{0};
+  for (uint32_t p = 1; p <= 64; ++p) {
+    const uint64_t bytes = p * kPageSize;
+    if (bytes < size) continue;
+    const uint64_t waste = bytes % size;
+    // Prefer the smallest slab of at least 4 pages and 8 blocks whose waste is within 1/64
+    // of it (fewer, larger slabs mean fewer trips to the page heap).
+    if (p >= 4 && waste * 64 <= bytes && (bytes / size >= 8 || p == 64)) {
+      best_pages = p;
+      best_waste = waste;
+      break;
+    }
+    if (waste * best_pages * kPageSize < best_waste * bytes) {  // lower waste ratio
+      best_waste = waste;
+      best_pages = p;
+    }
+  }
+  const uint32_t blocks = static_cast<uint32_t>(best_pages * kPageSize / size);
+  uint32_t batch = 16384 / size;
+  if (batch > 64) batch = 64;
+  if (batch < 2) batch = 2;
+  const uint64_t magic = ((uint64_t{1} << kDivShift) + size - 1) / size;
+  return SizeClassInfo{size, best_pages, blocks, batch, magic};
+}
+static_assert(64 * kPageSize * kMaxSmallSize < (uint64_t{1} << kDivShift));
+
+constexpr auto BuildClasses() {
+  std::array<SizeClassInfo, CountClasses()> t{};
+  int i = 1;
+  for (uint32_t s = 16; s <= 128; s += 16) t[i++] = MakeClass(s);
+  for (uint32_t base = 128; base < kMaxSmallSize; base *= 2)
+    for (uint32_t k = 1; k <= 4; ++k) t[i++] = MakeClass(base + k * base / 4);
+  return t;
+}
+
+}  // namespace internal
+
+inline constexpr auto kClasses = internal::BuildClasses();
+inline constexpr uint32_t kNumClasses = kClasses.size();
+
+namespace internal {
+
+// Lookup tables: sizes <= 1024 in steps of 16, sizes <= 32768 in steps of 128.
+constexpr auto BuildLookup(uint32_t step, uint32_t max) {
+  std::array<uint8_t, 257> t{};
+  for (uint32_t i = 0; i * step <= max && i < t.size(); ++i) {
+    uint32_t c = 1;
+    while (kClasses[c].size < i * step) ++c;
+    t[i] = static_cast<uint8_t>(c);
+  }
+  return t;
+}
+inline constexpr auto kLookupSmall = BuildLookup(16, 1024);
+inline constexpr auto kLookupMedium = BuildLookup(128, kMaxSmallSize);
+
+}  // namespace internal
+
+// The class that serves `size` bytes, or 0 when `size` is large.
+inline uint32_t ClassOf(size_t size) {
+  if (size <= 1024) return internal::kLookupSmall[(size + 15) >> 4];
+  if (size <= kMaxSmallSize) return internal::kLookupMedium[(size + 127) >> 7];
+  return 0;
+}
+
+inline const SizeClassInfo& Class(uint32_t c) { return kClasses[c]; }
+
+}  // namespace shmpool::shm

@@ -1,0 +1,84 @@
+#include "shm/stats.h"
+
+#include "shm/atomics.h"
+#include "shm/transfer_ring.h"
+
+namespace shmpool::shm {
+
+ArenaStats CollectStats(const Segment& seg) {
+  ArenaStats a;
+  const Geometry& g = seg.geometry();
+  std::vector<ClassStats> cs(kNumClasses);
+  for (uint32_t c = 1; c < kNumClasses; ++c) {
+    const ClassCentral& cc = seg.central(c);
+    cs[c].nmalloc = LoadRelaxed(cc.xnmalloc);
+    cs[c].nfree = LoadRelaxed(cc.xnfree);
+    cs[c].requested = LoadRelaxed(cc.xrequested);
+  }
+  for (uint32_t t = 0; t < g.max_thread_caches; ++t) {
+    if (LoadAcquire(seg.cache_owner(t)) != 0) ++a.thread_caches;
+    // A cache record that was never claimed is all zeros (and may be unbacked): skip it.
+    const ThreadCache& tc = seg.cache(t);
+    if (LoadRelaxed(seg.cache_owner(t)) == 0 && LoadRelaxed(tc.xtid) == 0) continue;
+    for (uint32_t c = 1; c < kNumClasses; ++c) {
+      const Bin& b = tc.bins[c];
+      cs[c].nmalloc += LoadRelaxed(b.xnmalloc);
+      cs[c].nfree += LoadRelaxed(b.xnfree);
+      cs[c].requested += LoadRelaxed(b.xrequested);
+      uint64_t blocks = LoadRelaxed(b.xcount);
+      if (LoadRelaxed(b.xspare)) blocks += Class(c).batch;
+      cs[c].cached += blocks * Class(c).size;
+    }
+  }
+  for (uint32_t c = 1; c < kNumClasses; ++c) {
+    ClassStats& s = cs[c];
+    const ClassCentral& cc = seg.central(c);
+    const SizeClassInfo& info = Class(c);
+    s.cls = c;
+    s.size = info.size;
+    s.nslabs = LoadRelaxed(cc.xnslabs);
+    s.active = s.nslabs * info.slab_pages * kPageSize;
+    s.free_in_slabs = LoadRelaxed(cc.xfree_in_slabs) * info.size;
+    s.in_ring = RingDepth(seg, c) * info.batch * info.size;
+    s.allocated = s.nmalloc >= s.nfree ? (s.nmalloc - s.nfree) * info.size : 0;
+    s.handed_out = s.nmalloc * info.size;
+    a.allocated += s.allocated;
+    a.active += s.active;
+    a.cached += s.cached;
+    a.in_ring += s.in_ring;
+    a.free_in_slabs += s.free_in_slabs;
+    a.nmalloc += s.nmalloc;
+    a.nfree += s.nfree;
+    a.nslabs += s.nslabs;
+    a.requested += s.requested;
+    a.handed_out += s.handed_out;
+    if (s.nmalloc || s.nslabs) a.classes.push_back(s);
+  }
+  const SegmentHeader& h = seg.header();
+  const ArenaCounters& k = h.counters;
+  a.large_allocated = LoadRelaxed(k.xlarge_allocated);
+  a.large_nmalloc = LoadRelaxed(k.xlarge_nmalloc);
+  a.large_nfree = LoadRelaxed(k.xlarge_nfree);
+  a.allocated += a.large_allocated;
+  a.active += a.large_allocated;
+  a.nmalloc += a.large_nmalloc;
+  a.nfree += a.large_nfree;
+  a.requested += LoadRelaxed(k.xlarge_requested);
+  a.handed_out += LoadRelaxed(k.xlarge_handed_out);
+  a.invalid_frees = LoadRelaxed(k.xinvalid_frees);
+  a.double_frees = LoadRelaxed(k.xdouble_frees);
+  a.failed_allocs = LoadRelaxed(k.xfailed_allocs);
+  a.purge_count = LoadRelaxed(k.xpurge_count);
+  a.purged_bytes = LoadRelaxed(k.xpurged_bytes);
+  a.purge_ns = LoadRelaxed(k.xpurge_ns);
+  a.free_run_bytes = LoadRelaxed(h.heap.xfree_pages) << kPageShift;
+  a.retained = LoadRelaxed(h.heap.xretained_pages) << kPageShift;
+  a.capacity = g.capacity;
+  a.metadata = seg.sections().data;
+  a.resident = seg.ResidentBytes();
+  for (uint32_t p = 0; p < g.max_procs; ++p)
+    if (LoadAcquire(seg.proc(p).xstate) == ProcRecord::kLive) ++a.attached_procs;
+  return a;
+}
+
+}  // namespace shmpool::shm

@@ -1,0 +1,57 @@
+// Arena statistics, read lock-free from the segment (names follow jemalloc's; see the
+// design notes, section 4). Reading never blocks allocation: every field is a relaxed
+// load of a counter its owner maintains, so a snapshot taken during traffic is consistent
+// per counter, not across counters.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "shm/segment.h"
+
+namespace shmpool::shm {
+
+struct ClassStats {
+  uint32_t cls = 0;
+  uint32_t size = 0;
+  uint64_t allocated = 0;      // bytes in blocks handed out and not freed (at class size)
+  uint64_t active = 0;         // bytes of this class's slabs
+  uint64_t cached = 0;         // bytes in thread caches
+  uint64_t in_ring = 0;        // bytes in full batches waiting in the transfer ring
+  uint64_t free_in_slabs = 0;  // bytes free inside slabs
+  uint64_t nmalloc = 0;
+  uint64_t nfree = 0;
+  uint64_t nslabs = 0;
+  uint64_t requested = 0;   // cumulative bytes asked for
+  uint64_t handed_out = 0;  // cumulative bytes handed out (nmalloc * size)
+};
+
+struct ArenaStats {
+  uint64_t capacity = 0;
+  uint64_t allocated = 0;
+  uint64_t active = 0;    // slabs and large runs
+  uint64_t resident = 0;  // st_blocks of the segment file
+  uint64_t cached = 0;    // thread caches
+  uint64_t in_ring = 0;
+  uint64_t free_in_slabs = 0;
+  uint64_t free_run_bytes = 0;
+  uint64_t retained = 0;  // purged, reusable
+  uint64_t metadata = 0;  // bytes before the data pages
+  uint64_t nmalloc = 0, nfree = 0, nslabs = 0;
+  uint64_t large_allocated = 0, large_nmalloc = 0, large_nfree = 0;
+  uint64_t requested = 0, handed_out = 0;
+  uint64_t invalid_frees = 0, double_frees = 0, failed_allocs = 0;
+  uint64_t purge_count = 0, purged_bytes = 0, purge_ns = 0;
+  uint32_t attached_procs = 0, thread_caches = 0;
+  std::vector<ClassStats> classes;  // classes with any activity
+
+  double external_fragmentation() const { return active ? 1.0 - double(allocated) / active : 0; }
+  double internal_fragmentation() const {
+    return handed_out ? 1.0 - double(requested) / handed_out : 0;
+  }
+  double rss_ratio() const { return allocated ? double(resident) / allocated : 0; }
+};
+
+ArenaStats CollectStats(const Segment& seg);
+
+}  // namespace shmpool::shm

@@ -1,0 +1,64 @@
+#include "shm/transfer_ring.h"
+
+#include "shm/atomics.h"
+
+namespace shmpool::shm {
+
+bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit) {
+  ClassCentral& c = seg.central(cls);
+  RingCell* cells = seg.ring(cls);
+  const uint64_t mask = seg.geometry().ring_slots - 1;
+  uint64_t pos = LoadRelaxed(c.xenq);
+  RingCell* cell;
+  for (;;) {
+    cell = &cells[pos & mask];
+    const uint64_t seq = LoadAcquire(cell->xseq);
+    const int64_t dif = static_cast<int64_t>(seq - pos);
+    if (dif == 0) {
+      StoreRelaxed(transit.xpos, pos);
+      if (CasAcqRel(c.xenq, pos, pos + 1)) break;
+    } else if (dif < 0) {
+      return false;  // full
+    } else {
+      pos = LoadRelaxed(c.xenq);
+    }
+  }
+  StoreRelaxed(cell->xbatch, batch);
+  StoreRelease(cell->xseq, pos + 1);
+  return true;
+}
+
+uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit) {
+  ClassCentral& c = seg.central(cls);
+  RingCell* cells = seg.ring(cls);
+  const uint64_t slots = seg.geometry().ring_slots;
+  uint64_t pos = LoadRelaxed(c.xdeq);
+  RingCell* cell;
+  for (;;) {
+    cell = &cells[pos & (slots - 1)];
+    const uint64_t seq = LoadAcquire(cell->xseq);
+    const int64_t dif = static_cast<int64_t>(seq - (pos + 1));
+    if (dif == 0) {
+      StoreRelaxed(transit.xpos, pos);
+      if (CasAcqRel(c.xdeq, pos, pos + 1)) break;
+    } else if (dif < 0) {
+      return 0;  // empty
+    } else {
+      pos = LoadRelaxed(c.xdeq);
+    }
+  }
+  const uint64_t batch = LoadRelaxed(cell->xbatch);
+  // The caller installs the batch in its bin and then clears the Transit; until then the
+  // Transit names the batch, so a crash here leaves it findable.
+  StoreRelaxed(transit.xbatch, batch);
+  StoreRelease(cell->xseq, pos + slots);
+  return batch;
+}
+
+uint64_t RingDepth(const Segment& seg, uint32_t cls) {
+  ClassCentral& c = seg.central(cls);
+  const uint64_t enq = LoadRelaxed(c.xenq), deq = LoadRelaxed(c.xdeq);
+  return enq > deq ? enq - deq : 0;
+}
+
+}  // namespace shmpool::shm

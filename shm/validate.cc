@@ -1,0 +1,244 @@
+#include "shm/validate.h"
+
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "shm/atomics.h"
+#include "shm/transfer_ring.h"
+
+namespace shmpool::shm {
+namespace {
+
+class Validator {
+ public:
+  explicit Validator(const Segment& seg)
+      : seg_(seg), seen_((seg.data_pages() << kPageShift) / kMinBlock) {}
+
+  ValidationReport Run() {
+    WalkRuns();
+    WalkBuckets();
+    for (uint32_t c = 1; c < kNumClasses; ++c) CheckClass(c);
+    WalkCaches();
+    CheckBalance();
+    return std::move(report_);
+  }
+
+ private:
+  template <typename... Args>
+  void Error(const absl::FormatSpec<Args...>& fmt, const Args&... args) {
+    if (report_.errors.size() < 100) report_.errors.push_back(absl::StrFormat(fmt, args...));
+  }
+
+  // Page map: runs cover [0, frontier) exactly; every page of a slab or large run names its
+  // run; free runs are marked at both ends and never adjacent.
+  void WalkRuns() {
+    const PageHeapState& h = seg_.header().heap;
+    uint64_t free_pages = 0, retained = 0, large_bytes = 0;
+    bool prev_free = false;
+    for (uint32_t p = 0; p < h.frontier;) {
+      const uint64_t e = LoadRelaxed(seg_.page_entry(p));
+      const RunMeta& r = seg_.run(p);
+      const PageKind kind = PageEntry::KindOf(e);
+      if (PageEntry::StartOf(e) != p || r.pages == 0 || uint64_t{p} + r.pages > h.frontier) {
+        Error("page %d: not the start of a run (entry %#x, pages %d)", p, e, r.pages);
+        return;
+      }
+      ++report_.runs;
+      if (kind == kPageFree) {
+        if (prev_free) Error("free run at page %d follows another free run (not coalesced)", p);
+        const uint64_t last = LoadRelaxed(seg_.page_entry(p + r.pages - 1));
+        if (PageEntry::KindOf(last) != kPageFree || PageEntry::StartOf(last) != p)
+          Error("free run at page %d: last page does not point back", p);
+        for (uint32_t q = p; q < p + r.pages; ++q)
+          if (PageEntry::KindOf(LoadRelaxed(seg_.page_entry(q))) != kPageFree)
+            Error("free run at page %d: page %d is not marked free", p, q);
+        if (r.backed_pages > r.pages) Error("free run at page %d: backed > pages", p);
+        free_pages += r.pages;
+        retained += r.pages - std::min(r.backed_pages, r.pages);
+        free_runs_.push_back(p);
+      } else if (kind == kPageSlab || kind == kPageLarge) {
+        const uint32_t cls = PageEntry::ClassOf(e);
+        if (kind == kPageSlab &&
+            (cls == 0 || cls >= kNumClasses || r.pages != Class(cls).slab_pages))
+          Error("slab at page %d: class %d with %d pages", p, cls, r.pages);
+        for (uint32_t q = p; q < p + r.pages; ++q)
+          if (LoadRelaxed(seg_.page_entry(q)) != e)
+            Error("run at page %d: page %d disagrees", p, q);
+        if (kind == kPageLarge) large_bytes += uint64_t{r.pages} << kPageShift;
+        if (kind == kPageSlab) slabs_.push_back(p);
+      } else {
+        Error("page %d below the frontier has kind %d", p, int{kind});
+      }
+      prev_free = kind == kPageFree;
+      p += r.pages;
+    }
+    if (free_pages != LoadRelaxed(h.xfree_pages))
+      Error("free pages: counted %d, counter says %d", free_pages, LoadRelaxed(h.xfree_pages));
+    if (retained != LoadRelaxed(h.xretained_pages))
+      Error("retained pages: counted %d, counter says %d", retained,
+            LoadRelaxed(h.xretained_pages));
+    const uint64_t large = LoadRelaxed(seg_.header().counters.xlarge_allocated);
+    if (large_bytes != large)
+      Error("large runs hold %d bytes, counter says %d", large_bytes, large);
+  }
+
+  void WalkBuckets() {
+    const PageHeapState& h = seg_.header().heap;
+    uint64_t listed = 0;
+    for (uint32_t b = 0; b < kFreeRunBuckets; ++b) {
+      uint32_t prev = 0;
+      for (uint32_t i = h.buckets[b]; i; i = seg_.run(i - 1).next) {
+        const RunMeta& r = seg_.run(i - 1);
+        const uint32_t want = std::min(r.pages, kFreeRunBuckets) - 1;
+        if (PageEntry::KindOf(LoadRelaxed(seg_.page_entry(i - 1))) != kPageFree || want != b)
+          Error("bucket %d lists page %d, which is not a free run of that length", b, i - 1);
+        if (r.prev != prev) Error("bucket %d: page %d has a wrong back link", b, i - 1);
+        prev = i;
+        if (++listed > free_runs_.size()) {
+          Error("bucket lists are longer than the free runs (a cycle?)");
+          return;
+        }
+      }
+    }
+    if (listed != free_runs_.size())
+      Error("%d free runs, but the buckets list %d", free_runs_.size(), listed);
+  }
+
+  // Marks one free block as found; checks it is a block start of `cls` and carries its tag.
+  bool Visit(uint64_t off, uint32_t cls, const char* where) {
+    const Sections& s = seg_.sections();
+    if (off < s.data || off >= s.total) {
+      Error("%s: block offset %#x is outside the data", where, off);
+      return false;
+    }
+    const uint64_t e = LoadRelaxed(seg_.page_entry(seg_.page_of(off)));
+    const uint64_t in_slab = off - seg_.page_offset(PageEntry::StartOf(e));
+    if (PageEntry::KindOf(e) != kPageSlab || PageEntry::ClassOf(e) != cls ||
+        in_slab % Class(cls).size != 0) {
+      Error("%s: %#x is not a block of class %d", where, off, cls);
+      return false;
+    }
+    const uint64_t bit = (off - s.data) / kMinBlock;
+    if (seen_[bit]) {
+      Error("%s: block %#x is reachable twice", where, off);
+      return false;
+    }
+    seen_[bit] = true;
+    if (seg_.block(off).tag != seg_.free_tag(off))
+      Error("%s: free block %#x has no tag", where, off);
+    ++report_.free_blocks;
+    ++free_[cls];
+    return true;
+  }
+
+  uint64_t WalkChain(uint64_t head, uint32_t cls, uint64_t limit, const char* where) {
+    uint64_t n = 0;
+    for (uint64_t b = head; b; b = seg_.block(b).next) {
+      if (++n > limit || !Visit(b, cls, where)) {
+        if (n > limit) Error("%s: chain longer than %d", where, limit);
+        break;
+      }
+    }
+    return n;
+  }
+
+  void CheckClass(uint32_t cls) {
+    const ClassCentral& c = seg_.central(cls);
+    const SizeClassInfo& info = Class(cls);
+    uint64_t nslabs = 0, free_blocks = 0, on_list = 0;
+    for (uint32_t p : slabs_) {
+      if (PageEntry::ClassOf(LoadRelaxed(seg_.page_entry(p))) != cls) continue;
+      const RunMeta& r = seg_.run(p);
+      ++nslabs;
+      const uint64_t n = WalkChain(r.free_head, cls, info.blocks, "slab");
+      if (n != r.free_count)
+        Error("slab at page %d: %d free blocks, free_count %d", p, n, r.free_count);
+      free_blocks += r.free_count;
+      if (r.free_count) ++on_list;
+    }
+    uint64_t listed = 0;
+    for (uint32_t i = c.partial_head; i; i = seg_.run(i - 1).next) {
+      if (seg_.run(i - 1).free_count == 0)
+        Error("class %d: a full slab is on the partial list", cls);
+      if (++listed > nslabs) {
+        Error("class %d: partial list longer than its slabs", cls);
+        break;
+      }
+    }
+    if (listed != on_list)
+      Error("class %d: %d slabs have free blocks, %d listed", cls, on_list, listed);
+    if (nslabs != LoadRelaxed(c.xnslabs))
+      Error("class %d: %d slabs, counter says %d", cls, nslabs, LoadRelaxed(c.xnslabs));
+    if (free_blocks != LoadRelaxed(c.xfree_in_slabs))
+      Error("class %d: %d blocks free in slabs, counter says %d", cls, free_blocks,
+            LoadRelaxed(c.xfree_in_slabs));
+    used_[cls] = nslabs * info.blocks - free_blocks;
+    // The ring: cells [deq, enq) hold full batches.
+    const uint64_t enq = LoadRelaxed(c.xenq), deq = LoadRelaxed(c.xdeq);
+    const uint64_t slots = seg_.geometry().ring_slots;
+    if (enq < deq || enq - deq > slots) Error("class %d: ring positions %d..%d", cls, deq, enq);
+    for (uint64_t pos = deq; pos < enq && pos - deq <= slots; ++pos) {
+      const RingCell& cell = seg_.ring(cls)[pos & (slots - 1)];
+      if (LoadRelaxed(cell.xseq) != pos + 1)
+        Error("class %d: ring cell %d not published", cls, pos);
+      const uint64_t n = WalkChain(LoadRelaxed(cell.xbatch), cls, info.batch, "ring");
+      if (n != info.batch) Error("class %d: ring batch of %d blocks, not %d", cls, n, info.batch);
+      in_caches_[cls] += n;
+    }
+  }
+
+  void WalkCaches() {
+    const Geometry& g = seg_.geometry();
+    for (uint32_t t = 0; t < g.max_thread_caches; ++t) {
+      const ThreadCache& tc = seg_.cache(t);
+      if (LoadRelaxed(seg_.cache_owner(t)) == 0 && LoadRelaxed(tc.xtid) == 0) continue;
+      if (LoadRelaxed(tc.transit.xop) != Transit::kNone)
+        Error("cache %d: a batch is in transit (op %d)", t, LoadRelaxed(tc.transit.xop));
+      for (uint32_t c = 1; c < kNumClasses; ++c) {
+        const Bin& b = tc.bins[c];
+        const uint64_t n = WalkChain(LoadRelaxed(b.xlist), c, Class(c).batch, "cache list");
+        if (n != LoadRelaxed(b.xcount))
+          Error("cache %d class %d: list of %d blocks, count %d", t, c, n, LoadRelaxed(b.xcount));
+        in_caches_[c] += n;
+        if (const uint64_t spare = LoadRelaxed(b.xspare)) {
+          const uint64_t m = WalkChain(spare, c, Class(c).batch, "cache spare");
+          if (m != Class(c).batch) Error("cache %d class %d: spare of %d blocks", t, c, m);
+          in_caches_[c] += m;
+        }
+        nmalloc_[c] += LoadRelaxed(b.xnmalloc);
+        nfree_[c] += LoadRelaxed(b.xnfree);
+      }
+    }
+  }
+
+  void CheckBalance() {
+    for (uint32_t c = 1; c < kNumClasses; ++c) {
+      const ClassCentral& cc = seg_.central(c);
+      const uint64_t nmalloc = nmalloc_[c] + LoadRelaxed(cc.xnmalloc);
+      const uint64_t nfree = nfree_[c] + LoadRelaxed(cc.xnfree);
+      const int64_t allocated = static_cast<int64_t>(nmalloc - nfree);
+      if (static_cast<int64_t>(used_[c]) != static_cast<int64_t>(in_caches_[c]) + allocated)
+        Error("class %d: %d blocks used in slabs, but %d cached + %d allocated", c, used_[c],
+              in_caches_[c], allocated);
+    }
+  }
+
+  const Segment& seg_;
+  ValidationReport report_;
+  std::vector<bool> seen_;
+  std::vector<uint32_t> free_runs_, slabs_;
+  uint64_t free_[kNumClasses] = {}, used_[kNumClasses] = {}, in_caches_[kNumClasses] = {};
+  uint64_t nmalloc_[kNumClasses] = {}, nfree_[kNumClasses] = {};
+};
+
+}  // namespace
+
+std::string ValidationReport::ToString() const {
+  if (errors.empty()) return absl::StrFormat("ok: %d runs, %d free blocks", runs, free_blocks);
+  return absl::StrJoin(errors, "\n");
+}
+
+ValidationReport Validate(const Segment& seg) { return Validator(seg).Run(); }
+
+}  // namespace shmpool::shm
