@@ -21,8 +21,6 @@
 
 namespace shmpool::shm {
 
-thread_local Heap::TlsSlot Heap::tls_ = {0, nullptr};
-
 namespace {
 
 // The live Heaps of this process, so a thread that exits can return its caches to every
@@ -130,7 +128,6 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
       data_off_(segment_->sections().data),
       key_(segment_->header().free_tag_key),
       pagemap_(&segment_->page_entry(0)),
-      frontier_pages_(&segment_->header().heap.xfrontier_pages),
       abort_on_invalid_free_(options.abort_on_invalid_free ||
                              std::getenv("SHMPOOL_ABORT_ON_INVALID_FREE") != nullptr) {}
 
@@ -172,16 +169,21 @@ void Heap::ReleaseCache(ThreadCache* cache) {
   const Segment& seg = *segment_;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     Bin& bin = cache->bins[c];
-    const uint64_t list = LoadRelaxed(bin.xlist), spare = LoadRelaxed(bin.xspare);
-    for (uint64_t chain : {list, spare}) {
-      if (!chain) continue;
-      UnpoisonChain(seg, chain, Class(c).size);
-      BeginTransit(cache->transit, Transit::kToSlabs, c, chain);
-      if (chain == list)
-        StoreRelaxed(bin.xlist, uint64_t{0}), StoreRelaxed(bin.xcount, 0u);
-      else
-        StoreRelaxed(bin.xspare, uint64_t{0});
-      ReturnBlocks(seg, c, chain, cache->transit);
+    BinCold& cold = cache->cold[c];
+    if (const uint64_t list = LoadRelaxed(bin.xlist)) {
+      UnpoisonChain(seg, list, Class(c).size);
+      BeginTransit(cache->transit, Transit::kToSlabs, c, list);
+      BumpOwned(cold.xdrained, uint64_t{LoadRelaxed(bin.xcount)});
+      StoreRelaxed(bin.xlist, uint64_t{0});
+      StoreRelaxed(bin.xcount, 0u);
+      ReturnBlocks(seg, c, list, cache->transit);
+      EndTransit(cache->transit);
+    }
+    if (const uint64_t spare = LoadRelaxed(cold.xspare)) {
+      UnpoisonChain(seg, spare, Class(c).size);
+      BeginTransit(cache->transit, Transit::kToSlabs, c, spare);
+      StoreRelaxed(cold.xspare, uint64_t{0});
+      ReturnBlocks(seg, c, spare, cache->transit);
       EndTransit(cache->transit);
     }
   }
@@ -216,10 +218,12 @@ bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
   const Segment& seg = *segment_;
   const SizeClassInfo& info = Class(cls);
   Bin& bin = cache.bins[cls];
-  if (const uint64_t spare = LoadRelaxed(bin.xspare)) {
+  BinCold& cold = cache.cold[cls];
+  if (const uint64_t spare = LoadRelaxed(cold.xspare)) {
     StoreRelaxed(bin.xlist, spare);  // crash here: list == spare, recovery keeps one
-    StoreRelaxed(bin.xspare, uint64_t{0});
+    StoreRelaxed(cold.xspare, uint64_t{0});
     StoreRelaxed(bin.xcount, info.batch);
+    BumpOwned(cold.xrefilled, uint64_t{info.batch});
     return true;
   }
   BeginTransit(cache.transit, Transit::kFromRing, cls, 0);
@@ -236,31 +240,37 @@ bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
   PoisonChain(seg, chain, info.size);
   StoreRelaxed(bin.xlist, chain);
   StoreRelaxed(bin.xcount, n);
+  BumpOwned(cold.xrefilled, uint64_t{n});
   EndTransit(cache.transit);
   return true;
 }
 
-void Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
+uint32_t Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
   const Segment& seg = *segment_;
   Bin& bin = cache.bins[cls];
+  BinCold& cold = cache.cold[cls];
   const uint64_t list = LoadRelaxed(bin.xlist);
-  const uint64_t spare = LoadRelaxed(bin.xspare);
-  if (spare == 0) {                  // keep the full list as the spare batch
-    StoreRelaxed(bin.xspare, list);  // crash here: list == spare, recovery keeps one
+  const uint64_t spare = LoadRelaxed(cold.xspare);
+  const uint32_t count = LoadRelaxed(bin.xcount);
+  if (spare == 0) {                   // keep the full list as the spare batch
+    StoreRelaxed(cold.xspare, list);  // crash here: list == spare, recovery keeps one
     StoreRelaxed(bin.xlist, uint64_t{0});
     StoreRelaxed(bin.xcount, 0u);
-    return;
+    BumpOwned(cold.xdrained, uint64_t{count});
+    return 0;
   }
   BeginTransit(cache.transit, Transit::kToRing, cls, spare);
-  StoreRelaxed(bin.xspare, list);
+  StoreRelaxed(cold.xspare, list);
   StoreRelaxed(bin.xlist, uint64_t{0});
   StoreRelaxed(bin.xcount, 0u);
+  BumpOwned(cold.xdrained, uint64_t{count});
   UnpoisonChain(seg, spare, Class(cls).size);
   if (!RingPush(seg, cls, spare, cache.transit)) {
     StoreRelaxed(cache.transit.xop, static_cast<uint32_t>(Transit::kToSlabs));
     ReturnBlocks(seg, cls, spare, cache.transit);
   }
   EndTransit(cache.transit);
+  return 0;
 }
 
 void* Heap::AllocateUncached(uint32_t cls, size_t size) {
@@ -310,7 +320,7 @@ void Heap::FreeSlow(void* p) {
   const uint64_t off = static_cast<uint64_t>(static_cast<char*>(p) - base_);
   const uint64_t rel = off - data_off_;
   const uint64_t page = rel >> kPageShift;
-  if (off < data_off_ || page >= LoadRelaxed(*frontier_pages_)) {
+  if (off < data_off_ || page >= frontier_pages()) {
     FetchAddRelaxed(k.xinvalid_frees, uint64_t{1});
     return ReportBadFree(p, "outside the arena");
   }
@@ -368,8 +378,7 @@ void Heap::FreeSlow(void* p) {
 size_t Heap::UsableSize(const void* p) const {
   const uint64_t off = static_cast<uint64_t>(static_cast<const char*>(p) - base_);
   const uint64_t rel = off - data_off_;
-  if (p == nullptr || off < data_off_ || (rel >> kPageShift) >= LoadRelaxed(*frontier_pages_))
-    return 0;
+  if (p == nullptr || off < data_off_ || (rel >> kPageShift) >= frontier_pages()) return 0;
   const uint64_t e = LoadRelaxed(pagemap_[rel >> kPageShift]);
   const uint32_t start = PageEntry::StartOf(e);
   if (PageEntry::KindOf(e) == kPageLarge)

@@ -63,7 +63,9 @@ class Heap {
     uint64_t heap_id;
     ThreadCache* cache;
   };
-  static thread_local TlsSlot tls_ __attribute__((tls_model("initial-exec")));
+  // Constant-initialised, so reading it needs no TLS init guard on the fast path.
+  static inline constinit thread_local TlsSlot tls_
+      __attribute__((tls_model("initial-exec"))) = {0, nullptr};
 
   Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions& options);
   ThreadCache* ClaimCache();
@@ -73,8 +75,13 @@ class Heap {
   void* AllocateUncached(uint32_t cls, size_t size);
   bool RefillBin(ThreadCache& cache, uint32_t cls);
   void FreeSlow(void* p);
-  void FreeOverflow(ThreadCache& cache, uint32_t cls);
+  // Moves a full list out of the bin (to the spare, the ring or the slabs); returns 0.
+  uint32_t FreeOverflow(ThreadCache& cache, uint32_t cls);
   void ReportBadFree(const void* p, const char* what) const;
+  // Pages below the page heap's frontier: the only ones whose page-map entries are backed.
+  uint64_t frontier_pages() const {
+    return LoadRelaxed(reinterpret_cast<const SegmentHeader*>(base_)->heap.xfrontier_pages);
+  }
   friend class ThreadExitHook;
 
   std::shared_ptr<Segment> segment_;
@@ -84,11 +91,10 @@ class Heap {
   const uint64_t data_off_;
   const uint64_t key_;
   const std::atomic<uint64_t>* const pagemap_;
-  const std::atomic<uint64_t>* const frontier_pages_;
   const bool abort_on_invalid_free_;
 };
 
-inline void* Heap::Allocate(size_t size) {
+__attribute__((always_inline)) inline void* Heap::Allocate(size_t size) {
   const TlsSlot& t = tls_;
   const uint32_t cls = ClassOf(size);
   if (__builtin_expect(t.heap_id == id_ && cls != 0, 1)) {
@@ -99,7 +105,6 @@ inline void* Heap::Allocate(size_t size) {
       UnpoisonBlock(blk, Class(cls).size);
       StoreRelaxed(bin.xlist, blk->next);  // commit: the block has left the cache
       StoreRelaxed(bin.xcount, LoadRelaxed(bin.xcount) - 1);
-      BumpOwned(bin.xnmalloc, uint64_t{1});
       BumpOwned(bin.xrequested, uint64_t{size});
       blk->tag = 0;
       return blk;
@@ -108,31 +113,30 @@ inline void* Heap::Allocate(size_t size) {
   return AllocateSlow(size);
 }
 
-inline void Heap::Free(void* p) {
+__attribute__((always_inline)) inline void Heap::Free(void* p) {
   const uint64_t off = static_cast<uint64_t>(static_cast<char*>(p) - base_);
-  const uint64_t rel = off - data_off_;  // wraps for pointers below the data: caught below
+  const uint64_t page = (off - data_off_) >> kPageShift;  // huge for pointers below the data
   const TlsSlot& t = tls_;
-  if (__builtin_expect(t.heap_id == id_ && (rel >> kPageShift) < LoadRelaxed(*frontier_pages_),
-                       1)) {
-    const uint64_t e = LoadRelaxed(pagemap_[rel >> kPageShift]);
+  if (__builtin_expect(t.heap_id == id_ && page < frontier_pages(), 1)) {
+    const uint64_t e = LoadRelaxed(pagemap_[page]);
     const uint32_t cls = PageEntry::ClassOf(e);
     const SizeClassInfo& info = Class(cls);
-    const uint64_t in_slab = rel - (uint64_t{PageEntry::StartOf(e)} << kPageShift);
-    const uint64_t idx = (in_slab * info.div_magic) >> kDivShift;
+    const uint64_t in_slab = off - data_off_ - PageEntry::StartBytes(e);
     FreeBlock* blk = static_cast<FreeBlock*>(p);
-    // cls == 0 (not a slab) fails here too: its size and block count are 0.
-    if (__builtin_expect(idx < info.blocks && idx * info.size == in_slab && !IsPoisoned(blk) &&
-                             blk->tag != (key_ ^ off),
-                         1)) {
+    // Not a slab (cls 0) fails here too.
+    if (__builtin_expect(
+            IsBlockStart(in_slab, info) && !IsPoisoned(blk) && blk->tag != (key_ ^ off), 1)) {
       Bin& bin = t.cache->bins[cls];
+      uint32_t n = LoadRelaxed(bin.xcount);
+      // A full list moves out whole before the push, so a list refilled to a full batch
+      // can absorb alloc/free churn without coming back here.
+      if (__builtin_expect(n >= info.batch, 0)) n = FreeOverflow(*t.cache, cls);
       blk->next = LoadRelaxed(bin.xlist);
       StoreRelaxed(bin.xlist, off);  // commit: the block is in the cache
       blk->tag = key_ ^ off;
-      const uint32_t n = LoadRelaxed(bin.xcount) + 1;
-      StoreRelaxed(bin.xcount, n);
+      StoreRelaxed(bin.xcount, n + 1);
       BumpOwned(bin.xnfree, uint64_t{1});
       PoisonBlock(blk, info.size);
-      if (__builtin_expect(n >= info.batch, 0)) FreeOverflow(*t.cache, cls);
       return;
     }
   }

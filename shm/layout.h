@@ -58,16 +58,20 @@ struct Sections {
 // Kinds of a data page.
 enum PageKind : uint8_t { kPageUnused = 0, kPageFree = 1, kPageSlab = 2, kPageLarge = 3 };
 
-// PageMap entry: bits 0-7 size class (0 unless a slab), 8-15 PageKind, 32-63 first page of
-// the run the page belongs to. Written under the page-heap mutex for every page of a run
-// when the run changes hands; read lock-free (relaxed) by free().
+// PageMap entry: bits 0-7 size class (0 unless a slab), 8-11 PageKind, 12-63 the byte
+// offset (from the data start) of the first page of the run the page belongs to, which is
+// page-aligned so its low 12 bits are free. free() subtracts it without shifting.
+// Written under the page-heap mutex for every page of a run when the run changes hands
+// (for free runs: every page's kind, and the start at the first and last page); read
+// lock-free (relaxed) by free().
 struct PageEntry {
   static uint64_t Make(uint32_t cls, PageKind kind, uint32_t start) {
-    return uint64_t{cls} | (uint64_t{kind} << 8) | (uint64_t{start} << 32);
+    return uint64_t{cls} | (uint64_t{kind} << 8) | (uint64_t{start} << kPageShift);
   }
   static uint32_t ClassOf(uint64_t e) { return e & 0xff; }
-  static PageKind KindOf(uint64_t e) { return static_cast<PageKind>((e >> 8) & 0xff); }
-  static uint32_t StartOf(uint64_t e) { return static_cast<uint32_t>(e >> 32); }
+  static PageKind KindOf(uint64_t e) { return static_cast<PageKind>((e >> 8) & 0xf); }
+  static uint32_t StartOf(uint64_t e) { return static_cast<uint32_t>(e >> kPageShift); }
+  static uint64_t StartBytes(uint64_t e) { return e & ~uint64_t{kPageSize - 1}; }
 };
 
 // RunMeta: the state of a run, kept at its first page's index.
@@ -118,6 +122,7 @@ struct PageHeapState {
   std::atomic<uint64_t> xretained_pages;
   std::atomic<uint64_t> xfrontier_pages;  // mirror of frontier for lock-free readers
 };
+static_assert(sizeof(RobustMutex) == 40, "PageHeapState's layout assumes pthread_mutex_t is 40 B");
 
 // Arena-wide counters (any thread, atomic adds: all on slow paths).
 struct ArenaCounters {
@@ -162,17 +167,25 @@ struct alignas(kCacheLine) ProcRecord {
 // One size class's bin in a thread cache: at most two chains of free blocks.
 //   list:  0-terminated chain of `count` blocks; malloc pops, free pushes (owner only).
 //   spare: 0 or a full batch (exactly Class(c).batch blocks, 0-terminated).
-// INVARIANT: count < batch after every completed free; count == length(list).
-// Counters are cumulative over the record's life (all owners): allocated bytes of the
-// class == sum over caches (nmalloc - nfree) * size, plus the central fallback counters.
+// The hot half (Bin, 32 bytes) is all that malloc and free touch; the cold half (BinCold)
+// changes only when whole batches move. Counters are cumulative over the record's life:
+//   refilled: blocks moved into `list` (from spare, ring or slabs)
+//   drained:  blocks moved out of `list` (to spare, or back to the slabs on a flush)
+// INVARIANTS: count == length(list) <= batch, and
+//   count == refilled + nfree - nmalloc - drained, which defines nmalloc (so malloc need
+//   not count itself). Allocated bytes of a class == sum over caches (nmalloc - nfree) *
+//   size, plus the central fallback counters.
 struct Bin {
   std::atomic<uint64_t> xlist;
-  std::atomic<uint64_t> xspare;
-  std::atomic<uint64_t> xnmalloc;
-  std::atomic<uint64_t> xnfree;
   std::atomic<uint64_t> xrequested;  // cumulative bytes asked for
+  std::atomic<uint64_t> xnfree;
   std::atomic<uint32_t> xcount;
   uint32_t reserved;
+};
+struct BinCold {
+  std::atomic<uint64_t> xspare;
+  std::atomic<uint64_t> xrefilled;
+  std::atomic<uint64_t> xdrained;
 };
 
 // Intent record: a batch in transit between this cache and its class's ring or slabs.
@@ -191,6 +204,15 @@ struct alignas(kCacheLine) ThreadCache {
   std::atomic<uint64_t> xtid;
   Transit transit;
   alignas(kCacheLine) Bin bins[kNumClasses];
+  BinCold cold[kNumClasses];
+
+  // Blocks of class `cls` handed out through this cache (see Bin's invariant).
+  uint64_t nmalloc(uint32_t cls) const {
+    const Bin& b = bins[cls];
+    const BinCold& k = cold[cls];
+    return k.xrefilled.load(std::memory_order_relaxed) + b.xnfree.load(std::memory_order_relaxed) -
+           k.xdrained.load(std::memory_order_relaxed) - b.xcount.load(std::memory_order_relaxed);
+  }
 };
 
 // Per size class, shared by all processes.
@@ -227,6 +249,7 @@ constexpr uint64_t ClassFingerprint() {
     h = (h ^ c.size) * 1099511628211ull;
     h = (h ^ c.slab_pages) * 1099511628211ull;
     h = (h ^ c.batch) * 1099511628211ull;
+    h = (h ^ c.blocks) * 1099511628211ull;
   }
   return h;
 }

@@ -23,16 +23,26 @@ inline constexpr uint32_t kPageShift = 12;
 inline constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
 inline constexpr uint32_t kMinBlock = 16;
 inline constexpr uint32_t kMaxSmallSize = 32768;
-// Exact for x * size < 2^kDivShift: slabs are at most 2^18 bytes and sizes at most 2^15.
-inline constexpr uint32_t kDivShift = 40;
 
 struct SizeClassInfo {
   uint32_t size;        // block size in bytes
   uint32_t slab_pages;  // pages per slab
   uint32_t blocks;      // blocks per slab
   uint32_t batch;       // blocks moved per refill/drain between a thread cache and the ring
-  uint64_t div_magic;   // (x * div_magic) >> kDivShift == x / size for x < slab bytes
+  uint64_t block_mul;   // see IsBlockStart
+  uint64_t block_lim;
 };
+static_assert(sizeof(SizeClassInfo) == 32, "a power of two: the fast path indexes the table");
+
+// True iff offset x (< 2^18) inside a slab of this class is the start of one of its blocks,
+// in one multiply and one compare. With d = size, c = floor(2^64 / d) + 1 and
+// e = d * c mod 2^64 (0 < e <= d): for x = k*d + j (0 <= j < d), x * c mod 2^64 is k*e when
+// j == 0, and at least c > 2^49 otherwise (no wrap: (d-1)*c + k*e < 2^64). So x is a block
+// start iff x * c < (blocks - 1) * e + 1. Class 0 (not a slab) has limit 0: never.
+// (After Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019.)
+inline bool IsBlockStart(uint64_t x, const SizeClassInfo& info) {
+  return x * info.block_mul < info.block_lim;
+}
 
 namespace internal {
 
@@ -66,10 +76,10 @@ constexpr SizeClassInfo MakeClass(uint32_t size) {
   uint32_t batch = 16384 / size;
   if (batch > 64) batch = 64;
   if (batch < 2) batch = 2;
-  const uint64_t magic = ((uint64_t{1} << kDivShift) + size - 1) / size;
-  return SizeClassInfo{size, best_pages, blocks, batch, magic};
+  const uint64_t mul = ~uint64_t{0} / size + 1 + (((~uint64_t{0} % size) + 1) == size ? 1 : 0);
+  const uint64_t e = size * mul;  // mod 2^64
+  return SizeClassInfo{size, best_pages, blocks, batch, mul, (blocks - 1) * e + 1};
 }
-static_assert(64 * kPageSize * kMaxSmallSize < (uint64_t{1} << kDivShift));
 
 constexpr auto BuildClasses() {
   std::array<SizeClassInfo, CountClasses()> t{};

@@ -201,12 +201,12 @@ class Validator {
         if (n != LoadRelaxed(b.xcount))
           Error("cache %d class %d: list of %d blocks, count %d", t, c, n, LoadRelaxed(b.xcount));
         in_caches_[c] += n;
-        if (const uint64_t spare = LoadRelaxed(b.xspare)) {
+        if (const uint64_t spare = LoadRelaxed(tc.cold[c].xspare)) {
           const uint64_t m = WalkChain(spare, c, Class(c).batch, "cache spare");
           if (m != Class(c).batch) Error("cache %d class %d: spare of %d blocks", t, c, m);
           in_caches_[c] += m;
         }
-        nmalloc_[c] += LoadRelaxed(b.xnmalloc);
+        nmalloc_[c] += tc.nmalloc(c);
         nfree_[c] += LoadRelaxed(b.xnfree);
       }
     }
