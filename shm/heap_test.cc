@@ -1,11 +1,28 @@
+// Proves the Heap's contracts (heap.h) in one process: every size class and large sizes
+// allocate and free; refs round-trip; invalid and double frees are refused and counted;
+// exhaustion gives nullptr and everything comes back; purge releases memory; a block may
+// be freed by any thread; a thread that exits, a FlushThreadCache and a Heap's destruction
+// all return cached blocks (Validate then finds no cache holding any); threads beyond
+// max_thread_caches still allocate and free through the uncached path; max_procs bounds
+// the attached Heaps; absurd sizes fail cleanly; and a forked child cannot detach its
+// parent by exiting or by destroying its copy of the parent's Heap.
 #include "shm/heap.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <barrier>
 #include <cstring>
+#include <limits>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "shm/atomics.h"
 #include "shm/purge.h"
 #include "shm/stats.h"
 #include "shm/validate.h"
@@ -63,8 +80,8 @@ TEST(Heap, DoubleAndInvalidFreesAreRefusedAndCounted) {
   heap->Free(q + 4096);  // inside a large block
   heap->Free(q);
   heap->Free(q);  // double free of a large block
-  int local;
-  heap->Free(&local);   // outside the arena
+  alignas(16) static char outside[64];
+  heap->Free(outside);  // outside the arena
   heap->Free(nullptr);  // nothing
   ArenaStats s = CollectStats(*ts.segment());
   EXPECT_EQ(s.double_frees, 3u);
@@ -115,6 +132,340 @@ TEST(Heap, PurgeReleasesFreePages) {
   EXPECT_TRUE(vr.ok()) << vr.ToString();
   // Purged memory is reusable.
   for (int i = 0; i < 100000; ++i) ASSERT_NE(heap->Allocate(512), nullptr);
+}
+
+// Threads that hold a claimed cache record of this segment now, and bytes cached in them.
+uint32_t ClaimedCaches(const Segment& seg) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < seg.geometry().max_thread_caches; ++i)
+    n += LoadAcquire(seg.cache_owner(i)) != 0;
+  return n;
+}
+
+void ExpectValid(const Segment& seg) {
+  ValidationReport r = Validate(seg);
+  EXPECT_TRUE(r.ok()) << r.ToString();
+}
+
+// Blocks allocated in one thread are freed in another: they travel through the freeing
+// thread's cache and the transfer ring back to the allocating side.
+TEST(Heap, CrossThreadFree) {
+  TempSegment ts(64 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  constexpr int kRounds = 20, kBlocks = 2000;
+  std::vector<void*> handoff;
+  std::mutex mu;
+  for (int round = 0; round < kRounds; ++round) {
+    std::thread producer([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      for (int i = 0; i < kBlocks; ++i) {
+        const size_t size = 16 + (i % 64) * 16;
+        auto* p = static_cast<uint32_t*>(heap->Allocate(size));
+        ASSERT_NE(p, nullptr);
+        p[0] = round;
+        p[1] = i;
+        handoff.push_back(p);
+      }
+    });
+    producer.join();
+    std::thread consumer([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      for (size_t i = 0; i < handoff.size(); ++i) {
+        auto* p = static_cast<uint32_t*>(handoff[i]);
+        ASSERT_EQ(p[0], static_cast<uint32_t>(round));
+        ASSERT_EQ(p[1], i);
+        heap->Free(p);
+      }
+      handoff.clear();
+    });
+    consumer.join();
+  }
+  EXPECT_EQ(ClaimedCaches(*ts.segment()), 0u);
+  ExpectValid(*ts.segment());
+  ArenaStats st = CollectStats(*ts.segment());
+  EXPECT_EQ(st.allocated, 0u);
+  EXPECT_EQ(st.cached, 0u);
+  EXPECT_EQ(st.nmalloc, uint64_t{kRounds} * kBlocks);
+  EXPECT_EQ(st.nfree, uint64_t{kRounds} * kBlocks);
+}
+
+// A thread with blocks in its cache exits: its cache record is released and its blocks
+// are back in the slabs, before join returns.
+TEST(Heap, ThreadExitReturnsItsCache) {
+  TempSegment ts(64 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  const Segment& seg = *ts.segment();
+  std::barrier sync(2);
+  std::thread worker([&] {
+    std::vector<void*> v;
+    for (int i = 0; i < 500; ++i) v.push_back(heap->Allocate(16 * (1 + i % 40)));
+    for (size_t i = 0; i < v.size(); i += 2) heap->Free(v[i]);
+    sync.arrive_and_wait();  // the main thread looks at the cache
+    sync.arrive_and_wait();
+    for (size_t i = 1; i < v.size(); i += 2) heap->Free(v[i]);
+  });
+  sync.arrive_and_wait();
+  EXPECT_EQ(ClaimedCaches(seg), 1u);
+  ArenaStats during = CollectStats(seg);
+  EXPECT_EQ(during.thread_caches, 1u);
+  EXPECT_GT(during.cached, 0u);
+  EXPECT_GT(during.allocated, 0u);
+  sync.arrive_and_wait();
+  worker.join();
+  EXPECT_EQ(ClaimedCaches(seg), 0u);
+  ArenaStats after = CollectStats(seg);
+  EXPECT_EQ(after.thread_caches, 0u);
+  EXPECT_EQ(after.cached, 0u);
+  EXPECT_EQ(after.allocated, 0u);
+  ExpectValid(seg);
+  // The released record is reused by the next thread, not a new one.
+  std::thread([&] { heap->Free(heap->Allocate(64)); }).join();
+  EXPECT_EQ(ClaimedCaches(seg), 0u);
+  EXPECT_EQ(CollectStats(seg).nmalloc, 501u);
+}
+
+TEST(Heap, FlushThreadCacheEmptiesAndReleasesTheCache) {
+  TempSegment ts(64 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  const Segment& seg = *ts.segment();
+  std::vector<void*> v;
+  for (int i = 0; i < 3000; ++i) v.push_back(heap->Allocate(48));
+  for (void* p : v) heap->Free(p);
+  EXPECT_EQ(ClaimedCaches(seg), 1u);
+  EXPECT_GT(CollectStats(seg).cached, 0u);
+  heap->FlushThreadCache();
+  EXPECT_EQ(ClaimedCaches(seg), 0u);
+  ArenaStats st = CollectStats(seg);
+  EXPECT_EQ(st.cached, 0u);
+  EXPECT_EQ(st.allocated, 0u);
+  ExpectValid(seg);
+  // The thread goes on allocating: it claims a cache again.
+  void* p = heap->Allocate(48);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(ClaimedCaches(seg), 1u);
+  heap->Free(p);
+  heap->FlushThreadCache();
+  heap->FlushThreadCache();  // twice is harmless
+  ExpectValid(seg);
+}
+
+// Validate counts the blocks a live cache holds, while the cache holds them.
+TEST(Heap, ValidateWhileThisThreadCachesBlocks) {
+  TempSegment ts(64 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  std::vector<void*> v;
+  for (int i = 0; i < 1000; ++i) v.push_back(heap->Allocate(16 + i % 200));
+  for (size_t i = 0; i < v.size(); i += 3) heap->Free(v[i]);
+  ValidationReport r = Validate(*ts.segment());
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_GT(r.free_blocks, 0u);
+  for (size_t i = 0; i < v.size(); ++i)
+    if (i % 3) heap->Free(v[i]);
+  ExpectValid(*ts.segment());
+}
+
+// Destroying the Heap (detach) returns the caches of every thread of the process, even of
+// threads that are still alive (but no longer use it); they exit later without harm.
+TEST(Heap, DestructionReturnsEveryCacheOfTheProcess) {
+  TempSegment ts(64 << 20);
+  const Segment& seg = *ts.segment();
+  auto heap = *Heap::Attach(ts.segment());
+  constexpr int kThreads = 4;
+  std::barrier sync(kThreads + 1);
+  std::vector<std::thread> threads;
+  std::vector<std::vector<void*>> kept(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<void*> v;
+      for (int i = 0; i < 300; ++i) v.push_back(heap->Allocate(32 + 16 * (i % 30)));
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i % 4)
+          heap->Free(v[i]);
+        else
+          kept[t].push_back(v[i]);
+      }
+      sync.arrive_and_wait();  // caches hold blocks
+      sync.arrive_and_wait();  // the Heap is gone: exit without touching it
+    });
+  }
+  sync.arrive_and_wait();
+  EXPECT_EQ(ClaimedCaches(seg), uint32_t{kThreads});
+  EXPECT_EQ(CollectStats(seg).attached_procs, 1u);
+  // Free the kept blocks here (main thread: one more cache), then detach.
+  for (auto& k : kept)
+    for (void* p : k) heap->Free(p);
+  EXPECT_EQ(ClaimedCaches(seg), uint32_t{kThreads + 1});
+  heap.reset();
+  EXPECT_EQ(ClaimedCaches(seg), 0u);
+  sync.arrive_and_wait();
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ClaimedCaches(seg), 0u);
+  ArenaStats st = CollectStats(seg);
+  EXPECT_EQ(st.attached_procs, 0u);
+  EXPECT_EQ(st.cached, 0u);
+  EXPECT_EQ(st.allocated, 0u);
+  ExpectValid(seg);
+}
+
+// With room for two thread caches, six threads allocate and free at once (and free each
+// other's blocks): the four without a cache go through the slabs one block at a time.
+TEST(Heap, MoreThreadsThanThreadCaches) {
+  Geometry g;
+  g.max_thread_caches = 2;
+  TempSegment ts(64 << 20, g);
+  const Segment& seg = *ts.segment();
+  auto heap = *Heap::Attach(ts.segment());
+  constexpr int kThreads = 6, kBlocks = 3000;
+  std::barrier sync(kThreads);
+  std::vector<std::vector<void*>> out(kThreads);
+  std::atomic<uint32_t> max_claimed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      sync.arrive_and_wait();
+      for (int i = 0; i < kBlocks; ++i) {
+        const size_t size = 16 + rng() % 2048;
+        auto* p = static_cast<unsigned char*>(heap->Allocate(size));
+        ASSERT_NE(p, nullptr);
+        std::memset(p, t, size);
+        out[t].push_back(p);
+        if (i % 3 == 0) {
+          heap->Free(out[t].back());
+          out[t].pop_back();
+        }
+      }
+      uint32_t c = ClaimedCaches(seg), m = max_claimed.load();
+      while (c > m && !max_claimed.compare_exchange_weak(m, c)) {
+      }
+      sync.arrive_and_wait();  // everybody has allocated: free a neighbour's blocks
+      for (void* p : out[(t + 1) % kThreads]) heap->Free(p);
+      sync.arrive_and_wait();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(max_claimed.load(), 2u);
+  ArenaStats st = CollectStats(seg);
+  EXPECT_EQ(st.allocated, 0u);
+  EXPECT_EQ(st.nmalloc, uint64_t{kThreads} * kBlocks);
+  uint64_t central_nmalloc = 0;
+  for (uint32_t c = 1; c < kNumClasses; ++c) central_nmalloc += LoadRelaxed(seg.central(c).xnmalloc);
+  EXPECT_GT(central_nmalloc, uint64_t{kBlocks}) << "the uncached path was not used";
+  EXPECT_EQ(ClaimedCaches(seg), 0u);
+  ExpectValid(seg);
+}
+
+// No thread caches at all: everything goes through the slabs and still balances.
+TEST(Heap, ZeroThreadCaches) {
+  Geometry g;
+  g.max_thread_caches = 0;
+  TempSegment ts(16 << 20, g);
+  auto heap = *Heap::Attach(ts.segment());
+  std::vector<void*> v;
+  for (int i = 0; i < 2000; ++i) v.push_back(heap->Allocate(16 + i % 5000));
+  for (void* p : v) ASSERT_NE(p, nullptr);
+  for (void* p : v) heap->Free(p);
+  heap->Free(v[0]);  // double free, uncached
+  ArenaStats st = CollectStats(*ts.segment());
+  EXPECT_EQ(st.allocated, 0u);
+  EXPECT_EQ(st.double_frees, 1u);
+  ExpectValid(*ts.segment());
+}
+
+TEST(Heap, MaxProcsExhaustion) {
+  Geometry g;
+  g.max_procs = 2;
+  TempSegment ts(16 << 20, g);
+  auto a = Heap::Attach(ts.segment(), {.name = "a"});
+  auto b = Heap::Attach(ts.segment(), {.name = "b"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_NE((*a)->proc_index(), (*b)->proc_index());
+  EXPECT_STREQ(ts.segment()->proc((*a)->proc_index()).name, "a");
+  auto c = Heap::Attach(ts.segment());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted) << c.status();
+  EXPECT_NE(std::string(c.status().message()).find("max_procs"), std::string::npos)
+      << c.status();
+  EXPECT_EQ(CollectStats(*ts.segment()).attached_procs, 2u);
+  const uint32_t freed = (*a)->proc_index();
+  a->reset();
+  EXPECT_EQ(CollectStats(*ts.segment()).attached_procs, 1u);
+  auto d = Heap::Attach(ts.segment());
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->proc_index(), freed);
+}
+
+TEST(Heap, AbsurdSizesFailCleanly) {
+  constexpr uint64_t kCapacity = 16 << 20;
+  TempSegment ts(kCapacity);
+  auto heap = *Heap::Attach(ts.segment());
+  const size_t kMax = std::numeric_limits<size_t>::max();
+  for (size_t size : {kMax, kMax - 1, kMax - kPageSize + 2, kMax - kPageSize + 1, kMax - kPageSize,
+                      kMax / 2, size_t{1} << 44, size_t{kCapacity} + 1}) {
+    EXPECT_EQ(heap->Allocate(size), nullptr) << size;
+  }
+  EXPECT_EQ(CollectStats(*ts.segment()).failed_allocs, 8u);
+  void* all = heap->Allocate(kCapacity);
+  EXPECT_NE(all, nullptr);
+  heap->Free(all);
+  ExpectValid(*ts.segment());
+}
+
+// A forked child inherits the parent's Heap object and thread-local state, but the
+// attachment is the parent's: the child ending (exit() runs thread-local destructors) or
+// destroying its copy of the Heap must not release the parent's caches or its record.
+class HeapForkTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(HeapForkTest, ChildCannotDetachTheParent) {
+  const bool destroy_in_child = GetParam();
+  TempSegment ts(16 << 20);
+  const Segment& seg = *ts.segment();
+  auto heap = *Heap::Attach(ts.segment());
+  std::vector<void*> v;
+  for (int i = 0; i < 100; ++i) v.push_back(heap->Allocate(64));
+  for (int i = 0; i < 50; ++i) heap->Free(v[i]);  // the parent's cache holds blocks
+  ASSERT_EQ(ClaimedCaches(seg), 1u);
+  const ArenaStats before = CollectStats(seg);
+  ASSERT_GT(before.cached, 0u);
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (destroy_in_child) heap.reset();
+    std::exit(0);  // runs thread-local and static destructors in the child
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(ClaimedCaches(seg), 1u) << "the child released the parent's cache";
+  const ArenaStats after = CollectStats(seg);
+  EXPECT_EQ(after.cached, before.cached);
+  EXPECT_EQ(after.attached_procs, 1u) << "the child detached the parent";
+  ExpectValid(seg);
+  for (int i = 50; i < 100; ++i) heap->Free(v[i]);
+  heap->FlushThreadCache();
+  EXPECT_EQ(CollectStats(seg).allocated, 0u);
+  ExpectValid(seg);
+}
+
+INSTANTIATE_TEST_SUITE_P(ExitOrDestroy, HeapForkTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "DestroyHeap" : "Exit";
+                         });
+
+// Reading the statistics or validating must not back thread-cache records that were never
+// used: on tmpfs, reading a hole through a shared mapping allocates a page (and raises
+// SIGBUS when the file system is full).
+TEST(Heap, StatsAndValidateDoNotBackUnusedCacheRecords) {
+  TempSegment ts(uint64_t{1} << 30);  // default geometry: 4096 cache records
+  const Segment& seg = *ts.segment();
+  auto heap = *Heap::Attach(ts.segment());
+  heap->Free(heap->Allocate(100));
+  const uint64_t before = seg.ResidentBytes();
+  CollectStats(seg);
+  ExpectValid(seg);
+  EXPECT_LT(seg.ResidentBytes(), before + (64 << 10)) << "before " << before;
 }
 
 }  // namespace

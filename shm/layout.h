@@ -172,13 +172,15 @@ struct alignas(kCacheLine) ProcRecord {
 //   refilled: blocks moved into `list` (from spare, ring or slabs)
 //   drained:  blocks moved out of `list` (to spare, or back to the slabs on a flush)
 // INVARIANTS: count == length(list) <= batch, and
-//   count == refilled + nfree - nmalloc - drained, which defines nmalloc (so malloc need
-//   not count itself). Allocated bytes of a class == sum over caches (nmalloc - nfree) *
-//   size, plus the central fallback counters.
+//   count == refilled + nfree - nmalloc - drained,
+// which defines nfree (so free() counts nothing but `count`). Blocks handed out through
+// this cache and not yet freed = nmalloc - nfree = refilled - drained - count: exact from
+// the chains alone, so recovery that recounts `count` from `list` restores it exactly
+// whatever instruction the owner died at.
 struct Bin {
   std::atomic<uint64_t> xlist;
+  std::atomic<uint64_t> xnmalloc;
   std::atomic<uint64_t> xrequested;  // cumulative bytes asked for
-  std::atomic<uint64_t> xnfree;
   std::atomic<uint32_t> xcount;
   uint32_t reserved;
 };
@@ -206,12 +208,12 @@ struct alignas(kCacheLine) ThreadCache {
   alignas(kCacheLine) Bin bins[kNumClasses];
   BinCold cold[kNumClasses];
 
-  // Blocks of class `cls` handed out through this cache (see Bin's invariant).
-  uint64_t nmalloc(uint32_t cls) const {
+  // Blocks of class `cls` freed into this cache (see Bin's invariant).
+  uint64_t nfree(uint32_t cls) const {
     const Bin& b = bins[cls];
     const BinCold& k = cold[cls];
-    return k.xrefilled.load(std::memory_order_relaxed) + b.xnfree.load(std::memory_order_relaxed) -
-           k.xdrained.load(std::memory_order_relaxed) - b.xcount.load(std::memory_order_relaxed);
+    return b.xcount.load(std::memory_order_relaxed) + b.xnmalloc.load(std::memory_order_relaxed) +
+           k.xdrained.load(std::memory_order_relaxed) - k.xrefilled.load(std::memory_order_relaxed);
   }
 };
 

@@ -22,8 +22,8 @@ ArenaStats CollectStats(const Segment& seg) {
     if (LoadRelaxed(seg.cache_owner(t)) == 0 && LoadRelaxed(tc.xtid) == 0) continue;
     for (uint32_t c = 1; c < kNumClasses; ++c) {
       const Bin& b = tc.bins[c];
-      cs[c].nmalloc += tc.nmalloc(c);
-      cs[c].nfree += LoadRelaxed(b.xnfree);
+      cs[c].nmalloc += LoadRelaxed(b.xnmalloc);
+      cs[c].nfree += tc.nfree(c);
       cs[c].requested += LoadRelaxed(b.xrequested);
       uint64_t blocks = LoadRelaxed(b.xcount);
       if (LoadRelaxed(tc.cold[c].xspare)) blocks += Class(c).batch;

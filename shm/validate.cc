@@ -206,8 +206,8 @@ class Validator {
           if (m != Class(c).batch) Error("cache %d class %d: spare of %d blocks", t, c, m);
           in_caches_[c] += m;
         }
-        nmalloc_[c] += tc.nmalloc(c);
-        nfree_[c] += LoadRelaxed(b.xnfree);
+        nmalloc_[c] += LoadRelaxed(b.xnmalloc);
+        nfree_[c] += tc.nfree(c);
       }
     }
   }

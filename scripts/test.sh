@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need, then builds and runs every test:
+#   1. debug build (everything, gRPC included)                         ctest --preset debug
+#   2. ASan + UBSan build (everything)                                 ctest --preset asan
+#   3. TSan build (the data plane: everything that does not link gRPC) ctest --preset tsan
+# Usage: scripts/test.sh [debug|asan|tsan ...]   (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+
+presets=("$@")
+[ ${#presets[@]} -gt 0 ] || presets=(debug asan tsan)
+
+for p in "${presets[@]}"; do
+  echo "=== ${p}: configure and build"
+  start=$(date +%s)
+  cmake --preset "$p" >/dev/null
+  cmake --build --preset "$p"
+  echo "=== ${p}: test"
+  ctest --preset "$p"
+  echo "=== ${p}: done in $(( $(date +%s) - start )) s"
+done
