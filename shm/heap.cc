@@ -1,8 +1,10 @@
 #include "shm/heap.h"
 
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,10 +26,16 @@ namespace shmpool::shm {
 namespace {
 
 // The live Heaps of this process, so a thread that exits can return its caches to every
-// Heap that is still attached (and skip those already detached).
+// Heap that is still attached (and skip those already detached). Each keeps the pid that
+// attached it: a forked child inherits the map, the Heaps and the thread-local hooks, but
+// not the attachments, which stay the parent's.
 struct Registry {
+  struct Entry {
+    Heap* heap;
+    pid_t pid;
+  };
   absl::Mutex mu;
-  absl::flat_hash_map<uint64_t, Heap*> heaps ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<uint64_t, Entry> heaps ABSL_GUARDED_BY(mu);
   uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
 };
 Registry& registry() {
@@ -74,7 +82,7 @@ class ThreadExitHook {
     absl::MutexLock lock(&r.mu);
     for (const Owned& o : owned_) {
       auto it = r.heaps.find(o.heap_id);
-      if (it != r.heaps.end()) it->second->ReleaseCache(o.cache);
+      if (it != r.heaps.end() && it->second.pid == getpid()) it->second.heap->ReleaseCache(o.cache);
     }
   }
 
@@ -121,7 +129,7 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
         Registry& r = registry();
         absl::MutexLock lock(&r.mu);
         const uint64_t id = r.next_id++;
-        r.heaps[id] = this;
+        r.heaps[id] = {this, getpid()};
         return id;
       }()),
       proc_(proc),
@@ -129,38 +137,63 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
       key_(segment_->header().free_tag_key),
       pagemap_(&segment_->page_entry(0)),
       abort_on_invalid_free_(options.abort_on_invalid_free ||
-                             std::getenv("SHMPOOL_ABORT_ON_INVALID_FREE") != nullptr) {}
+                             std::getenv("SHMPOOL_ABORT_ON_INVALID_FREE") != nullptr),
+      owner_pid_(getpid()) {
+  // The child of a fork() must not use the parent's caches: its thread slot starts empty,
+  // so its first allocation or free takes the slow path, which checks the pid.
+  static const int registered = pthread_atfork(nullptr, nullptr, [] { tls_ = {0, nullptr}; });
+  (void)registered;
+}
+
+bool Heap::InOwnerProcess() const {
+  if (getpid() == owner_pid_) return true;
+  static std::atomic<bool> reported{false};
+  if (!reported.exchange(true))
+    std::fprintf(stderr,
+                 "shmpool: a Heap attached by pid %d was used in pid %d after fork(); "
+                 "attach anew in the child\n",
+                 owner_pid_, static_cast<int>(getpid()));
+  return false;
+}
 
 Heap::~Heap() {
+  bool attached_here = false;
   {
     Registry& r = registry();
     absl::MutexLock lock(&r.mu);
+    auto it = r.heaps.find(id_);
+    attached_here = it != r.heaps.end() && it->second.pid == getpid();
     r.heaps.erase(id_);
   }
   exit_hook.Forget(id_);
   if (tls_.heap_id == id_) tls_ = {0, nullptr};
+  if (!attached_here) return;  // a forked child's copy: the caches and record are the parent's
   const uint32_t n = segment_->geometry().max_thread_caches;
   for (uint32_t i = 0; i < n; ++i)
-    if (LoadAcquire(segment_->cache_owner(i)) == proc_ + 1) ReleaseCache(&segment_->cache(i));
+    if (LoadAcquire(segment_->cache_owner(i)) == CacheOwnerOf(proc_))
+      ReleaseCache(&segment_->cache(i));
   StoreRelease(segment_->proc(proc_).xstate, uint32_t{ProcRecord::kFree});
 }
 
 ThreadCache* Heap::ClaimCache() {
   const uint32_t n = segment_->geometry().max_thread_caches;
-  const uint32_t tag = proc_ + 1;
-  for (uint32_t i = 0; i < n; ++i) {
-    std::atomic<uint32_t>& owner = segment_->cache_owner(i);
-    uint32_t expected = 0;
-    if (LoadRelaxed(owner) != 0 || !CasStrongAcqRel(owner, expected, tag)) continue;
-    const uint64_t at = segment_->sections().caches + uint64_t{i} * sizeof(ThreadCache);
-    if (!segment_->Back(at, sizeof(ThreadCache))) {  // file system full: go uncached
-      StoreRelease(owner, 0u);
-      return nullptr;
+  const uint32_t me = CacheOwnerOf(proc_);
+  // Records used before first (already backed), then never-used ones.
+  for (uint32_t from : {kCacheFree, kCacheNeverUsed}) {
+    for (uint32_t i = 0; i < n; ++i) {
+      std::atomic<uint32_t>& owner = segment_->cache_owner(i);
+      uint32_t expected = from;
+      if (LoadRelaxed(owner) != from || !CasStrongAcqRel(owner, expected, me)) continue;
+      const uint64_t at = segment_->sections().caches + uint64_t{i} * sizeof(ThreadCache);
+      if (from == kCacheNeverUsed && !segment_->Back(at, sizeof(ThreadCache))) {
+        StoreRelease(owner, kCacheNeverUsed);  // file system full: go uncached
+        return nullptr;
+      }
+      ThreadCache* cache = &segment_->cache(i);
+      StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
+      exit_hook.Add(id_, cache);
+      return cache;
     }
-    ThreadCache* cache = &segment_->cache(i);
-    StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
-    exit_hook.Add(id_, cache);
-    return cache;
   }
   return nullptr;
 }
@@ -188,18 +221,19 @@ void Heap::ReleaseCache(ThreadCache* cache) {
     }
   }
   const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
-  StoreRelease(seg.cache_owner(index), 0u);
+  StoreRelease(seg.cache_owner(index), kCacheFree);
   if (tls_.cache == cache) tls_ = {0, nullptr};
 }
 
 void Heap::FlushThreadCache() {
-  if (tls_.heap_id != id_) return;
+  if (tls_.heap_id != id_ || !InOwnerProcess()) return;
   ThreadCache* cache = tls_.cache;
   ReleaseCache(cache);
   exit_hook.Forget(id_);
 }
 
 void* Heap::AllocateSlow(size_t size) {
+  if (!InOwnerProcess()) return nullptr;
   const uint32_t cls = ClassOf(size);
   if (cls == 0) return AllocateLarge(size);
   if (tls_.heap_id != id_) {
@@ -274,11 +308,11 @@ uint32_t Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
 }
 
 void* Heap::AllocateUncached(uint32_t cls, size_t size) {
-  // A thread without a cache (the table is full) takes single blocks from the slabs. The
-  // Transit is private: a crash in here can lose the one block in hand (bounded, rare).
-  Transit transit{};
+  // A thread without a cache (the table is full) takes single blocks from the slabs, under
+  // the class's shared Transit. A crash after the mutex is released and before the block
+  // is returned loses that one block until the arena is reset (bounded, rare).
   uint64_t b = 0;
-  if (TakeBlocks(*segment_, cls, 1, transit, &b) == 0) {
+  if (TakeBlocks(*segment_, cls, 1, segment_->central(cls).transit, &b) == 0) {
     FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
     return nullptr;
   }
@@ -290,7 +324,7 @@ void* Heap::AllocateUncached(uint32_t cls, size_t size) {
 }
 
 void* Heap::AllocateLarge(size_t size) {
-  const uint64_t pages = (uint64_t{size} + kPageSize - 1) >> kPageShift;
+  const uint64_t pages = (uint64_t{size} >> kPageShift) + ((size & (kPageSize - 1)) != 0);
   const uint32_t start = pages > segment_->data_pages()
                              ? kNoRun
                              : AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
@@ -301,7 +335,6 @@ void* Heap::AllocateLarge(size_t size) {
   }
   segment_->run(start).free_head = size;  // requested bytes, for stats
   FetchAddRelaxed(k.xlarge_nmalloc, uint64_t{1});
-  FetchAddRelaxed(k.xlarge_allocated, pages << kPageShift);
   FetchAddRelaxed(k.xlarge_requested, uint64_t{size});
   FetchAddRelaxed(k.xlarge_handed_out, pages << kPageShift);
   return base_ + segment_->page_offset(start);
@@ -314,7 +347,7 @@ void Heap::ReportBadFree(const void* p, const char* what) const {
 }
 
 void Heap::FreeSlow(void* p) {
-  if (p == nullptr) return;
+  if (p == nullptr || !InOwnerProcess()) return;
   const Segment& seg = *segment_;
   ArenaCounters& k = seg.header().counters;
   const uint64_t off = static_cast<uint64_t>(static_cast<char*>(p) - base_);
@@ -328,8 +361,6 @@ void Heap::FreeSlow(void* p) {
   const PageKind kind = PageEntry::KindOf(e);
   const uint32_t start = PageEntry::StartOf(e);
   if (kind == kPageLarge) {
-    const uint64_t pages = seg.run(start).pages;
-    const uint64_t requested = seg.run(start).free_head;
     if (rel != uint64_t{start} << kPageShift) {
       FetchAddRelaxed(k.xinvalid_frees, uint64_t{1});
       return ReportBadFree(p, "inside a large block");
@@ -338,9 +369,7 @@ void Heap::FreeSlow(void* p) {
       FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
       return ReportBadFree(p, "double free of a large block");
     }
-    (void)requested;
     FetchAddRelaxed(k.xlarge_nfree, uint64_t{1});
-    FetchAddRelaxed(k.xlarge_allocated, -(pages << kPageShift));
     return;
   }
   if (kind != kPageSlab) {
@@ -367,8 +396,7 @@ void Heap::FreeSlow(void* p) {
     // No cache to be had: straight back to the slab.
     blk->next = 0;
     blk->tag = seg.free_tag(off);
-    Transit transit{};
-    ReturnBlocks(seg, cls, off, transit);
+    ReturnBlocks(seg, cls, off, seg.central(cls).transit);
     FetchAddRelaxed(seg.central(cls).xnfree, uint64_t{1});
     return;
   }

@@ -9,7 +9,10 @@
 //
 // Any thread of any attached process may free any block. A thread that exits returns its
 // cache; destroying the Heap (detach) returns every cache of this process, so other
-// threads must have stopped using it by then. Not copyable or movable.
+// threads must have stopped using it by then. A Heap belongs to the process that attached:
+// in a child after fork() it refuses to allocate or free (attach anew in the child), and
+// destroying it there leaves the parent's caches and process record alone.
+// Not copyable or movable.
 #pragma once
 
 #include <cstddef>
@@ -74,6 +77,8 @@ class Heap {
   void* AllocateLarge(size_t size);
   void* AllocateUncached(uint32_t cls, size_t size);
   bool RefillBin(ThreadCache& cache, uint32_t cls);
+  // False (and a report) in a child process that inherited this Heap through fork().
+  bool InOwnerProcess() const;
   void FreeSlow(void* p);
   // Moves a full list out of the bin (to the spare, the ring or the slabs); returns 0.
   uint32_t FreeOverflow(ThreadCache& cache, uint32_t cls);
@@ -92,6 +97,7 @@ class Heap {
   const uint64_t key_;
   const std::atomic<uint64_t>* const pagemap_;
   const bool abort_on_invalid_free_;
+  const int owner_pid_;  // the process that attached
 };
 
 __attribute__((always_inline)) inline void* Heap::Allocate(size_t size) {

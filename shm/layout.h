@@ -107,7 +107,8 @@ struct FreeBlock {
 // the next holder rebuilds the bucket lists from the PageMap (page_heap.cc).
 // INVARIANTS: pages [0, frontier) are covered exactly by runs; pages >= frontier are unused
 // and unbacked, except [frontier, backed_frontier) which was reserved ahead (fallocate);
-// free_pages == sum of free-run lengths; retained_pages == sum of (pages - backed_pages).
+// free_pages == sum of free-run lengths; retained_pages == sum of (pages - backed_pages);
+// large_pages == sum of large-run lengths.
 struct PageHeapState {
   RobustMutex mutex;
   uint32_t frontier;
@@ -121,6 +122,7 @@ struct PageHeapState {
   std::atomic<uint64_t> xfree_pages;
   std::atomic<uint64_t> xretained_pages;
   std::atomic<uint64_t> xfrontier_pages;  // mirror of frontier for lock-free readers
+  std::atomic<uint64_t> xlarge_pages;     // pages in large runs (exact: kept under the mutex)
 };
 static_assert(sizeof(RobustMutex) == 40, "PageHeapState's layout assumes pthread_mutex_t is 40 B");
 
@@ -130,13 +132,13 @@ struct ArenaCounters {
   std::atomic<uint64_t> xdouble_frees;
   std::atomic<uint64_t> xlarge_nmalloc;
   std::atomic<uint64_t> xlarge_nfree;
-  std::atomic<uint64_t> xlarge_allocated;   // bytes (whole pages) in live large runs
   std::atomic<uint64_t> xlarge_requested;   // cumulative bytes asked for
   std::atomic<uint64_t> xlarge_handed_out;  // cumulative bytes handed out (whole pages)
   std::atomic<uint64_t> xpurge_count;
-  std::atomic<uint64_t> xpurged_bytes;   // cumulative
-  std::atomic<uint64_t> xpurge_ns;       // cumulative time spent purging
-  std::atomic<uint64_t> xfailed_allocs;  // exhaustion, quota or ENOSPC
+  std::atomic<uint64_t> xpurged_bytes;     // cumulative
+  std::atomic<uint64_t> xpurge_ns;         // cumulative time spent purging
+  std::atomic<uint64_t> xfailed_allocs;    // exhaustion, quota or ENOSPC
+  std::atomic<uint64_t> xreclaimed_procs;  // dead processes reclaimed (recovery.h)
 };
 
 struct SegmentHeader {
@@ -194,12 +196,28 @@ struct BinCold {
 // Written before the step that moves it and cleared after, so recovery of a dead owner
 // knows which batch may be half-moved (see transfer_ring.h for the crash argument).
 struct Transit {
-  enum Op : uint32_t { kNone = 0, kToRing = 1, kFromRing = 2, kToSlabs = 3, kFromSlabs = 4 };
+  enum Op : uint32_t {
+    kNone = 0,
+    kToRing = 1,           // batch detached from the bin, ring position not yet claimed
+    kFromRing = 2,         // about to claim a ring position to pop
+    kToSlabs = 3,          // batch being returned to the slabs: xbatch = the rest of it,
+                           // xpos = the block being pushed onto its slab right now
+    kFromSlabs = 4,        // chain being taken from the slabs: xbatch = the chain so far
+    kToRingClaimed = 5,    // ring position xpos - 1 claimed for push, cell not published
+    kFromRingClaimed = 6,  // ring position xpos - 1 claimed for pop, cell not released
+  };
   std::atomic<uint64_t> xbatch;
-  std::atomic<uint64_t> xpos;  // ring position attempted (ring ops)
+  std::atomic<uint64_t> xpos;  // ring ops: position + 1 attempted or claimed; slab ops: block
   std::atomic<uint32_t> xop;
   std::atomic<uint32_t> xcls;
 };
+
+// Thread-cache owner words (the owners section): who holds each ThreadCache record.
+// kCacheNeverUsed means the record was never claimed and may be unbacked: nothing reads
+// it (reading a tmpfs hole allocates a page, and could raise SIGBUS on a full tmpfs).
+inline constexpr uint32_t kCacheNeverUsed = 0;
+inline constexpr uint32_t kCacheFree = 1;
+inline constexpr uint32_t CacheOwnerOf(uint32_t proc) { return proc + 2; }
 
 // A thread cache: owned by one thread of one process (owner[] names the process).
 struct alignas(kCacheLine) ThreadCache {
@@ -228,6 +246,9 @@ struct alignas(kCacheLine) ClassCentral {
   alignas(kCacheLine) RobustMutex mutex;
   uint32_t partial_head;  // page index + 1 of the first slab with free blocks
   uint32_t reserved;
+  // Offset of the Transit record of the mutex holder's operation, or 0: the repair after
+  // EOWNERDEAD finishes that operation from it (slab_layer.h).
+  uint64_t holder_transit;
   std::atomic<uint64_t> xnslabs;
   std::atomic<uint64_t> xfree_in_slabs;  // blocks
   std::atomic<uint64_t> xnmalloc;        // fallback path
@@ -235,7 +256,7 @@ struct alignas(kCacheLine) ClassCentral {
   std::atomic<uint64_t> xrequested;
   std::atomic<uint64_t> xslabs_created;  // cumulative
   std::atomic<uint64_t> xslabs_released;
-  Transit transit;  // the fallback path's and the daemon's own intent record
+  Transit transit;  // intent record of uncached threads and purge, used under `mutex`
 };
 
 // One ring slot (Vyukov's bounded MPMC queue): seq says whose turn the slot is.

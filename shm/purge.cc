@@ -11,11 +11,13 @@ namespace shmpool::shm {
 
 PurgeResult Purge(const Segment& seg) {
   const auto t0 = std::chrono::steady_clock::now();
-  // The purger's Transit is private: if it dies between popping a batch and returning it,
-  // that one batch is lost until the arena is reset (bounded; see transfer_ring.h).
+  // The pop uses a private Transit: a purger that dies between popping a batch and taking
+  // the class mutex loses that one batch until the arena is reset (bounded). Under the
+  // mutex the class's shared Transit makes the return exact (slab_layer.h).
   Transit transit{};
   for (uint32_t c = 1; c < kNumClasses; ++c) {
-    while (const uint64_t batch = RingPop(seg, c, transit)) ReturnBlocks(seg, c, batch, transit);
+    while (const uint64_t batch = RingPop(seg, c, transit))
+      ReturnBlocks(seg, c, batch, seg.central(c).transit);
   }
   PurgeResult r;
   r.released_bytes = PurgeFreePages(seg);

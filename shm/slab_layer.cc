@@ -50,17 +50,65 @@ bool NewSlab(const Segment& seg, uint32_t cls) {
   return true;
 }
 
-// The slab (first page) holding block `off` of class `cls`; checks the page map agrees.
-uint32_t SlabOf(const Segment& seg, uint32_t cls, uint64_t off) {
-  SHMPOOL_CHECK(off >= seg.sections().data && off < seg.sections().total);
-  const uint64_t e = LoadRelaxed(seg.page_entry(seg.page_of(off)));
-  SHMPOOL_CHECK(PageEntry::KindOf(e) == kPageSlab && PageEntry::ClassOf(e) == cls);
+// The slab (first page) holding block `b` of class `cls`, or kNoRun when b is no block of
+// that class.
+uint32_t SlabOf(const Segment& seg, uint32_t cls, uint64_t b) {
+  const Sections& s = seg.sections();
+  if (b < s.data || b >= s.total) return kNoRun;
+  const uint64_t e = LoadRelaxed(seg.page_entry(seg.page_of(b)));
+  if (PageEntry::KindOf(e) != kPageSlab || PageEntry::ClassOf(e) != cls) return kNoRun;
+  if (!IsBlockStart(b - s.data - PageEntry::StartBytes(e), Class(cls))) return kNoRun;
   return PageEntry::StartOf(e);
 }
 
-}  // namespace
+bool SlabHolds(const Segment& seg, uint32_t cls, uint32_t slab, uint64_t b) {
+  uint32_t n = 0;
+  for (uint64_t x = seg.run(slab).free_head; x && n <= Class(cls).blocks;
+       x = seg.block(x).next, ++n)
+    if (x == b) return true;
+  return false;
+}
 
-void RepairClass(const Segment& seg, uint32_t cls) {
+// Pushes free block b onto its slab (class mutex held); releases the slab when it empties.
+void PushHome(const Segment& seg, uint32_t cls, uint32_t slab, uint64_t b) {
+  ClassCentral& c = seg.central(cls);
+  const SizeClassInfo& info = Class(cls);
+  RunMeta& r = seg.run(slab);
+  seg.block(b).next = r.free_head;
+  r.free_head = b;
+  FetchAddRelaxed(c.xfree_in_slabs, uint64_t{1});
+  if (++r.free_count == 1) PushPartial(seg, c, slab);
+  if (r.free_count == info.blocks) {
+    UnlinkPartial(seg, c, slab);
+    FetchAddRelaxed(c.xfree_in_slabs, -uint64_t{info.blocks});
+    FetchAddRelaxed(c.xnslabs, -uint64_t{1});
+    FetchAddRelaxed(c.xslabs_released, uint64_t{1});
+    SHMPOOL_CHECK(FreeRun(seg, slab, kPageSlab));
+  }
+}
+
+// Pushes home every block of the chain at `head` (just `head` when `single`) that its slab
+// does not hold; stops at anything that is not a block of `cls`. Class mutex held.
+uint64_t PushChainIfAbsent(const Segment& seg, uint32_t cls, uint64_t head, bool single) {
+  uint64_t pushed = 0, steps = 0;
+  const uint64_t limit = (seg.data_pages() << kPageShift) / kMinBlock;  // no chain is longer
+  for (uint64_t b = head; b && steps++ < limit;) {
+    const uint32_t slab = SlabOf(seg, cls, b);
+    if (slab == kNoRun) break;
+    const uint64_t next = seg.block(b).next;
+    if (!SlabHolds(seg, cls, slab, b)) {
+      seg.block(b).tag = seg.free_tag(b);
+      PushHome(seg, cls, slab, b);
+      ++pushed;
+    }
+    if (single) break;
+    b = next;
+  }
+  return pushed;
+}
+
+// Recounts every slab of `cls` from its chain and rebuilds the partial list.
+void RecountClass(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
   const SizeClassInfo& info = Class(cls);
   c.partial_head = 0;
@@ -70,7 +118,6 @@ void RepairClass(const Segment& seg, uint32_t cls) {
   for (uint32_t p = 0; p < h.frontier;) {
     const uint64_t e = LoadRelaxed(seg.page_entry(p));
     RunMeta& r = seg.run(p);
-    const uint32_t n = r.pages;  // p is always a run's first page
     if (PageEntry::KindOf(e) == kPageSlab && PageEntry::ClassOf(e) == cls) {
       uint32_t count = 0;
       for (uint64_t b = r.free_head; b && count <= info.blocks; b = seg.block(b).next) {
@@ -83,18 +130,73 @@ void RepairClass(const Segment& seg, uint32_t cls) {
       ++nslabs;
       free_blocks += count;
     }
-    SHMPOOL_CHECK(n > 0);
-    p += n;
+    SHMPOOL_CHECK(r.pages > 0);  // p is always a run's first page
+    p += r.pages;
   }
   StoreRelaxed(c.xnslabs, nslabs);
   StoreRelaxed(c.xfree_in_slabs, free_blocks);
 }
 
+// Holds the class mutex and names the holder's Transit for the repair after a crash.
+class ClassLock {
+ public:
+  ClassLock(const Segment& seg, uint32_t cls, Transit& transit)
+      : seg_(seg), c_(seg.central(cls)), transit_(transit) {
+    if (c_.mutex.Lock() == RobustMutex::LockResult::kOwnerDied) {
+      RepairClass(seg, cls);
+      c_.mutex.MarkConsistent();
+    }
+    const uint64_t at = static_cast<uint64_t>(reinterpret_cast<char*>(&transit) - seg.base());
+    c_.holder_transit = at < seg.sections().total ? at : 0;  // private Transits: none
+  }
+  ~ClassLock() {
+    c_.holder_transit = 0;
+    if (&transit_ == &c_.transit) {  // the shared record is free again for the next holder
+      StoreRelaxed(transit_.xop, static_cast<uint32_t>(Transit::kNone));
+      StoreRelaxed(transit_.xbatch, uint64_t{0});
+      StoreRelaxed(transit_.xpos, uint64_t{0});
+    }
+    c_.mutex.Unlock();
+  }
+  ClassLock(const ClassLock&) = delete;
+  ClassLock& operator=(const ClassLock&) = delete;
+
+ private:
+  const Segment& seg_;
+  ClassCentral& c_;
+  Transit& transit_;
+};
+
+}  // namespace
+
+void RepairClass(const Segment& seg, uint32_t cls) {
+  ClassCentral& c = seg.central(cls);
+  RecountClass(seg, cls);
+  // Finish the dead holder's operation: every block it was moving that no slab holds goes
+  // home. Exact, because nobody could take blocks from these slabs since it died.
+  const uint64_t at = c.holder_transit;
+  c.holder_transit = 0;
+  if (at == 0 || at + sizeof(Transit) > seg.sections().total) return;
+  Transit& t = *reinterpret_cast<Transit*>(seg.base() + at);
+  const uint32_t op = LoadRelaxed(t.xop);
+  if (op == Transit::kToSlabs) {
+    PushChainIfAbsent(seg, cls, LoadRelaxed(t.xpos), /*single=*/true);
+    PushChainIfAbsent(seg, cls, LoadRelaxed(t.xbatch), /*single=*/false);
+  } else if (op == Transit::kFromSlabs) {
+    PushChainIfAbsent(seg, cls, LoadRelaxed(t.xbatch), /*single=*/false);
+  }
+  StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kNone));
+  StoreRelaxed(t.xbatch, uint64_t{0});
+  StoreRelaxed(t.xpos, uint64_t{0});
+}
+
 uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& transit,
                     uint64_t* head) {
   ClassCentral& c = seg.central(cls);
-  RobustLock lock(c.mutex, [&] { RepairClass(seg, cls); });
+  ClassLock lock(seg, cls, transit);
+  StoreRelaxed(transit.xcls, cls);
   StoreRelaxed(transit.xbatch, uint64_t{0});
+  StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kFromSlabs));
   uint64_t out = 0, tail = 0;
   uint32_t n = 0;
   while (n < want) {
@@ -123,28 +225,40 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
 }
 
 void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& transit) {
-  ClassCentral& c = seg.central(cls);
-  const SizeClassInfo& info = Class(cls);
-  RobustLock lock(c.mutex, [&] { RepairClass(seg, cls); });
+  ClassLock lock(seg, cls, transit);
+  StoreRelaxed(transit.xcls, cls);
   StoreRelaxed(transit.xbatch, head);
+  StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kToSlabs));
   for (uint64_t b = head; b;) {
     const uint64_t next = seg.block(b).next;
     const uint32_t slab = SlabOf(seg, cls, b);
-    RunMeta& r = seg.run(slab);
-    seg.block(b).next = r.free_head;
-    r.free_head = b;
-    StoreRelaxed(transit.xbatch, next);  // b is home: recovery resumes from next
-    FetchAddRelaxed(c.xfree_in_slabs, uint64_t{1});
-    if (++r.free_count == 1) PushPartial(seg, c, slab);
-    if (r.free_count == info.blocks) {
-      UnlinkPartial(seg, c, slab);
-      FetchAddRelaxed(c.xfree_in_slabs, -uint64_t{info.blocks});
-      FetchAddRelaxed(c.xnslabs, -uint64_t{1});
-      FetchAddRelaxed(c.xslabs_released, uint64_t{1});
-      SHMPOOL_CHECK(FreeRun(seg, slab, kPageSlab));
-    }
+    SHMPOOL_CHECK(slab != kNoRun);
+    // Name b and the rest before b's link changes: the repair pushes b unless its slab
+    // already holds it, then returns the rest.
+    StoreRelaxed(transit.xpos, b);
+    StoreRelaxed(transit.xbatch, next);
+    PushHome(seg, cls, slab, b);
     b = next;
   }
+  StoreRelaxed(transit.xpos, uint64_t{0});
+}
+
+uint64_t ReclaimChains(const Segment& seg, uint32_t cls, Transit& transit,
+                       std::vector<uint64_t> chains) {
+  ClassLock lock(seg, cls, seg.central(cls).transit);
+  uint64_t pushed = 0;
+  const uint32_t op = LoadRelaxed(transit.xop);
+  if (LoadRelaxed(transit.xcls) == cls && (op == Transit::kToSlabs || op == Transit::kFromSlabs)) {
+    if (op == Transit::kToSlabs)
+      pushed += PushChainIfAbsent(seg, cls, LoadRelaxed(transit.xpos), /*single=*/true);
+    chains.push_back(LoadRelaxed(transit.xbatch));
+    StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kNone));
+  }
+  std::sort(chains.begin(), chains.end());
+  chains.erase(std::unique(chains.begin(), chains.end()), chains.end());
+  for (uint64_t head : chains)
+    if (head) pushed += PushChainIfAbsent(seg, cls, head, /*single=*/false);
+  return pushed;
 }
 
 }  // namespace shmpool::shm

@@ -8,13 +8,19 @@
 // heap at once (thread caches and rings already absorb alloc/free churn at the boundary).
 //
 // Crash argument. A holder killed inside leaves slab chains that are each intact (a chain
-// is cut by one store of the slab's free_head) but counters that may lag, and its caller's
-// Transit record naming the chain in flight. RepairClass() recounts every slab of the class
-// from its chain and rebuilds the partial list; the chain in flight is returned by the
-// recovery of the dead process (server side), which returns only blocks found in no list.
+// is cut or extended by one store of a slab's free_head) and ClassCentral.holder_transit
+// naming its Transit: kToSlabs names the block being pushed (xpos) and the rest of the
+// chain (xbatch); kFromSlabs names the chain taken so far (xbatch, whose tail may still run
+// into a slab's chain). The next locker gets EOWNERDEAD and runs RepairClass(): it recounts
+// every slab of the class from its chain, rebuilds the partial list, then pushes home each
+// block the dead holder was moving that no slab holds. That membership test is exact,
+// because no one could take a block from these slabs between the death and the repair.
+// Operations outside the mutex (a chain taken but not yet installed in a bin) are the dead
+// process's alone and are returned by recovery (recovery.h).
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "shm/segment.h"
 
@@ -31,7 +37,16 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
 // Returns a 0-terminated chain of free blocks of class `cls` to their slabs.
 void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& transit);
 
-// Recounts every slab of `cls` and rebuilds its partial list; run with the mutex held.
+// Recovery of a dead thread cache's chains of class `cls`, under one hold of the class
+// mutex (after any repair): the slab step `transit` names, if it is one of this class (read
+// under the mutex, so a step the repair already finished is not redone), then each chain
+// of `chains`. A chain head named twice is returned once, a block its slab already holds
+// is never pushed, and returned blocks get their free tag. Returns the blocks pushed.
+uint64_t ReclaimChains(const Segment& seg, uint32_t cls, Transit& transit,
+                       std::vector<uint64_t> chains);
+
+// The repair after EOWNERDEAD (mutex held): recounts the class and finishes the dead
+// holder's operation.
 void RepairClass(const Segment& seg, uint32_t cls);
 
 }  // namespace shmpool::shm

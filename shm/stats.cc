@@ -16,10 +16,10 @@ ArenaStats CollectStats(const Segment& seg) {
     cs[c].requested = LoadRelaxed(cc.xrequested);
   }
   for (uint32_t t = 0; t < g.max_thread_caches; ++t) {
-    if (LoadAcquire(seg.cache_owner(t)) != 0) ++a.thread_caches;
-    // A cache record that was never claimed is all zeros (and may be unbacked): skip it.
+    const uint32_t owner = LoadAcquire(seg.cache_owner(t));
+    if (owner == kCacheNeverUsed) continue;  // may be unbacked: never read it
+    if (owner != kCacheFree) ++a.thread_caches;
     const ThreadCache& tc = seg.cache(t);
-    if (LoadRelaxed(seg.cache_owner(t)) == 0 && LoadRelaxed(tc.xtid) == 0) continue;
     for (uint32_t c = 1; c < kNumClasses; ++c) {
       const Bin& b = tc.bins[c];
       cs[c].nmalloc += LoadRelaxed(b.xnmalloc);
@@ -40,7 +40,11 @@ ArenaStats CollectStats(const Segment& seg) {
     s.active = s.nslabs * info.slab_pages * kPageSize;
     s.free_in_slabs = LoadRelaxed(cc.xfree_in_slabs) * info.size;
     s.in_ring = RingDepth(seg, c) * info.batch * info.size;
-    s.allocated = s.nmalloc >= s.nfree ? (s.nmalloc - s.nfree) * info.size : 0;
+    // Allocated is what the lists do not hold: exact when quiescent, and right after any
+    // crash (the cumulative counters may have lost a dead process's last update).
+    const uint64_t used = s.nslabs * info.blocks * info.size - s.free_in_slabs;
+    const uint64_t held = s.cached + s.in_ring;
+    s.allocated = used > held ? used - held : 0;
     s.handed_out = s.nmalloc * info.size;
     a.allocated += s.allocated;
     a.active += s.active;
@@ -56,7 +60,7 @@ ArenaStats CollectStats(const Segment& seg) {
   }
   const SegmentHeader& h = seg.header();
   const ArenaCounters& k = h.counters;
-  a.large_allocated = LoadRelaxed(k.xlarge_allocated);
+  a.large_allocated = LoadRelaxed(h.heap.xlarge_pages) << kPageShift;
   a.large_nmalloc = LoadRelaxed(k.xlarge_nmalloc);
   a.large_nfree = LoadRelaxed(k.xlarge_nfree);
   a.allocated += a.large_allocated;

@@ -15,7 +15,7 @@ bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit
     const uint64_t seq = LoadAcquire(cell->xseq);
     const int64_t dif = static_cast<int64_t>(seq - pos);
     if (dif == 0) {
-      StoreRelaxed(transit.xpos, pos);
+      StoreRelaxed(transit.xpos, pos + 1);
       if (CasAcqRel(c.xenq, pos, pos + 1)) break;
     } else if (dif < 0) {
       return false;  // full
@@ -23,6 +23,7 @@ bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit
       pos = LoadRelaxed(c.xenq);
     }
   }
+  StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kToRingClaimed));
   StoreRelaxed(cell->xbatch, batch);
   StoreRelease(cell->xseq, pos + 1);
   return true;
@@ -39,7 +40,7 @@ uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit) {
     const uint64_t seq = LoadAcquire(cell->xseq);
     const int64_t dif = static_cast<int64_t>(seq - (pos + 1));
     if (dif == 0) {
-      StoreRelaxed(transit.xpos, pos);
+      StoreRelaxed(transit.xpos, pos + 1);
       if (CasAcqRel(c.xdeq, pos, pos + 1)) break;
     } else if (dif < 0) {
       return 0;  // empty
@@ -47,6 +48,7 @@ uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit) {
       pos = LoadRelaxed(c.xdeq);
     }
   }
+  StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kFromRingClaimed));
   const uint64_t batch = LoadRelaxed(cell->xbatch);
   // The caller installs the batch in its bin and then clears the Transit; until then the
   // Transit names the batch, so a crash here leaves it findable.

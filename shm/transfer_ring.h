@@ -14,13 +14,18 @@
 // CAS on a position can succeed only for the turn it read. 2^64 batches at one per
 // nanosecond take 584 years: the counters cannot wrap in practice. No 128-bit CAS needed.
 //
-// Crash argument. Each caller records a Transit {op, batch, pos} in its own cache record
-// before claiming a position and clears it after finishing. A process killed between
-// claiming position p (the CAS) and publishing the cell's seq leaves that cell claimed:
-// later dequeuers see the queue empty there, enqueuers see it full, nothing is corrupted;
-// recovery of the dead process (server side) finds the cell by the Transit's pos and
-// completes the enqueue with the Transit's batch, or completes the dequeue by taking the
-// batch back to the slab layer. Killed before the CAS: the batch is only in the Transit.
+// Crash argument. Each caller records a Transit in its own cache record before it claims
+// a position, and the ring functions keep it exact:
+//   push: {kToRing, batch} -> xpos = p + 1 -> CAS(enq: p -> p + 1) -> op = kToRingClaimed
+//         -> cell.batch = batch -> cell.seq = p + 1 (published) -> caller clears the Transit
+//   pop:  {kFromRing} -> xpos = p + 1 -> CAS(deq: p -> p + 1) -> op = kFromRingClaimed
+//         -> xbatch = cell.batch -> cell.seq = p + R (released) -> caller installs, clears
+// A process killed after its CAS and before publishing/releasing leaves that one cell
+// claimed: dequeuers see the ring empty there and enqueuers see it full until recovery
+// (recovery.h) finishes the step from the Transit: it publishes the batch, or takes the
+// batch to the slabs and releases the cell. The one instruction between a successful CAS
+// and the op store is told apart by the cell itself: a cell left claimed whose claimant is
+// dead and named by no Claimed record belongs to the dead process whose xpos names it.
 #pragma once
 
 #include <cstdint>
