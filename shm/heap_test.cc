@@ -8,6 +8,7 @@
 // parent by exiting or by destroying its copy of the parent's Heap.
 #include "shm/heap.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,7 +139,7 @@ TEST(Heap, PurgeReleasesFreePages) {
 uint32_t ClaimedCaches(const Segment& seg) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < seg.geometry().max_thread_caches; ++i)
-    n += LoadAcquire(seg.cache_owner(i)) != 0;
+    n += LoadAcquire(seg.cache_owner(i)) > kCacheFree;  // owned by a process now
   return n;
 }
 
@@ -466,6 +467,70 @@ TEST(Heap, StatsAndValidateDoNotBackUnusedCacheRecords) {
   CollectStats(seg);
   ExpectValid(seg);
   EXPECT_LT(seg.ResidentBytes(), before + (64 << 10)) << "before " << before;
+}
+
+// Peak resident memory of this process so far, in bytes.
+uint64_t PeakRss() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+}
+
+// The walker's memory follows what the segment uses, not its (sparse) capacity: the daemon
+// validates big arenas that are mostly empty.
+TEST(Heap, ValidateMemoryDoesNotGrowWithCapacity) {
+  TempSegment ts(uint64_t{64} << 30);  // 64 GiB, sparse
+  auto heap = *Heap::Attach(ts.segment());
+  std::vector<void*> v;
+  for (int i = 0; i < 1000; ++i) v.push_back(heap->Allocate(16 + i * 40));
+  for (size_t i = 0; i < v.size(); i += 2) heap->Free(v[i]);
+  const uint64_t before = PeakRss();
+  ExpectValid(*ts.segment());
+  EXPECT_LT(PeakRss(), before + (64 << 20)) << "Validate grew the peak RSS from " << before;
+  for (size_t i = 1; i < v.size(); i += 2) heap->Free(v[i]);
+}
+
+// The design's largest arena (1 TiB, sparse) works like a small one.
+TEST(Heap, TerabyteSegment) {
+  TempSegment ts(uint64_t{1} << 40);
+  const Segment& seg = *ts.segment();
+  EXPECT_LT(seg.ResidentBytes(), 1u << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  std::vector<void*> v;
+  for (size_t size : {16, 1000, 32768, 32769, 1 << 20, 64 << 20}) {
+    void* p = heap->Allocate(size);
+    ASSERT_NE(p, nullptr) << size;
+    std::memset(p, 1, size);
+    v.push_back(p);
+  }
+  ExpectValid(seg);
+  EXPECT_LT(seg.ResidentBytes(), 100u << 20);
+  for (void* p : v) heap->Free(p);
+  heap->FlushThreadCache();
+  EXPECT_EQ(CollectStats(seg).allocated, 0u);
+  ExpectValid(seg);
+}
+
+// The largest capacity a geometry accepts (2^32 - 1 pages) works at its top: a request for
+// every page fails cleanly (no file system backs 16 TiB) or succeeds, never wraps.
+TEST(Heap, LargestAcceptedCapacity) {
+  const uint64_t capacity = (uint64_t{1} << 44) - kPageSize;
+  TempSegment ts(capacity);
+  ASSERT_NE(ts.segment(), nullptr);
+  const Segment& seg = *ts.segment();
+  EXPECT_EQ(seg.data_pages(), uint64_t{~uint32_t{0}});
+  auto heap = *Heap::Attach(ts.segment());
+  void* small = heap->Allocate(100);
+  void* large = heap->Allocate(64 << 20);
+  ASSERT_NE(small, nullptr);
+  ASSERT_NE(large, nullptr);
+  if (void* all = heap->Allocate(capacity)) heap->Free(all);
+  EXPECT_EQ(heap->Allocate(capacity + 1), nullptr);
+  heap->Free(small);
+  heap->Free(large);
+  heap->FlushThreadCache();
+  ExpectValid(seg);
+  EXPECT_EQ(CollectStats(seg).allocated, 0u);
 }
 
 }  // namespace

@@ -70,12 +70,21 @@ bool BackPages(const Segment& seg, uint32_t from, uint32_t to) {
          seg.Back(s.runs + uint64_t{from} * sizeof(RunMeta), uint64_t{to - from} * sizeof(RunMeta));
 }
 
-// Takes `pages` pages off the frontier, backing them first. kNoRun when out of room.
+// Takes `pages` pages at the frontier, backing them first. kNoRun when out of room. A free
+// run that ends at the frontier (shorter than `pages`, or FindFree would have taken it)
+// starts the new run, so an empty heap can still hand out its whole capacity at once.
 uint32_t Carve(const Segment& seg, uint32_t pages) {
   PageHeapState& h = seg.header().heap;
   const uint64_t npages = seg.data_pages();
-  if (uint64_t{h.frontier} + pages > npages) return kNoRun;
-  const uint32_t need = h.frontier + pages;
+  uint32_t start = h.frontier;
+  if (start > 0) {
+    const uint64_t e = LoadRelaxed(seg.page_entry(start - 1));
+    if (PageEntry::KindOf(e) == kPageFree) start = PageEntry::StartOf(e);
+  }
+  const uint32_t tail = h.frontier - start;  // pages of that free run
+  SHMPOOL_ASSERT(tail < pages);
+  if (uint64_t{start} + pages > npages) return kNoRun;
+  const uint32_t need = start + pages;
   if (need > h.backed_frontier) {
     const uint32_t ahead = static_cast<uint32_t>(
         std::min<uint64_t>(npages, std::max<uint64_t>(need, h.backed_frontier + kBackChunkPages)));
@@ -87,11 +96,19 @@ uint32_t Carve(const Segment& seg, uint32_t pages) {
       return kNoRun;
     }
   }
-  const uint32_t start = h.frontier;
+  const uint32_t tail_backed = tail ? seg.run(start).backed_pages : 0;
+  if (tail_backed < tail && !seg.Back(seg.page_offset(start), uint64_t{tail} << kPageShift))
+    return kNoRun;
+  // Journal first: a crash before the frontier moves leaves a journal reaching past it,
+  // which repair clamps (page_heap.h).
   h.journal_start = start;
   h.journal_pages = pages;
   h.journal_op = kJournalAlloc;
-  // A free run ending at the frontier is not touched: it stays free for smaller requests.
+  if (tail) {
+    Unlink(seg, start);
+    FetchAddRelaxed(h.xfree_pages, -uint64_t{tail});
+    FetchAddRelaxed(h.xretained_pages, -uint64_t{tail - tail_backed});
+  }
   h.frontier = need;
   StoreRelaxed(h.xfrontier_pages, uint64_t{need});
   return start;
@@ -129,24 +146,32 @@ void RepairPageHeap(const Segment& seg) {
   PageHeapState& h = seg.header().heap;
   // Roll the interrupted operation back (alloc) or forward (free): either way its pages
   // end up free, which is right because the caller died holding the mutex.
+  // A carve cut before the frontier moved journals pages past it: nobody got those.
   if (h.journal_op != kJournalNone) {
-    SHMPOOL_CHECK(uint64_t{h.journal_start} + h.journal_pages <= h.frontier);
-    for (uint32_t p = h.journal_start; p < h.journal_start + h.journal_pages; ++p)
+    const uint64_t end =
+        std::min<uint64_t>(uint64_t{h.journal_start} + h.journal_pages, h.frontier);
+    for (uint32_t p = h.journal_start; p < end; ++p)
       SetEntry(seg, p, 0, kPageFree, h.journal_start);
     h.journal_op = kJournalNone;
   }
+  // A page below the frontier that was never marked belongs to a carve cut after the
+  // frontier moved but before the run was marked (the stores may land in either order):
+  // nobody got it either, so it is free.
+  auto is_free = [&seg](uint32_t page) {
+    const PageKind k = PageEntry::KindOf(LoadRelaxed(seg.page_entry(page)));
+    return k == kPageFree || k == kPageUnused;
+  };
   std::fill(std::begin(h.buckets), std::end(h.buckets), 0u);
-  uint64_t free_pages = 0, retained = 0;
+  uint64_t free_pages = 0, retained = 0, large_pages = 0;
   uint32_t p = 0;
   while (p < h.frontier) {
     const uint64_t e = LoadRelaxed(seg.page_entry(p));
     const PageKind kind = PageEntry::KindOf(e);
-    if (kind == kPageFree) {
+    if (is_free(p)) {
       uint32_t end = p + 1;
       uint64_t backed = 0;
       // A free run's own backed count is exact only at its start; sum what we know.
-      while (end < h.frontier && PageEntry::KindOf(LoadRelaxed(seg.page_entry(end))) == kPageFree)
-        ++end;
+      while (end < h.frontier && is_free(end)) ++end;
       for (uint32_t q = p; q < end;) {
         const RunMeta& r = seg.run(q);
         const bool is_start = PageEntry::StartOf(LoadRelaxed(seg.page_entry(q))) == q &&
@@ -169,9 +194,11 @@ void RepairPageHeap(const Segment& seg) {
       SHMPOOL_CHECK(PageEntry::StartOf(e) == p);
       const uint32_t n = seg.run(p).pages;
       SHMPOOL_CHECK(n > 0 && uint64_t{p} + n <= h.frontier);
+      if (kind == kPageLarge) large_pages += n;
       p += n;
     }
   }
+  StoreRelaxed(h.xlarge_pages, large_pages);
   StoreRelaxed(h.xfree_pages, free_pages);
   StoreRelaxed(h.xretained_pages, retained);
   StoreRelaxed(h.xfrontier_pages, uint64_t{h.frontier});
@@ -193,6 +220,7 @@ uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cl
   r.pages = pages;
   r.backed_pages = pages;
   for (uint32_t p = start; p < start + pages; ++p) SetEntry(seg, p, cls, kind, start);
+  if (kind == kPageLarge) FetchAddRelaxed(h.xlarge_pages, uint64_t{pages});
   h.journal_op = kJournalNone;
   return start;
 }
@@ -211,6 +239,7 @@ bool FreeRun(const Segment& seg, uint32_t start, PageKind kind) {
   const uint32_t freed_from = start, freed_to = start + pages;
   uint32_t backed = pages;
   FetchAddRelaxed(h.xfree_pages, uint64_t{pages});
+  if (kind == kPageLarge) FetchAddRelaxed(h.xlarge_pages, -uint64_t{pages});
   if (start > 0) {
     const uint64_t pe = LoadRelaxed(seg.page_entry(start - 1));
     if (PageEntry::KindOf(pe) == kPageFree) {

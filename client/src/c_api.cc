@@ -1,6 +1,7 @@
 // The C ABI: thin wrappers over shmpool::Client that turn absl::Status into error codes.
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "shmpool/client.h"
 #include "shmpool/shmpool.h"
@@ -11,7 +12,10 @@ struct shmpool_client {
 
 namespace {
 
+thread_local std::string last_error;
+
 int ToCode(const absl::Status& s) {
+  if (!s.ok()) last_error = std::string(s.message());
   switch (s.code()) {
     case absl::StatusCode::kOk:
       return SHMPOOL_OK;
@@ -41,6 +45,20 @@ int ToCode(const absl::Status& s) {
 }  // namespace
 
 extern "C" {
+
+int shmpool_attach(const char* endpoint, const char* arena, shmpool_client** out) {
+  if (arena == nullptr || out == nullptr) {
+    last_error = "shmpool_attach: arena and out must not be NULL";
+    return SHMPOOL_E_INVALID;
+  }
+  absl::StatusOr<std::unique_ptr<shmpool::Client>> c =
+      shmpool::Client::Attach(endpoint ? endpoint : "", arena);
+  if (!c.ok()) return ToCode(c.status());
+  *out = new (std::nothrow) shmpool_client{std::move(*c)};
+  return *out ? SHMPOOL_OK : SHMPOOL_E_EXHAUSTED;
+}
+
+const char* shmpool_last_error(void) { return last_error.c_str(); }
 
 int shmpool_attach_segment(const char* path, shmpool_client** out) {
   if (path == nullptr || out == nullptr) return SHMPOOL_E_INVALID;

@@ -30,8 +30,11 @@ enum {
   SHMPOOL_E_INTERNAL = -8
 };
 
-/* Attaches through the daemon at `endpoint` (NULL: $SHMPOOL_ENDPOINT, else the default
- * socket) to `arena`. Returns 0 and sets *out, or a negative error code. */
+/* Attaches through the daemon at `endpoint` ("unix:PATH" or "HOST:PORT"; NULL:
+ * $SHMPOOL_ENDPOINT, else the default socket) to `arena` (its id, e.g. "default").
+ * Returns 0 and sets *out, or a negative error code; shmpool_last_error() says why.
+ * The client keeps a session with the daemon on a background thread until detach; a
+ * build without gRPC returns SHMPOOL_E_UNAVAILABLE. */
 int shmpool_attach(const char* endpoint, const char* arena, shmpool_client** out);
 /* Attaches directly to a segment file, without a daemon (tests, embedded use). */
 int shmpool_attach_segment(const char* path, shmpool_client** out);
@@ -55,6 +58,8 @@ void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r);
 int64_t shmpool_purge(shmpool_client* c);
 
 const char* shmpool_strerror(int code);
+/* The message of this thread's last failed attach or purge ("" if none). */
+const char* shmpool_last_error(void);
 
 #ifdef __cplusplus
 }

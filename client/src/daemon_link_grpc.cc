@@ -1,0 +1,187 @@
+// DaemonLink over gRPC (see daemon_link.h).
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/api/endpoint.h"
+#include "proto/api/names.h"
+#include "shmpool/v1/arena.grpc.pb.h"
+#include "shmpool/v1/session.grpc.pb.h"
+#include "src/daemon_link.h"
+
+namespace shmpool::internal {
+namespace {
+
+constexpr auto kRpcTimeout = std::chrono::seconds(10);
+
+absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+std::chrono::system_clock::time_point Deadline() {
+  return std::chrono::system_clock::now() + kRpcTimeout;
+}
+
+}  // namespace
+
+struct DaemonLink::Impl {
+  std::string endpoint;
+  std::string arena;  // "arenas/{id}"
+  std::string client_name;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::SessionService::Stub> sessions;
+  std::unique_ptr<v1::ArenaService::Stub> arenas;
+  SegmentInfo segment;
+  std::string session;  // "sessions/{id}" of the current session
+  int32_t proc_index = -1;
+
+  absl::Mutex mu;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  grpc::ClientContext* stream_ctx ABSL_GUARDED_BY(mu) = nullptr;  // the open stream's
+  std::thread thread;
+
+  absl::Status AttachRpc();
+  // Opens a stream for `session` and reads ATTACHED; on success the stream is returned.
+  absl::Status OpenStream(std::unique_ptr<grpc::ClientContext>* ctx,
+                          std::unique_ptr<grpc::ClientReader<v1::SessionEvent>>* reader);
+  void HoldStreams(std::unique_ptr<grpc::ClientContext> ctx,
+                   std::unique_ptr<grpc::ClientReader<v1::SessionEvent>> reader);
+  bool Stopping() {
+    absl::MutexLock lock(&mu);
+    return stopping;
+  }
+};
+
+absl::Status DaemonLink::Impl::AttachRpc() {
+  v1::AttachArenaRequest req;
+  req.set_arena(arena);
+  req.set_client_name(client_name);
+  v1::AttachArenaResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  grpc::Status st = sessions->AttachArena(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st, absl::StrCat("attach to ", arena, " at ", endpoint));
+  SegmentInfo s;
+  s.path = resp.segment().path();
+  s.segment_bytes = resp.segment().segment_bytes();
+  s.capacity = resp.segment().capacity_bytes();
+  s.layout_version = resp.segment().layout_version();
+  s.max_procs = resp.segment().max_procs();
+  s.max_thread_caches = resp.segment().max_thread_caches();
+  if (!segment.path.empty() && (s.path != segment.path || s.segment_bytes != segment.segment_bytes))
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the daemon now serves %s from %s, not the segment this client mapped", arena, s.path));
+  segment = s;
+  session = resp.session().name();
+  return absl::OkStatus();
+}
+
+absl::Status DaemonLink::Impl::OpenStream(
+    std::unique_ptr<grpc::ClientContext>* ctx,
+    std::unique_ptr<grpc::ClientReader<v1::SessionEvent>>* reader) {
+  *ctx = std::make_unique<grpc::ClientContext>();
+  v1::StreamSessionRequest req;
+  req.set_session(session);
+  req.set_proc_index(proc_index);
+  *reader = sessions->StreamSession(ctx->get(), req);
+  v1::SessionEvent ev;
+  if ((*reader)->Read(&ev) && ev.kind() == v1::SessionEvent::ATTACHED) return absl::OkStatus();
+  grpc::Status st = (*reader)->Finish();
+  if (st.ok()) st = grpc::Status(grpc::StatusCode::INTERNAL, "stream ended before ATTACHED");
+  return FromGrpc(st, absl::StrCat("open session ", session));
+}
+
+// The background thread: holds the stream; when the daemon goes away, re-registers.
+void DaemonLink::Impl::HoldStreams(std::unique_ptr<grpc::ClientContext> ctx,
+                                   std::unique_ptr<grpc::ClientReader<v1::SessionEvent>> reader) {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu);
+      if (stopping) ctx->TryCancel();
+      stream_ctx = ctx.get();
+    }
+    v1::SessionEvent ev;
+    while (reader->Read(&ev)) {
+    }
+    reader->Finish();
+    {
+      absl::MutexLock lock(&mu);
+      stream_ctx = nullptr;
+    }
+    // The stream ended without a detach: the daemon stopped. Re-register with the next one.
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu);
+        auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stopping; };
+        if (mu.AwaitWithTimeout(absl::Condition(&cond), absl::Seconds(1))) return;
+      }
+      absl::Status st = AttachRpc();
+      if (absl::IsFailedPrecondition(st)) return;  // another segment now: give up
+      if (st.ok() && OpenStream(&ctx, &reader).ok()) break;
+    }
+  }
+}
+
+DaemonLink::DaemonLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string& endpoint,
+                                                               const std::string& arena_id,
+                                                               const std::string& client_name) {
+  if (absl::Status st = api::ValidateArenaId(arena_id); !st.ok()) return st;
+  absl::StatusOr<api::Endpoint> ep = api::ParseEndpoint(api::ClientEndpoint(endpoint));
+  if (!ep.ok()) return ep.status();
+  auto impl = std::make_unique<Impl>();
+  impl->endpoint = ep->Target();
+  impl->arena = api::ArenaName(arena_id);
+  impl->client_name = client_name;
+  impl->channel = grpc::CreateChannel(impl->endpoint, grpc::InsecureChannelCredentials());
+  impl->sessions = v1::SessionService::NewStub(impl->channel);
+  impl->arenas = v1::ArenaService::NewStub(impl->channel);
+  if (absl::Status st = impl->AttachRpc(); !st.ok()) return st;
+  return std::unique_ptr<DaemonLink>(new DaemonLink(std::move(impl)));
+}
+
+const DaemonLink::SegmentInfo& DaemonLink::segment() const { return impl_->segment; }
+
+absl::Status DaemonLink::OpenSession(int32_t proc_index) {
+  impl_->proc_index = proc_index;
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientReader<v1::SessionEvent>> reader;
+  if (absl::Status st = impl_->OpenStream(&ctx, &reader); !st.ok()) return st;
+  Impl* impl = impl_.get();
+  impl->thread = std::thread([impl, c = std::move(ctx), r = std::move(reader)]() mutable {
+    impl->HoldStreams(std::move(c), std::move(r));
+  });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> DaemonLink::Purge() {
+  v1::PurgeArenaRequest req;
+  req.set_name(impl_->arena);
+  v1::PurgeArenaResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  grpc::Status st = impl_->arenas->PurgeArena(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st, absl::StrCat("purge ", impl_->arena));
+  return resp.released_bytes();
+}
+
+DaemonLink::~DaemonLink() {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->stopping = true;
+    if (impl_->stream_ctx != nullptr) impl_->stream_ctx->TryCancel();
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace shmpool::internal

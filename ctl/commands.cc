@@ -1,0 +1,319 @@
+#include "ctl/commands.h"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ctl/json.h"
+#include "ctl/table.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/client_context.h"
+#include "proto/api/names.h"
+#include "proto/api/size.h"
+#include "shmpool/v1/arena.grpc.pb.h"
+#include "shmpool/v1/stats.grpc.pb.h"
+
+namespace shmpool::ctl {
+namespace {
+
+using api::FormatSize;
+
+// A usage error: the message on stderr, exit 2.
+int Usage(const std::string& message) {
+  std::cerr << "shmpoolctl: " << message << "\n(see shmpoolctl --help)\n";
+  return kExitUsage;
+}
+
+// The daemon's refusal: its code and message on stderr, exit 1.
+int Failed(const grpc::Status& st) {
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  const int code = st.error_code();
+  std::cerr << "shmpoolctl: " << (code >= 0 && code <= 16 ? kNames[code] : "ERROR") << ": "
+            << st.error_message() << "\n";
+  return kExitFailed;
+}
+
+void Prepare(grpc::ClientContext& ctx) {
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+}
+
+std::string Seconds(const google::protobuf::Duration& d) {
+  const double s = static_cast<double>(d.seconds()) + d.nanos() / 1e9;
+  if (s < 1e-3) return absl::StrFormat("%.0f us", s * 1e6);
+  if (s < 1) return absl::StrFormat("%.1f ms", s * 1e3);
+  return absl::StrFormat("%.2f s", s);
+}
+
+std::string Ratio(double r) { return absl::StrFormat("%.3f", r); }
+
+std::string IdOf(const std::string& name) {
+  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
+}
+
+// NAME as typed (an arena id, or "arenas/ID") to a resource name.
+std::string ArenaNameOf(const std::string& word) {
+  return word.rfind("arenas/", 0) == 0 ? word : api::ArenaName(word);
+}
+
+absl::StatusOr<uint32_t> UserId(const std::string& s, bool group) {
+  uint32_t id = 0;
+  if (absl::SimpleAtoi(s, &id)) return id;
+  if (group) {
+    if (struct group* g = getgrnam(s.c_str())) return g->gr_gid;
+    return absl::InvalidArgumentError(absl::StrCat("no such group \"", s, "\""));
+  }
+  if (struct passwd* p = getpwnam(s.c_str())) return p->pw_uid;
+  return absl::InvalidArgumentError(absl::StrCat("no such user \"", s, "\""));
+}
+
+void PrintArena(const v1::Arena& a) {
+  Table t({"FIELD", "VALUE"}, false);
+  t.Add({"name", IdOf(a.name())});
+  t.Add({"capacity", FormatSize(a.capacity_bytes())});
+  t.Add({"quota", a.quota_bytes() ? FormatSize(a.quota_bytes()) : "none"});
+  t.Add({"resident", FormatSize(a.resident_bytes())});
+  t.Add({"attached clients", absl::StrCat(a.attached_clients())});
+  t.Add({"owner uid/gid", absl::StrCat(a.owner_uid(), "/", a.group_gid())});
+  t.Add({"max procs", absl::StrCat(a.max_procs())});
+  t.Add({"max thread caches", absl::StrCat(a.max_thread_caches())});
+  t.Add({"segment", a.segment_path()});
+  t.Add({"segment size", FormatSize(a.segment_bytes())});
+  t.Add({"created", google::protobuf::util::TimeUtil::ToString(a.create_time())});
+  t.Add({"adopted", a.adopted() ? "yes" : "no"});
+  t.Print(std::cout);
+}
+
+int ArenaCreate(const Args& args, v1::ArenaService::Stub& stub) {
+  if (args.words.size() != 3) return Usage("arena create NAME --capacity SIZE [--quota SIZE] ...");
+  if (!args.Has("capacity")) return Usage("arena create needs --capacity SIZE");
+  v1::CreateArenaRequest req;
+  req.set_arena_id(args.words[2]);
+  v1::Arena* a = req.mutable_arena();
+  absl::StatusOr<uint64_t> cap = api::ParseSize(*args.Get("capacity"));
+  if (!cap.ok()) return Usage(std::string(cap.status().message()));
+  a->set_capacity_bytes(*cap);
+  if (auto q = args.Get("quota")) {
+    absl::StatusOr<uint64_t> quota = api::ParseSize(*q);
+    if (!quota.ok()) return Usage(std::string(quota.status().message()));
+    a->set_quota_bytes(*quota);
+  }
+  for (const char* opt : {"owner", "group"}) {
+    auto v = args.Get(opt);
+    if (!v) continue;
+    absl::StatusOr<uint32_t> id = UserId(*v, opt[0] == 'g');
+    if (!id.ok()) return Usage(std::string(id.status().message()));
+    opt[0] == 'g' ? a->set_group_gid(*id) : a->set_owner_uid(*id);
+  }
+  for (const char* opt : {"max-procs", "max-thread-caches"}) {
+    auto v = args.Get(opt);
+    uint32_t n = 0;
+    if (!v) continue;
+    if (!absl::SimpleAtoi(*v, &n)) return Usage(absl::StrCat("--", opt, " needs a number"));
+    opt[4] == 'p' ? a->set_max_procs(n) : a->set_max_thread_caches(n);
+  }
+  v1::Arena resp;
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  if (grpc::Status st = stub.CreateArena(&ctx, req, &resp); !st.ok()) return Failed(st);
+  if (args.Has("json")) {
+    std::cout << ToJson(resp) << "\n";
+  } else {
+    std::cout << "created arena " << IdOf(resp.name()) << ": capacity "
+              << FormatSize(resp.capacity_bytes()) << ", segment " << resp.segment_path() << "\n";
+  }
+  return kExitOk;
+}
+
+int ArenaList(const Args& args, v1::ArenaService::Stub& stub) {
+  v1::ListArenasResponse resp;
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  if (grpc::Status st = stub.ListArenas(&ctx, {}, &resp); !st.ok()) return Failed(st);
+  if (args.Has("json")) {
+    std::cout << ToJson(resp) << "\n";
+    return kExitOk;
+  }
+  Table t({"NAME", "CAPACITY", "QUOTA", "RESIDENT", "CLIENTS", "UID", "GID", "SEGMENT"});
+  for (const v1::Arena& a : resp.arenas())
+    t.Add({IdOf(a.name()), FormatSize(a.capacity_bytes()),
+           a.quota_bytes() ? FormatSize(a.quota_bytes()) : "-", FormatSize(a.resident_bytes()),
+           absl::StrCat(a.attached_clients()), absl::StrCat(a.owner_uid()),
+           absl::StrCat(a.group_gid()), a.segment_path()});
+  t.Print(std::cout);
+  return kExitOk;
+}
+
+int ArenaOne(const Args& args, v1::ArenaService::Stub& stub) {
+  const std::string& verb = args.words[1];
+  if (args.words.size() != 3) return Usage(absl::StrCat("arena ", verb, " NAME"));
+  const std::string name = ArenaNameOf(args.words[2]);
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  v1::Arena arena;
+  grpc::Status st;
+  if (verb == "get") {
+    v1::GetArenaRequest req;
+    req.set_name(name);
+    st = stub.GetArena(&ctx, req, &arena);
+  } else if (verb == "reset") {
+    v1::ResetArenaRequest req;
+    req.set_name(name);
+    st = stub.ResetArena(&ctx, req, &arena);
+  } else {
+    v1::DeleteArenaRequest req;
+    req.set_name(name);
+    v1::DeleteArenaResponse resp;
+    st = stub.DeleteArena(&ctx, req, &resp);
+    if (st.ok()) {
+      if (args.Has("json"))
+        std::cout << "{\"name\":\"" << name << "\",\"deleted\":true}\n";
+      else
+        std::cout << "deleted arena " << IdOf(name) << "\n";
+    }
+    return st.ok() ? kExitOk : Failed(st);
+  }
+  if (!st.ok()) return Failed(st);
+  if (args.Has("json"))
+    std::cout << ToJson(arena) << "\n";
+  else if (verb == "reset")
+    std::cout << "reset arena " << IdOf(arena.name()) << " (empty, "
+              << FormatSize(arena.capacity_bytes()) << ")\n";
+  else
+    PrintArena(arena);
+  return kExitOk;
+}
+
+void PrintStats(const v1::ArenaStats& s) {
+  std::cout << "arena " << IdOf(s.name()) << "\n";
+  Table t({"STAT", "VALUE", "STAT", "VALUE"}, false);
+  t.Add({"capacity", FormatSize(s.capacity()), "nmalloc", absl::StrCat(s.nmalloc())});
+  t.Add({"quota", s.quota() ? FormatSize(s.quota()) : "none", "nfree", absl::StrCat(s.nfree())});
+  t.Add({"allocated", FormatSize(s.allocated()), "nslabs", absl::StrCat(s.nslabs())});
+  t.Add({"active", FormatSize(s.active()), "external_fragmentation",
+         Ratio(s.external_fragmentation())});
+  t.Add({"resident", FormatSize(s.resident()), "internal_fragmentation",
+         Ratio(s.internal_fragmentation())});
+  t.Add({"cached", FormatSize(s.cached()), "rss_ratio", Ratio(s.rss_ratio())});
+  t.Add({"retained", FormatSize(s.retained()), "purge_count", absl::StrCat(s.purge_count())});
+  t.Add({"purged", FormatSize(s.purged()), "purge_time", Seconds(s.purge_time())});
+  t.Add({"free_run_bytes", FormatSize(s.free_run_bytes()), "attached_procs",
+         absl::StrCat(s.attached_procs())});
+  t.Add({"metadata", FormatSize(s.metadata()), "thread_caches", absl::StrCat(s.thread_caches())});
+  t.Add({"invalid_frees", absl::StrCat(s.invalid_frees()), "double_frees",
+         absl::StrCat(s.double_frees())});
+  t.Print(std::cout);
+  if (s.size_classes_size() > 0) {
+    std::cout << "\n";
+    Table c({"CLASS", "SIZE", "ALLOCATED", "ACTIVE", "CACHED", "NMALLOC", "NFREE", "NSLABS",
+             "EXT_FRAG", "INT_FRAG"});
+    for (const v1::SizeClassStats& k : s.size_classes())
+      c.Add({absl::StrCat(k.size_class()), absl::StrCat(k.size()), FormatSize(k.allocated()),
+             FormatSize(k.active()), FormatSize(k.cached()), absl::StrCat(k.nmalloc()),
+             absl::StrCat(k.nfree()), absl::StrCat(k.nslabs()), Ratio(k.external_fragmentation()),
+             Ratio(k.internal_fragmentation())});
+    c.Print(std::cout);
+  }
+  if (s.clients_size() > 0) {
+    std::cout << "\n";
+    Table c({"SESSION", "CLIENT", "PID", "UID", "GID", "STATE", "CACHES", "CACHED", "ATTACHED"});
+    for (const v1::ClientStats& k : s.clients()) {
+      const v1::Session& ses = k.session();
+      c.Add({ses.name(), ses.client_name(), absl::StrCat(ses.pid()), absl::StrCat(ses.uid()),
+             absl::StrCat(ses.gid()), v1::Session::State_Name(ses.state()),
+             absl::StrCat(k.thread_caches()), FormatSize(k.cached()),
+             google::protobuf::util::TimeUtil::ToString(ses.attach_time())});
+    }
+    c.Print(std::cout);
+  }
+}
+
+int Stats(const Args& args, v1::StatsService::Stub& stub) {
+  if (args.words.size() > 2) return Usage("stats [NAME] [--json]");
+  v1::GetStatsRequest req;
+  req.set_name(args.words.size() == 2 ? ArenaNameOf(args.words[1]) : std::string(api::kAllArenas));
+  v1::GetStatsResponse resp;
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  if (grpc::Status st = stub.GetStats(&ctx, req, &resp); !st.ok()) return Failed(st);
+  if (args.Has("json")) {
+    std::cout << ToJson(resp) << "\n";
+    return kExitOk;
+  }
+  for (int i = 0; i < resp.arenas_size(); ++i) {
+    if (i) std::cout << "\n";
+    PrintStats(resp.arenas(i));
+  }
+  return kExitOk;
+}
+
+int Purge(const Args& args, v1::ArenaService::Stub& stub) {
+  const bool all = args.Has("all");
+  if (args.words.size() > 2 || (all && args.words.size() == 2) || (!all && args.words.size() != 2))
+    return Usage("purge NAME|--all [--json]");
+  v1::PurgeArenaRequest req;
+  req.set_name(all ? std::string(api::kAllArenas) : ArenaNameOf(args.words[1]));
+  v1::PurgeArenaResponse resp;
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  if (grpc::Status st = stub.PurgeArena(&ctx, req, &resp); !st.ok()) return Failed(st);
+  if (args.Has("json")) {
+    std::cout << ToJson(resp) << "\n";
+    return kExitOk;
+  }
+  Table t({"ARENA", "RELEASED", "TIME", "RESIDENT AFTER"});
+  for (const v1::ArenaPurge& p : resp.arenas())
+    t.Add({IdOf(p.name()), FormatSize(p.released_bytes()), Seconds(p.duration()),
+           FormatSize(p.resident_bytes())});
+  t.Print(std::cout);
+  std::cout << "released " << FormatSize(resp.released_bytes()) << " in "
+            << Seconds(resp.duration()) << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunCommand(const Args& args, std::shared_ptr<grpc::Channel> channel) {
+  if (args.words.empty()) return Usage("no command given");
+  const std::string& cmd = args.words[0];
+  auto arenas = v1::ArenaService::NewStub(channel);
+  if (cmd == "arena") {
+    if (args.words.size() < 2) return Usage("arena create|list|get|delete|reset");
+    const std::string& verb = args.words[1];
+    if (verb == "create") return ArenaCreate(args, *arenas);
+    if (verb == "list") {
+      if (args.words.size() != 2) return Usage("arena list takes no NAME");
+      return ArenaList(args, *arenas);
+    }
+    if (verb == "get" || verb == "delete" || verb == "reset") return ArenaOne(args, *arenas);
+    return Usage(absl::StrCat("unknown command \"arena ", verb, "\""));
+  }
+  if (cmd == "stats") {
+    auto stats = v1::StatsService::NewStub(channel);
+    return Stats(args, *stats);
+  }
+  if (cmd == "purge") return Purge(args, *arenas);
+  return Usage(absl::StrCat("unknown command \"", cmd, "\""));
+}
+
+}  // namespace shmpool::ctl

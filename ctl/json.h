@@ -1,0 +1,17 @@
+// JSON for shmpoolctl --json: any protobuf message as one JSON object, by reflection.
+// Unlike protobuf's canonical JSON mapping, 64-bit integers are printed as numbers (not
+// strings), so tools like jq and python's json compute with them directly. Field names are
+// the .proto names (snake_case); enums print as their names; google.protobuf.Timestamp as
+// an RFC 3339 string; google.protobuf.Duration as a number of seconds. Every scalar field
+// is printed, including zeros; unset message and optional fields are left out.
+#pragma once
+
+#include <string>
+
+#include "google/protobuf/message.h"
+
+namespace shmpool::ctl {
+
+std::string ToJson(const google::protobuf::Message& message);
+
+}  // namespace shmpool::ctl

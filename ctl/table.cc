@@ -1,0 +1,28 @@
+#include "ctl/table.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace shmpool::ctl {
+
+void Table::Print(std::ostream& out) const {
+  std::vector<size_t> width;
+  for (const auto& row : rows_) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (size_t r = 0; r < rows_.size(); ++r) {
+    std::string line;
+    for (size_t i = 0; i < rows_[r].size(); ++i) {
+      const std::string& cell = rows_[r][i];
+      const std::string pad(width[i] - cell.size(), ' ');
+      const bool numeric = align_numbers_ && r > 0 && !cell.empty() &&
+                           std::isdigit(static_cast<unsigned char>(cell[0]));
+      if (i) line += "  ";
+      line += numeric ? pad + cell : (i + 1 == rows_[r].size() ? cell : cell + pad);
+    }
+    out << line << "\n";
+  }
+}
+
+}  // namespace shmpool::ctl

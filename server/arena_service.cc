@@ -1,0 +1,124 @@
+#include "server/arena_service.h"
+
+#include "absl/time/clock.h"
+#include "proto/api/names.h"
+#include "server/grpc_status.h"
+#include "server/log.h"
+#include "server/proto_convert.h"
+#include "shm/purge.h"
+
+namespace shmpool::server {
+namespace {
+
+ArenaSpec SpecOf(const v1::CreateArenaRequest& req) {
+  const v1::Arena& a = req.arena();
+  ArenaSpec s;
+  s.id = req.arena_id();
+  s.capacity = a.capacity_bytes();
+  s.quota = a.quota_bytes();
+  if (a.has_owner_uid()) s.owner = a.owner_uid();
+  if (a.has_group_gid()) s.group = a.group_gid();
+  s.max_procs = a.max_procs();
+  s.max_thread_caches = a.max_thread_caches();
+  return s;
+}
+
+// Who asked, for the log.
+void AddPeer(LogLine& line, const PeerTable& peers, const grpc::ServerContext& ctx) {
+  const PeerCredentials p = peers.Lookup(ctx.peer());
+  if (p.local)
+    line.Kv("pid", p.pid).Kv("uid", p.uid);
+  else
+    line.Kv("peer", p.address);
+}
+
+}  // namespace
+
+grpc::Status ArenaServiceImpl::CreateArena(grpc::ServerContext* ctx,
+                                           const v1::CreateArenaRequest* req, v1::Arena* resp) {
+  absl::StatusOr<ArenaPtr> a = arenas_->Create(SpecOf(*req));
+  if (!a.ok()) {
+    LogLine line(Level::kInfo, "create_arena_refused");
+    line.Kv("arena", req->arena_id()).Kv("reason", a.status().message());
+    AddPeer(line, *peers_, *ctx);
+    return ToGrpc(a.status());
+  }
+  ToProto(**a, 0, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArenaServiceImpl::GetArena(grpc::ServerContext*, const v1::GetArenaRequest* req,
+                                        v1::Arena* resp) {
+  absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
+  if (!a.ok()) return ToGrpc(a.status());
+  ToProto(**a, arenas_->LiveClients(**a), resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArenaServiceImpl::ListArenas(grpc::ServerContext*, const v1::ListArenasRequest*,
+                                          v1::ListArenasResponse* resp) {
+  for (const ArenaPtr& a : arenas_->List())
+    ToProto(*a, arenas_->LiveClients(*a), resp->add_arenas());
+  return grpc::Status::OK;
+}
+
+grpc::Status ArenaServiceImpl::DeleteArena(grpc::ServerContext* ctx,
+                                           const v1::DeleteArenaRequest* req,
+                                           v1::DeleteArenaResponse*) {
+  absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  absl::Status st = arenas_->Delete(*id);
+  if (!st.ok()) {
+    LogLine line(Level::kInfo, "delete_arena_refused");
+    line.Kv("arena", *id).Kv("reason", st.message());
+    AddPeer(line, *peers_, *ctx);
+  }
+  return ToGrpc(st);
+}
+
+grpc::Status ArenaServiceImpl::ResetArena(grpc::ServerContext*, const v1::ResetArenaRequest* req,
+                                          v1::Arena* resp) {
+  absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  absl::StatusOr<ArenaPtr> a = arenas_->Reset(*id);
+  if (!a.ok()) return ToGrpc(a.status());
+  ToProto(**a, 0, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArenaServiceImpl::PurgeArena(grpc::ServerContext*, const v1::PurgeArenaRequest* req,
+                                          v1::PurgeArenaResponse* resp) {
+  const absl::Time start = absl::Now();
+  std::vector<ArenaPtr> targets;
+  if (req->name().empty() || req->name() == api::kAllArenas) {
+    targets = arenas_->List();
+  } else {
+    absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
+    if (!id.ok()) return ToGrpc(id.status());
+    absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
+    if (!a.ok()) return ToGrpc(a.status());
+    targets.push_back(*a);
+  }
+  uint64_t total = 0;
+  for (const ArenaPtr& a : targets) {
+    const shm::PurgeResult r = shm::Purge(*a->segment);
+    v1::ArenaPurge* p = resp->add_arenas();
+    p->set_name(api::ArenaName(a->spec.id));
+    p->set_released_bytes(r.released_bytes);
+    ToProto(absl::Nanoseconds(r.nanoseconds), p->mutable_duration());
+    p->set_resident_bytes(a->segment->ResidentBytes());
+    total += r.released_bytes;
+    LogInfo("arena_purged")
+        .Kv("arena", a->spec.id)
+        .Kv("released", r.released_bytes)
+        .Kv("ns", r.nanoseconds)
+        .Kv("resident", p->resident_bytes());
+  }
+  resp->set_released_bytes(total);
+  ToProto(absl::Now() - start, resp->mutable_duration());
+  return grpc::Status::OK;
+}
+
+}  // namespace shmpool::server

@@ -1,0 +1,233 @@
+#include "server/config.h"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <toml++/toml.h>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "proto/api/endpoint.h"
+#include "proto/api/names.h"
+#include "proto/api/size.h"
+#include "shm/size_class.h"
+
+namespace shmpool::server {
+namespace {
+
+// A size given as an integer (bytes) or a string ("64MiB").
+absl::StatusOr<uint64_t> SizeOf(const toml::node& n, absl::string_view key) {
+  if (auto i = n.value<int64_t>()) {
+    if (*i < 0) return absl::InvalidArgumentError(absl::StrCat(key, " must not be negative"));
+    return static_cast<uint64_t>(*i);
+  }
+  if (auto s = n.value<std::string>()) {
+    absl::StatusOr<uint64_t> v = api::ParseSize(*s);
+    if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", v.status().message()));
+    return v;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(key, " must be a size (integer or \"64MiB\")"));
+}
+
+absl::StatusOr<uint32_t> CountOf(const toml::node& n, absl::string_view key) {
+  auto i = n.value<int64_t>();
+  if (!i || *i < 0 || *i > 0xffffffffll)
+    return absl::InvalidArgumentError(absl::StrCat(key, " must be a non-negative integer"));
+  return static_cast<uint32_t>(*i);
+}
+
+// A user or group given as a name or a number.
+template <typename Resolve>
+auto IdOf(const toml::node& n, absl::string_view key, Resolve resolve)
+    -> decltype(resolve(absl::string_view())) {
+  if (auto i = n.value<int64_t>()) return resolve(absl::StrCat(*i));
+  if (auto s = n.value<std::string>()) return resolve(*s);
+  return absl::InvalidArgumentError(absl::StrCat(key, " must be a name or a number"));
+}
+
+absl::StatusOr<ArenaSpec> ParseArena(const toml::table& t, size_t index) {
+  const std::string where = absl::StrFormat("arena #%d", index + 1);
+  ArenaSpec a;
+  auto name = t["name"].value<std::string>();
+  if (!name) return absl::InvalidArgumentError(absl::StrCat(where, ": name is missing"));
+  a.id = *name;
+  const std::string at = absl::StrCat("arena ", a.id);
+  if (!t.contains("capacity"))
+    return absl::InvalidArgumentError(absl::StrCat(at, ": capacity is missing"));
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    const std::string full = absl::StrCat(at, ": ", key);
+    if (key == "name") continue;
+    if (key == "capacity" || key == "quota") {
+      absl::StatusOr<uint64_t> s = SizeOf(v, full);
+      if (!s.ok()) return s.status();
+      (key == "capacity" ? a.capacity : a.quota) = *s;
+    } else if (key == "max_procs" || key == "max_thread_caches") {
+      absl::StatusOr<uint32_t> c = CountOf(v, full);
+      if (!c.ok()) return c.status();
+      (key == "max_procs" ? a.max_procs : a.max_thread_caches) = *c;
+    } else if (key == "owner") {
+      absl::StatusOr<uid_t> u = IdOf(v, full, ResolveUser);
+      if (!u.ok()) return u.status();
+      a.owner = *u;
+    } else if (key == "group") {
+      absl::StatusOr<gid_t> g = IdOf(v, full, ResolveGroup);
+      if (!g.ok()) return g.status();
+      a.group = *g;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(at, ": unknown key \"", key, "\""));
+    }
+  }
+  return a;
+}
+
+absl::Status ParseLimits(const toml::table& t, Limits& limits) {
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    const std::string full = absl::StrCat("limits.", key);
+    if (key == "max_arena_capacity") {
+      absl::StatusOr<uint64_t> s = SizeOf(v, full);
+      if (!s.ok()) return s.status();
+      limits.max_arena_capacity = *s;
+    } else if (key == "max_arenas" || key == "max_sessions") {
+      absl::StatusOr<uint32_t> c = CountOf(v, full);
+      if (!c.ok()) return c.status();
+      (key == "max_arenas" ? limits.max_arenas : limits.max_sessions) = *c;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseTop(const toml::table& root, Config& c) {
+  for (const auto& [k, v] : root) {
+    const std::string key(k.str());
+    if (key == "listen") {
+      c.listen.clear();
+      if (auto s = v.value<std::string>()) {
+        c.listen.push_back(*s);
+      } else if (const toml::array* arr = v.as_array()) {
+        for (const toml::node& e : *arr) {
+          auto s2 = e.value<std::string>();
+          if (!s2) return absl::InvalidArgumentError("listen must hold strings");
+          c.listen.push_back(*s2);
+        }
+      } else {
+        return absl::InvalidArgumentError("listen must be a string or a list of strings");
+      }
+    } else if (key == "shm_dir") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty()) return absl::InvalidArgumentError("shm_dir must be a path");
+      c.shm_dir = *s;
+    } else if (key == "limits") {
+      if (!v.is_table()) return absl::InvalidArgumentError("limits must be a table");
+      if (absl::Status st = ParseLimits(*v.as_table(), c.limits); !st.ok()) return st;
+    } else if (key == "arena") {
+      const toml::array* arr = v.as_array();
+      if (arr == nullptr || !arr->is_array_of_tables())
+        return absl::InvalidArgumentError("arena must be an array of tables: [[arena]]");
+      c.arenas.clear();
+      for (size_t i = 0; i < arr->size(); ++i) {
+        absl::StatusOr<ArenaSpec> a = ParseArena(*arr->get(i)->as_table(), i);
+        if (!a.ok()) return a.status();
+        c.arenas.push_back(std::move(*a));
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", key, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const Config& c) {
+  if (c.listen.empty()) return absl::InvalidArgumentError("listen names no endpoint");
+  for (const std::string& e : c.listen)
+    if (absl::StatusOr<api::Endpoint> p = api::ParseEndpoint(e); !p.ok()) return p.status();
+  for (size_t i = 0; i < c.arenas.size(); ++i) {
+    if (absl::Status st = ValidateArenaSpec(c.arenas[i], c.limits); !st.ok()) return st;
+    for (size_t j = 0; j < i; ++j)
+      if (c.arenas[j].id == c.arenas[i].id)
+        return absl::InvalidArgumentError(
+            absl::StrCat("arena \"", c.arenas[i].id, "\" is declared twice"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Config DefaultConfig() {
+  Config c;
+  c.listen = {absl::StrCat("unix:", api::DaemonSocketPath())};
+  c.arenas.push_back(ArenaSpec{.id = "default", .capacity = uint64_t{1} << 30});
+  return c;
+}
+
+absl::Status ValidateArenaSpec(const ArenaSpec& a, const Limits& limits) {
+  if (absl::Status st = api::ValidateArenaId(a.id); !st.ok()) return st;
+  if (a.capacity == 0)
+    return absl::InvalidArgumentError(absl::StrCat("arena ", a.id, ": capacity must not be 0"));
+  if (a.capacity % shm::kPageSize != 0)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "arena %s: capacity %d is not a multiple of 4 KiB (4096 bytes)", a.id, a.capacity));
+  if (a.capacity > limits.max_arena_capacity)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "arena %s: capacity %s is larger than the limit of %s (limits.max_arena_capacity)", a.id,
+        api::FormatSize(a.capacity), api::FormatSize(limits.max_arena_capacity)));
+  if (a.quota > a.capacity)
+    return absl::InvalidArgumentError(
+        absl::StrFormat("arena %s: quota %s is larger than its capacity %s", a.id,
+                        api::FormatSize(a.quota), api::FormatSize(a.capacity)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view origin) {
+  Config c = DefaultConfig();
+  try {
+    toml::table root = toml::parse(std::string_view(text.data(), text.size()),
+                                   std::string_view(origin.data(), origin.size()));
+    if (absl::Status st = ParseTop(root, c); !st.ok())
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": ", st.message()));
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s:%d:%d: %s", origin, e.source().begin.line,
+                                                      e.source().begin.column, e.description()));
+  }
+  if (absl::Status st = Validate(c); !st.ok())
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", st.message()));
+  return c;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), path);
+}
+
+absl::StatusOr<uid_t> ResolveUser(absl::string_view user) {
+  uint32_t id = 0;
+  if (absl::SimpleAtoi(user, &id)) return static_cast<uid_t>(id);
+  const std::string name(user);
+  struct passwd pw, *found = nullptr;
+  char buf[4096];
+  if (getpwnam_r(name.c_str(), &pw, buf, sizeof(buf), &found) != 0 || found == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("no such user \"", user, "\""));
+  return found->pw_uid;
+}
+
+absl::StatusOr<gid_t> ResolveGroup(absl::string_view group) {
+  uint32_t id = 0;
+  if (absl::SimpleAtoi(group, &id)) return static_cast<gid_t>(id);
+  const std::string name(group);
+  struct group gr, *found = nullptr;
+  char buf[4096];
+  if (getgrnam_r(name.c_str(), &gr, buf, sizeof(buf), &found) != 0 || found == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("no such group \"", group, "\""));
+  return found->gr_gid;
+}
+
+}  // namespace shmpool::server

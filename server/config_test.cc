@@ -1,0 +1,73 @@
+// Tests of the daemon's configuration: the embedded default, TOML parsing and validation.
+#include "server/config.h"
+
+#include "gtest/gtest.h"
+
+namespace shmpool::server {
+namespace {
+
+TEST(Config, DefaultHasOneGibArena) {
+  const Config c = DefaultConfig();
+  ASSERT_EQ(c.arenas.size(), 1u);
+  EXPECT_EQ(c.arenas[0].id, "default");
+  EXPECT_EQ(c.arenas[0].capacity, uint64_t{1} << 30);
+  EXPECT_EQ(c.shm_dir, "/dev/shm");
+  ASSERT_EQ(c.listen.size(), 1u);
+  EXPECT_EQ(c.listen[0].rfind("unix:/", 0), 0u);
+}
+
+TEST(Config, ParsesEverything) {
+  absl::StatusOr<Config> c = ParseConfig(R"(
+listen = ["unix:/tmp/x.sock", "127.0.0.1:7500"]
+shm_dir = "/tmp/shm"
+[limits]
+max_arena_capacity = "2GiB"
+max_arenas = 4
+max_sessions = 10
+[[arena]]
+name = "a"
+capacity = "64MiB"
+quota = 1048576
+owner = 0
+group = "root"
+max_procs = 16
+max_thread_caches = 64
+[[arena]]
+name = "b"
+capacity = 4096
+)",
+                                         "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen.size(), 2u);
+  EXPECT_EQ(c->shm_dir, "/tmp/shm");
+  EXPECT_EQ(c->limits.max_arena_capacity, uint64_t{2} << 30);
+  EXPECT_EQ(c->limits.max_arenas, 4u);
+  ASSERT_EQ(c->arenas.size(), 2u);
+  EXPECT_EQ(c->arenas[0].capacity, uint64_t{64} << 20);
+  EXPECT_EQ(c->arenas[0].quota, uint64_t{1} << 20);
+  EXPECT_EQ(*c->arenas[0].owner, 0u);
+  EXPECT_EQ(*c->arenas[0].group, 0u);
+  EXPECT_EQ(c->arenas[0].max_procs, 16u);
+  EXPECT_EQ(c->arenas[1].id, "b");
+}
+
+TEST(Config, RejectsWithReasons) {
+  auto bad = [](const char* text) {
+    absl::StatusOr<Config> c = ParseConfig(text, "t.toml");
+    EXPECT_FALSE(c.ok()) << text;
+    return std::string(c.status().message());
+  };
+  EXPECT_NE(bad("nonsense = 1").find("unknown key"), std::string::npos);
+  EXPECT_NE(bad("[[arena]]\nname = \"a/b\"\ncapacity = 4096").find("'/'"), std::string::npos);
+  EXPECT_NE(bad("[[arena]]\nname = \"a\"\ncapacity = 4097").find("4 KiB"), std::string::npos);
+  EXPECT_NE(bad("[[arena]]\nname = \"a\"").find("capacity is missing"), std::string::npos);
+  EXPECT_NE(bad("[[arena]]\nname = \"a\"\ncapacity = \"2TiB\"").find("limit"), std::string::npos);
+  EXPECT_NE(bad("[[arena]]\nname=\"a\"\ncapacity=4096\n[[arena]]\nname=\"a\"\ncapacity=4096")
+                .find("twice"),
+            std::string::npos);
+  EXPECT_NE(bad("listen = [").find("t.toml:"), std::string::npos);
+  EXPECT_NE(bad("listen = \"nonsense\"").find("endpoint"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shmpool::server

@@ -1,0 +1,111 @@
+#include "server/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "proto/api/endpoint.h"
+#include "server/log.h"
+
+namespace shmpool::server {
+namespace {
+
+constexpr const char* kServices[] = {"shmpool.v1.ArenaService", "shmpool.v1.SessionService",
+                                     "shmpool.v1.StatsService"};
+
+}  // namespace
+
+Daemon::Daemon(const Config& config)
+    : config_(config),
+      sessions_(config.limits.max_sessions),
+      arenas_(config.shm_dir, config.limits, &sessions_),
+      arena_service_(&arenas_, &peers_),
+      session_service_(&arenas_, &sessions_, &peers_),
+      stats_service_(&arenas_, &sessions_, &stopping_) {}
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
+  std::unique_ptr<Daemon> d(new Daemon(config));
+  if (absl::Status st = d->Init(); !st.ok()) return st;
+  return d;
+}
+
+absl::Status Daemon::Init() {
+  if (mkdir(config_.shm_dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return absl::UnavailableError(absl::StrFormat("cannot create shm directory %s: %s",
+                                                  config_.shm_dir, std::strerror(errno)));
+  absl::StatusOr<std::unique_ptr<LockFile>> lock =
+      LockFile::Acquire(config_.shm_dir + "/shmpool.lock", "shm directory " + config_.shm_dir);
+  if (!lock.ok()) return lock.status();
+  shm_dir_lock_ = std::move(*lock);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&arena_service_);
+  builder.RegisterService(&session_service_);
+  builder.RegisterService(&stats_service_);
+  std::vector<std::pair<std::string, std::unique_ptr<int>>> tcp_ports;
+  for (const std::string& text : config_.listen) {
+    absl::StatusOr<api::Endpoint> e = api::ParseEndpoint(text);
+    if (!e.ok()) return e.status();
+    if (e->kind == api::Endpoint::kUnix) {
+      absl::StatusOr<std::unique_ptr<UnixListener>> l = UnixListener::Bind(e->address);
+      if (!l.ok()) return l.status();
+      unix_listeners_.push_back(std::move(*l));
+    } else {
+      tcp_ports.emplace_back(e->address, std::make_unique<int>(0));
+      builder.AddListeningPort(e->address, grpc::InsecureServerCredentials(),
+                               tcp_ports.back().second.get());
+    }
+  }
+  // Every lock is held and every socket bound: now the segments are ours to adopt.
+  arenas_.AdoptExisting();
+  for (const ArenaSpec& spec : config_.arenas)
+    if (absl::Status st = arenas_.Ensure(spec); !st.ok()) return st;
+
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) return absl::UnavailableError("cannot start the gRPC server");
+  for (const auto& [address, port] : tcp_ports)
+    if (*port == 0)
+      return absl::UnavailableError(absl::StrFormat("cannot listen on %s (in use?)", address));
+  for (const char* s : kServices) server_->GetHealthCheckService()->SetServingStatus(s, true);
+  for (auto& l : unix_listeners_) l->Start(server_.get(), &peers_);
+
+  std::vector<std::string> names;
+  for (const ArenaPtr& a : arenas_.List()) names.push_back(a->spec.id);
+  LogInfo("daemon_started")
+      .Kv("pid", getpid())
+      .Kv("listen", absl::StrJoin(config_.listen, ","))
+      .Kv("shm_dir", config_.shm_dir)
+      .Kv("arenas", absl::StrJoin(names, ","));
+  return absl::OkStatus();
+}
+
+void Daemon::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ == nullptr) return;  // never started
+  LogInfo("daemon_stopping").Kv("pid", getpid());
+  stopping_.Notify();
+  server_->GetHealthCheckService()->Shutdown();
+  for (auto& l : unix_listeners_) l->Stop();
+  session_service_.Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->Wait();
+  unix_listeners_.clear();
+  LogInfo("daemon_stopped").Kv("segments_kept", arenas_.List().size());
+}
+
+Daemon::~Daemon() { Shutdown(); }
+
+}  // namespace shmpool::server

@@ -1,0 +1,26 @@
+// Conversions from the daemon's records to the API's messages (package shmpool.v1).
+#pragma once
+
+#include <vector>
+
+#include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "server/arena_registry.h"
+#include "server/session_registry.h"
+#include "shm/stats.h"
+#include "shmpool/v1/arena.pb.h"
+#include "shmpool/v1/session.pb.h"
+#include "shmpool/v1/stats.pb.h"
+
+namespace shmpool::server {
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out);
+void ToProto(absl::Duration d, google::protobuf::Duration* out);
+void ToProto(const ArenaRecord& arena, uint32_t live_clients, v1::Arena* out);
+void ToProto(const SessionInfo& session, v1::Session* out);
+void ToProto(const ArenaRecord& arena, v1::SegmentInfo* out);
+// Arena-wide and per-class numbers; the caller adds name, quota and clients.
+void ToProto(const shm::ArenaStats& stats, v1::ArenaStats* out);
+
+}  // namespace shmpool::server

@@ -1,0 +1,153 @@
+#include "server/session_service.h"
+
+#include "absl/strings/str_format.h"
+#include "proto/api/names.h"
+#include "server/grpc_status.h"
+#include "server/log.h"
+#include "server/proto_convert.h"
+
+namespace shmpool::server {
+
+// One open StreamSession. Sends ATTACHED, then waits for the end. Finish is called exactly
+// once: at once if no write is in flight, else when the write completes. gRPC runs OnDone
+// (never inline in Finish) after which the reactor deletes itself.
+class SessionStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
+ public:
+  SessionStream(SessionServiceImpl* service, const SessionInfo& session)
+      : service_(service), session_(session) {
+    event_.set_kind(v1::SessionEvent::ATTACHED);
+    absl::MutexLock lock(&mu_);
+    write_pending_ = true;
+    StartWrite(&event_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    write_pending_ = false;
+    if (!ok && !finish_requested_) {
+      finish_requested_ = true;
+      finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the client went away");
+    }
+    if (finish_requested_) FinishLocked();
+  }
+  void OnCancel() override { RequestFinish(grpc::Status::CANCELLED); }
+  void OnDone() override {
+    service_->sessions_->End(session_.id);
+    service_->Remove(this);
+    LogInfo("session_ended")
+        .Kv("session", session_.id)
+        .Kv("arena", session_.arena_id)
+        .Kv("pid", session_.peer.pid);
+    delete this;
+  }
+
+  void RequestFinish(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (finish_requested_) return;
+    finish_requested_ = true;
+    finish_status_ = status;
+    if (!write_pending_) FinishLocked();
+  }
+
+ private:
+  void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(finish_status_);
+  }
+
+  SessionServiceImpl* const service_;
+  const SessionInfo session_;
+  v1::SessionEvent event_;
+  absl::Mutex mu_;
+  bool write_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// A stream that fails before it opens: finishes at once.
+class FailedStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
+ public:
+  explicit FailedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::Status SessionServiceImpl::AttachArena(grpc::ServerContext* ctx,
+                                             const v1::AttachArenaRequest* req,
+                                             v1::AttachArenaResponse* resp) {
+  absl::StatusOr<std::string> id = api::ParseArenaName(req->arena());
+  if (!id.ok()) return ToGrpc(id.status());
+  absl::StatusOr<ArenaPtr> arena = arenas_->Get(*id);
+  if (!arena.ok()) return ToGrpc(arena.status());
+  const PeerCredentials peer = peers_->Lookup(ctx->peer());
+  absl::StatusOr<SessionInfo> s =
+      sessions_->Begin(*id, (*arena)->generation, req->client_name(), peer);
+  if (!s.ok()) return ToGrpc(s.status());
+  ToProto(*s, resp->mutable_session());
+  ToProto(**arena, resp->mutable_segment());
+  LogInfo("session_attached")
+      .Kv("session", s->id)
+      .Kv("arena", *id)
+      .Kv("client", s->client_name)
+      .Kv("pid", peer.pid)
+      .Kv("uid", peer.uid)
+      .Kv("gid", peer.gid)
+      .Kv("peer", peer.address);
+  return grpc::Status::OK;
+}
+
+absl::Status SessionServiceImpl::OpenStream(grpc::CallbackServerContext* ctx,
+                                            const v1::StreamSessionRequest& req,
+                                            SessionInfo* session) {
+  absl::StatusOr<uint64_t> id = api::ParseSessionName(req.session());
+  if (!id.ok()) return id.status();
+  absl::StatusOr<SessionInfo> s =
+      sessions_->Open(*id, peers_->Lookup(ctx->peer()), req.proc_index());
+  if (!s.ok()) return s.status();
+  absl::StatusOr<ArenaPtr> arena = arenas_->Get(s->arena_id);
+  if (!arena.ok() || (*arena)->generation != s->generation) {
+    sessions_->End(*id);
+    return absl::FailedPreconditionError(
+        absl::StrFormat("arena \"%s\" was deleted or reset after session %d attached: attach again",
+                        s->arena_id, *id));
+  }
+  *session = *s;
+  return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<v1::SessionEvent>* SessionServiceImpl::StreamSession(
+    grpc::CallbackServerContext* ctx, const v1::StreamSessionRequest* req) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_)
+    return new FailedStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shmpoold is stopping"));
+  SessionInfo session;
+  if (absl::Status st = OpenStream(ctx, *req, &session); !st.ok())
+    return new FailedStream(ToGrpc(st));
+  auto* stream = new SessionStream(this, session);
+  streams_.insert(stream);
+  LogInfo("session_live")
+      .Kv("session", session.id)
+      .Kv("arena", session.arena_id)
+      .Kv("proc_index", session.proc_index);
+  return stream;
+}
+
+void SessionServiceImpl::Remove(SessionStream* s) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(s);
+}
+
+void SessionServiceImpl::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  // Safe under mu_: Finish never runs OnDone inline, and OnDone's Remove waits for mu_.
+  for (SessionStream* s : streams_)
+    s->RequestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shmpoold is stopping"));
+}
+
+}  // namespace shmpool::server

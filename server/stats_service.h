@@ -1,0 +1,32 @@
+// StatsService (shmpool.v1): stats of one arena or all, once (GetStats) or every interval
+// (WatchStats, a server stream that ends when the client cancels or the daemon stops).
+#pragma once
+
+#include "absl/synchronization/notification.h"
+#include "server/arena_registry.h"
+#include "server/session_registry.h"
+#include "shmpool/v1/stats.grpc.pb.h"
+
+namespace shmpool::server {
+
+class StatsServiceImpl final : public v1::StatsService::Service {
+ public:
+  // `stopping` is notified when the daemon shuts down: watches end then.
+  StatsServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions,
+                   const absl::Notification* stopping)
+      : arenas_(arenas), sessions_(sessions), stopping_(stopping) {}
+
+  grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
+                        v1::GetStatsResponse* resp) override;
+  grpc::Status WatchStats(grpc::ServerContext* ctx, const v1::WatchStatsRequest* req,
+                          grpc::ServerWriter<v1::GetStatsResponse>* writer) override;
+
+ private:
+  absl::Status Fill(const std::string& name, v1::GetStatsResponse* resp);
+
+  ArenaRegistry* const arenas_;
+  SessionRegistry* const sessions_;
+  const absl::Notification* const stopping_;
+};
+
+}  // namespace shmpool::server

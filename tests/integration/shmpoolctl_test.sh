@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# shmpoolctl end to end: exit codes (0 ok, 1 refused by the daemon, 2 usage), the daemon's
+# messages on stderr, and --json output that parses as one JSON document.
+# Usage: shmpoolctl_test.sh SHMPOOLD SHMPOOLCTL WORKER
+set -uo pipefail
+shmpoold=$1 ctl=$2 worker=$3
+work=$(mktemp -d /tmp/shmpoolctl-test.XXXXXX)
+shm=$(mktemp -d /dev/shm/shmpoolctl-test.XXXXXX)
+ep=unix:$work/d.sock
+"$shmpoold" --listen "$ep" --shm-dir "$shm" 2>"$work/log" &
+daemon=$!
+trap 'kill -TERM $daemon 2>/dev/null; wait $daemon; rm -rf "$work" "$shm"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect RC ARGS...: runs shmpoolctl, checks the exit code; output in $out, $err.
+expect() {
+  local want=$1
+  shift
+  out=$("$ctl" --endpoint "$ep" "$@" 2>"$work/err")
+  local rc=$?
+  err=$(cat "$work/err")
+  [[ $rc == "$want" ]] || fail "shmpoolctl $* exited $rc, want $want (stderr: $err)"
+}
+# json EXPR: evaluates a python expression over the JSON document in $out (as d).
+json() {
+  python3 -c "import json,sys; d=json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" \
+    <<<"$out" || fail "json check '$1' on: $out"
+}
+contains() { [[ $2 == *"$1"* ]] || fail "'$1' not in: $2"; }
+
+for _ in $(seq 100); do "$ctl" --endpoint "$ep" arena list >/dev/null 2>&1 && break; sleep 0.1; done
+
+expect 0 arena create t1 --capacity 64MiB --quota 1MiB
+contains "created arena t1" "$out"
+expect 1 arena create t1 --capacity 64MiB
+contains "ALREADY_EXISTS" "$err"
+expect 1 arena create a/b --capacity 1GiB
+contains "INVALID_ARGUMENT" "$err"
+contains "'/'" "$err"
+expect 1 arena create big --capacity 4097
+contains "multiple of 4 KiB" "$err"
+expect 2 arena create x --capacity 12XB
+contains "bad size" "$err"
+expect 2 arena create x
+expect 0 arena list --json
+json 'sorted(a["name"] for a in d["arenas"]) == ["arenas/default", "arenas/t1"]'
+expect 0 arena list
+contains "t1" "$out"
+expect 0 arena get t1 --json
+json 'd["capacity_bytes"] == 64 * 2**20 and d["quota_bytes"] == 2**20'
+expect 0 arena get t1
+contains "64 MiB" "$out"
+expect 1 arena get nope
+contains "NOT_FOUND" "$err"
+
+# A client allocates: stats show it; delete is refused while it is attached.
+coproc W { "$worker"; }
+echo "attach $ep t1" >&"${W[1]}"
+read -r line <&"${W[0]}"
+[[ $line == ok* ]] || fail "worker attach: $line"
+echo "alloc 256 100" >&"${W[1]}"
+read -r line <&"${W[0]}"
+expect 0 stats t1 --json
+json 'd["arenas"][0]["allocated"] == 25600 and len(d["arenas"][0]["clients"]) == 1'
+expect 0 stats t1
+contains "allocated" "$out"
+contains "shmpool_test_wo" "$out"
+expect 0 stats --json
+json 'len(d["arenas"]) == 2'
+expect 1 arena delete t1
+contains "FAILED_PRECONDITION" "$err"
+contains "1 client is still attached" "$err"
+expect 1 arena reset t1
+contains "FAILED_PRECONDITION" "$err"
+echo "free ${line#ok }" >&"${W[1]}"
+read -r _ <&"${W[0]}"
+echo "detach" >&"${W[1]}"
+read -r _ <&"${W[0]}"
+echo "exit" >&"${W[1]}"
+wait "$W_PID" 2>/dev/null
+
+expect 0 purge t1 --json
+json 'd["arenas"][0]["name"] == "arenas/t1" and d["released_bytes"] >= 0 and "duration" in d'
+expect 0 purge --all --json
+json 'len(d["arenas"]) == 2'
+expect 0 purge --all
+contains "released" "$out"
+expect 2 purge
+expect 0 arena reset t1
+expect 0 arena delete t1 --json
+json 'd["deleted"] is True'
+expect 1 stats t1
+contains "NOT_FOUND" "$err"
+expect 2 frobnicate
+expect 2 arena list --bogus
+expect 0 --help
+contains "arena create" "$out"
+out=$("$ctl" --endpoint unix:$work/none.sock arena list 2>&1)
+[[ $? == 1 && $out == *UNAVAILABLE* ]] || fail "unreachable daemon: $out"
+
+if ((failures)); then
+  echo "$failures failure(s); daemon log:"
+  cat "$work/log"
+  exit 1
+fi
+echo "shmpoolctl: all checks passed"
