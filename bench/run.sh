@@ -5,18 +5,20 @@
 # prints the median ns/op of each workload with ratios and targets (report.awk), then the
 # callgrind instruction count per malloc+free pair of workload (a), loop subtracted.
 #
-#   bench/run.sh [--reps N] [--no-callgrind] [--bin-dir DIR] [--keep FILE]
+#   bench/run.sh [--reps N] [--nice N] [--no-callgrind] [--bin-dir DIR] [--keep FILE]
 #   bench/run.sh --smoke [--bin-dir DIR]
 #
 # --smoke (the ctest `bench_smoke`): every workload of every allocator with tiny counts;
 # fails if a binary fails, if a peer is not the active allocator or a result is missing.
 # It never looks at timings. --bin-dir uses binaries already built there (no build).
-# --keep FILE saves the raw RESULT lines.
+# --keep FILE saves the raw RESULT lines. --nice N runs the timed binaries at nice N (a
+# negative N needs root): on a machine shared with builds, it keeps the scheduler's share of
+# the timings small. Nothing is ever pinned.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-reps=7 smoke=0 callgrind=1 bin_dir="" keep=""
+reps=7 smoke=0 callgrind=1 bin_dir="" keep="" nice=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --reps) reps=$2; shift ;;
@@ -24,7 +26,9 @@ while [[ $# -gt 0 ]]; do
     --no-callgrind) callgrind=0 ;;
     --bin-dir) bin_dir=$2; shift ;;
     --keep) keep=$2; shift ;;
-    *) echo "usage: $0 [--smoke] [--reps N] [--no-callgrind] [--bin-dir DIR] [--keep FILE]" >&2
+    --nice) nice=$2; shift ;;
+    *) echo "usage: $0 [--smoke] [--reps N] [--nice N] [--no-callgrind] [--bin-dir DIR]" \
+         "[--keep FILE]" >&2
        exit 2 ;;
   esac
   shift
@@ -77,14 +81,14 @@ n=${#allocs[@]}
 for ((r = 0; r < reps; r++)); do
   for ((i = 0; i < n; i++)); do
     a=${allocs[$(((i + r) % n))]}
-    "$(binary "$a")" --alloc="$a" >>"$tmp/results"
+    nice -n "$nice" "$(binary "$a")" --alloc="$a" >>"$tmp/results"
   done
   echo "  run $((r + 1))/$reps done" >&2
 done
 [[ -n $keep ]] && cp "$tmp/results" "$keep"
 echo "shmpool bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(grep -m1 'model name' \
   /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average $load_before before," \
-  "$(cut -d' ' -f1-3 /proc/loadavg) after"
+  "$(cut -d' ' -f1-3 /proc/loadavg) after, nice $nice"
 echo
 awk -f "$here/report.awk" "$tmp/results"
 

@@ -9,8 +9,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ctl/doctor.h"
 #include "ctl/json.h"
+#include "ctl/segments.h"
+#include "ctl/map.h"
+#include "ctl/pool_commands.h"
 #include "ctl/table.h"
+#include "ctl/top.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 #include "proto/api/names.h"
@@ -291,6 +296,19 @@ int Purge(const Args& args, v1::ArenaService::Stub& stub) {
   return kExitOk;
 }
 
+// The doctor: the checks of ctl/doctor.h over one arena's stats, or every arena's.
+int Doctor(const Args& args, v1::StatsService::Stub& stub) {
+  if (args.words.size() > 2) return Usage("doctor [NAME]");
+  v1::GetStatsRequest req;
+  req.set_name(args.words.size() == 2 ? ArenaNameOf(args.words[1]) : std::string(api::kAllArenas));
+  v1::GetStatsResponse resp;
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  if (grpc::Status st = stub.GetStats(&ctx, req, &resp); !st.ok()) return Failed(st);
+  std::cout << DoctorReport(resp);
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCommand(const Args& args, std::shared_ptr<grpc::Channel> channel) {
@@ -306,6 +324,7 @@ int RunCommand(const Args& args, std::shared_ptr<grpc::Channel> channel) {
       return ArenaList(args, *arenas);
     }
     if (verb == "get" || verb == "delete" || verb == "reset") return ArenaOne(args, *arenas);
+    if (verb == "set-quota" || verb == "update") return ArenaUpdate(args, channel);
     return Usage(absl::StrCat("unknown command \"arena ", verb, "\""));
   }
   if (cmd == "stats") {
@@ -313,6 +332,14 @@ int RunCommand(const Args& args, std::shared_ptr<grpc::Channel> channel) {
     return Stats(args, *stats);
   }
   if (cmd == "purge") return Purge(args, *arenas);
+  if (cmd == "pool") return PoolCommand(args, channel);
+  if (cmd == "doctor") {
+    auto stats = v1::StatsService::NewStub(channel);
+    return Doctor(args, *stats);
+  }
+  if (cmd == "top") return RunTop(args, channel);
+  if (cmd == "map") return RunMap(args, channel);
+  if (cmd == "segments") return SegmentsCommand(args);  // no daemon needed
   return Usage(absl::StrCat("unknown command \"", cmd, "\""));
 }
 

@@ -19,8 +19,20 @@ commands:
   arena get NAME
   arena delete NAME
   arena reset NAME
+  arena set-quota NAME SIZE   (or: arena update NAME --quota SIZE) online; 0: no quota
+  pool create ARENA NAME --object-size N --count N [--align N] [--headroom N]
+                    [--cache-line-pad]
+  pool list [ARENA]          pools: in use, free, lowest free, cache hit rate, holders
+  pool delete ARENA NAME
   stats [NAME]              stats of one arena, or of all
   purge NAME|--all          return free memory of one arena, or of all, to the OS
+  doctor [NAME]             what is wrong with memory use, and what to do, in sentences
+  top [NAME] [--interval D] [--iterations N]   live stats, redrawn every interval
+  map NAME [--cells N] [--output FILE.svg|.png]  heat map of the arena's pages
+  segments list [--shm-dir DIR]   segment files (no daemon needed): arena, validity,
+                                  live and dead attached processes
+  segments remove PATH [--force]  delete a segment whose daemon is gone for good; refused
+                                  while processes are alive or a daemon serves the dir
 
   --endpoint E   unix:PATH or HOST:PORT (default: $SHMPOOL_ENDPOINT, else the default
                  socket: /run/shmpool/shmpoold.sock or $XDG_RUNTIME_DIR/shmpool/shmpoold.sock)

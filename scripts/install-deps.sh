@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev valgrind
   python3
+  libsystemd-dev systemd yamllint prometheus librsvg2-bin
 )
 
 missing=()

@@ -21,5 +21,6 @@ for p in "${presets[@]}"; do
   cmake --build --preset "$p"
   echo "=== ${p}: test"
   ctest --preset "$p"
+  if [ "$p" = debug ]; then deploy/check.sh build/debug; fi
   echo "=== ${p}: done in $(( $(date +%s) - start )) s"
 done

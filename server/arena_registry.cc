@@ -48,17 +48,6 @@ void WriteMeta(const std::string& path, const ArenaSpec& spec) {
   if (!out) LogWarning("meta_write_failed").Kv("path", path);
 }
 
-uint64_t ReadQuota(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view v = line;
-    uint64_t q = 0;
-    if (absl::ConsumePrefix(&v, "quota_bytes = ") && absl::SimpleAtoi(v, &q)) return q;
-  }
-  return 0;
-}
-
 }  // namespace
 
 ArenaRegistry::ArenaRegistry(std::string shm_dir, Limits limits, SessionRegistry* sessions)
@@ -102,7 +91,7 @@ int ArenaRegistry::AdoptExisting() {
     const shm::Geometry& g = (*seg)->geometry();
     rec->spec = ArenaSpec{.id = id,
                           .capacity = g.capacity,
-                          .quota = ReadQuota(MetaPath(id)),
+                          .quota = shm::LoadRelaxed((*seg)->header().tenant.xquota_bytes),
                           .max_procs = g.max_procs,
                           .max_thread_caches = g.max_thread_caches};
     rec->generation = next_generation_++;
@@ -170,6 +159,7 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   rec->create_time = absl::FromUnixNanos((*seg)->header().created_unix_ns);
   rec->uid = st.st_uid;
   rec->gid = st.st_gid;
+  shm::StoreRelaxed((*seg)->header().tenant.xquota_bytes, spec.quota);  // enforced from here
   rec->segment = std::move(*seg);
   WriteMeta(MetaPath(spec.id), spec);
   LogInfo("arena_created")
@@ -225,6 +215,28 @@ absl::Status ArenaRegistry::Delete(absl::string_view id) {
   arenas_.erase(it);
   LogInfo("arena_deleted").Kv("arena", id).Kv("path", path);
   return absl::OkStatus();
+}
+
+absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64_t quota) {
+  absl::MutexLock lock(&mu_);
+  auto it = arenas_.find(id);
+  if (it == arenas_.end())
+    return absl::NotFoundError(absl::StrFormat("arena \"%s\" does not exist", id));
+  const ArenaRecord& old = *it->second;
+  if (quota > old.spec.capacity)
+    return absl::InvalidArgumentError(
+        absl::StrFormat("quota %s is larger than arena \"%s\"'s capacity %s",
+                        api::FormatSize(quota), id, api::FormatSize(old.spec.capacity)));
+  // The segment is the source of truth (every attached process reads it); the record and
+  // the sidecar follow.
+  shm::StoreRelaxed(old.segment->header().tenant.xquota_bytes, quota);
+  auto rec = std::make_shared<ArenaRecord>(old);
+  rec->spec.quota = quota;
+  WriteMeta(MetaPath(id), rec->spec);
+  LogInfo("arena_updated").Kv("arena", id).Kv("quota", quota);
+  ArenaPtr out = rec;
+  it->second = std::move(rec);
+  return out;
 }
 
 absl::StatusOr<ArenaPtr> ArenaRegistry::Reset(absl::string_view id) {

@@ -63,6 +63,9 @@ class ArenaRegistry {
   std::vector<ArenaPtr> List() const ABSL_LOCKS_EXCLUDED(mu_);
   // FAILED_PRECONDITION (with the count) while clients are attached.
   absl::Status Delete(absl::string_view id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets the quota online (0: none): stored in the segment, where clients enforce it.
+  absl::StatusOr<ArenaPtr> UpdateQuota(absl::string_view id, uint64_t quota)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Recreates the segment empty with the same spec and a new generation.
   absl::StatusOr<ArenaPtr> Reset(absl::string_view id) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -34,9 +34,21 @@ void AddPeer(LogLine& line, const PeerTable& peers, const grpc::ServerContext& c
 
 }  // namespace
 
+absl::Status ArenaServiceImpl::CheckManage(const grpc::ServerContext& ctx,
+                                           absl::string_view id) const {
+  absl::StatusOr<ArenaPtr> a = arenas_->Get(id);
+  if (!a.ok()) return a.status();
+  const PeerCredentials peer = peers_->Lookup(ctx.peer());
+  absl::Status st = authz_->Check(peer, **a, ArenaAction::kManage);
+  if (!st.ok()) LogInfo("manage_refused").Kv("arena", id).Kv("pid", peer.pid).Kv("uid", peer.uid);
+  return st;
+}
+
 grpc::Status ArenaServiceImpl::CreateArena(grpc::ServerContext* ctx,
                                            const v1::CreateArenaRequest* req, v1::Arena* resp) {
-  absl::StatusOr<ArenaPtr> a = arenas_->Create(SpecOf(*req));
+  ArenaSpec spec = SpecOf(*req);
+  const absl::Status allowed = authz_->CheckCreate(peers_->Lookup(ctx->peer()), spec);
+  absl::StatusOr<ArenaPtr> a = allowed.ok() ? arenas_->Create(spec) : allowed;
   if (!a.ok()) {
     LogLine line(Level::kInfo, "create_arena_refused");
     line.Kv("arena", req->arena_id()).Kv("reason", a.status().message());
@@ -69,7 +81,8 @@ grpc::Status ArenaServiceImpl::DeleteArena(grpc::ServerContext* ctx,
                                            v1::DeleteArenaResponse*) {
   absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
   if (!id.ok()) return ToGrpc(id.status());
-  absl::Status st = arenas_->Delete(*id);
+  absl::Status st = CheckManage(*ctx, *id);
+  if (st.ok()) st = arenas_->Delete(*id);
   if (!st.ok()) {
     LogLine line(Level::kInfo, "delete_arena_refused");
     line.Kv("arena", *id).Kv("reason", st.message());
@@ -78,25 +91,51 @@ grpc::Status ArenaServiceImpl::DeleteArena(grpc::ServerContext* ctx,
   return ToGrpc(st);
 }
 
-grpc::Status ArenaServiceImpl::ResetArena(grpc::ServerContext*, const v1::ResetArenaRequest* req,
-                                          v1::Arena* resp) {
+grpc::Status ArenaServiceImpl::ResetArena(grpc::ServerContext* ctx,
+                                          const v1::ResetArenaRequest* req, v1::Arena* resp) {
   absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
   if (!id.ok()) return ToGrpc(id.status());
+  if (absl::Status st = CheckManage(*ctx, *id); !st.ok()) return ToGrpc(st);
   absl::StatusOr<ArenaPtr> a = arenas_->Reset(*id);
   if (!a.ok()) return ToGrpc(a.status());
   ToProto(**a, 0, resp);
   return grpc::Status::OK;
 }
 
-grpc::Status ArenaServiceImpl::PurgeArena(grpc::ServerContext*, const v1::PurgeArenaRequest* req,
+grpc::Status ArenaServiceImpl::UpdateArena(grpc::ServerContext* ctx,
+                                           const v1::UpdateArenaRequest* req, v1::Arena* resp) {
+  absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
+  if (!a.ok()) return ToGrpc(a.status());
+  if (absl::Status st = CheckManage(*ctx, *id); !st.ok()) return ToGrpc(st);
+  if (req->has_quota_bytes()) {
+    a = arenas_->UpdateQuota(*id, req->quota_bytes());
+    if (!a.ok()) {
+      LogLine line(Level::kInfo, "update_arena_refused");
+      line.Kv("arena", *id).Kv("reason", a.status().message());
+      AddPeer(line, *peers_, *ctx);
+      return ToGrpc(a.status());
+    }
+  }
+  ToProto(**a, arenas_->LiveClients(**a), resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArenaServiceImpl::PurgeArena(grpc::ServerContext* ctx,
+                                          const v1::PurgeArenaRequest* req,
                                           v1::PurgeArenaResponse* resp) {
   const absl::Time start = absl::Now();
   std::vector<ArenaPtr> targets;
   if (req->name().empty() || req->name() == api::kAllArenas) {
-    targets = arenas_->List();
+    // Every arena the caller may manage (all of them for an admin).
+    const PeerCredentials peer = peers_->Lookup(ctx->peer());
+    for (ArenaPtr& a : arenas_->List())
+      if (authz_->Check(peer, *a, ArenaAction::kManage).ok()) targets.push_back(std::move(a));
   } else {
     absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
     if (!id.ok()) return ToGrpc(id.status());
+    if (absl::Status st = CheckManage(*ctx, *id); !st.ok()) return ToGrpc(st);
     absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
     if (!a.ok()) return ToGrpc(a.status());
     targets.push_back(*a);

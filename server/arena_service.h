@@ -4,6 +4,7 @@
 #pragma once
 
 #include "server/arena_registry.h"
+#include "server/authz.h"
 #include "server/peer_table.h"
 #include "shmpool/v1/arena.grpc.pb.h"
 
@@ -11,8 +12,8 @@ namespace shmpool::server {
 
 class ArenaServiceImpl final : public v1::ArenaService::Service {
  public:
-  ArenaServiceImpl(ArenaRegistry* arenas, const PeerTable* peers)
-      : arenas_(arenas), peers_(peers) {}
+  ArenaServiceImpl(ArenaRegistry* arenas, const PeerTable* peers, const Authz* authz)
+      : arenas_(arenas), peers_(peers), authz_(authz) {}
 
   grpc::Status CreateArena(grpc::ServerContext* ctx, const v1::CreateArenaRequest* req,
                            v1::Arena* resp) override;
@@ -26,10 +27,16 @@ class ArenaServiceImpl final : public v1::ArenaService::Service {
                           v1::Arena* resp) override;
   grpc::Status PurgeArena(grpc::ServerContext* ctx, const v1::PurgeArenaRequest* req,
                           v1::PurgeArenaResponse* resp) override;
+  grpc::Status UpdateArena(grpc::ServerContext* ctx, const v1::UpdateArenaRequest* req,
+                           v1::Arena* resp) override;
 
  private:
+  // PERMISSION_DENIED unless the caller may manage arena `id` (authz.h); NOT_FOUND.
+  absl::Status CheckManage(const grpc::ServerContext& ctx, absl::string_view id) const;
+
   ArenaRegistry* const arenas_;
   const PeerTable* const peers_;
+  const Authz* const authz_;
 };
 
 }  // namespace shmpool::server

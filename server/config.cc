@@ -69,6 +69,11 @@ absl::StatusOr<ArenaSpec> ParseArena(const toml::table& t, size_t index) {
       absl::StatusOr<uint32_t> c = CountOf(v, full);
       if (!c.ok()) return c.status();
       (key == "max_procs" ? a.max_procs : a.max_thread_caches) = *c;
+    } else if (key == "decay_ms") {
+      auto ms = v.value<int64_t>();
+      if (!ms || *ms < -1)
+        return absl::InvalidArgumentError(absl::StrCat(full, " must be -1 (never) or >= 0"));
+      a.decay_ms = *ms;
     } else if (key == "owner") {
       absl::StatusOr<uid_t> u = IdOf(v, full, ResolveUser);
       if (!u.ok()) return u.status();
@@ -103,6 +108,27 @@ absl::Status ParseLimits(const toml::table& t, Limits& limits) {
   return absl::OkStatus();
 }
 
+absl::Status ParsePurge(const toml::table& t, PurgeConfig& p) {
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    const std::string full = absl::StrCat("purge.", key);
+    if (key == "decay_ms" || key == "interval_ms") {
+      auto ms = v.value<int64_t>();
+      const int64_t min = key == "decay_ms" ? -1 : 1;
+      if (!ms || *ms < min)
+        return absl::InvalidArgumentError(absl::StrCat(full, " must be an integer >= ", min));
+      (key == "decay_ms" ? p.decay_ms : p.interval_ms) = *ms;
+    } else if (key == "memory_limit" || key == "min_free") {
+      absl::StatusOr<uint64_t> s = SizeOf(v, full);
+      if (!s.ok()) return s.status();
+      (key == "memory_limit" ? p.memory_limit : p.min_free) = *s;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseTop(const toml::table& root, Config& c) {
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
@@ -126,6 +152,23 @@ absl::Status ParseTop(const toml::table& root, Config& c) {
     } else if (key == "limits") {
       if (!v.is_table()) return absl::InvalidArgumentError("limits must be a table");
       if (absl::Status st = ParseLimits(*v.as_table(), c.limits); !st.ok()) return st;
+    } else if (key == "purge") {
+      if (!v.is_table()) return absl::InvalidArgumentError("purge must be a table");
+      if (absl::Status st = ParsePurge(*v.as_table(), c.purge); !st.ok()) return st;
+    } else if (key == "admin_group") {
+      // Members (primary or supplementary group) manage every arena (server/authz.h).
+      std::optional<std::string> name = v.value<std::string>();
+      std::optional<int64_t> num = v.value<int64_t>();
+      absl::StatusOr<gid_t> g = name ? ResolveGroup(*name)
+                                     : num ? ResolveGroup(std::to_string(*num))
+                                           : absl::InvalidArgumentError("a group name or gid");
+      if (!g.ok())
+        return absl::InvalidArgumentError(absl::StrCat("admin_group: ", g.status().message()));
+      c.admin_gid = *g;
+    } else if (key == "metrics_listen") {
+      auto s = v.value<std::string>();
+      if (!s) return absl::InvalidArgumentError("metrics_listen must be \"HOST:PORT\"");
+      c.metrics_listen = *s;
     } else if (key == "arena") {
       const toml::array* arr = v.as_array();
       if (arr == nullptr || !arr->is_array_of_tables())

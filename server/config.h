@@ -15,11 +15,18 @@
 //   [[arena]]
 //   name = "default"              # an arena id: [a-z0-9-_.], 1 to 63 characters
 //   capacity = "1GiB"
-//   quota = "512MiB"              # stored and reported; not enforced yet
+//   quota = "512MiB"              # committed bytes, enforced by the page heap (issue 5)
 //   owner = "alice"               # user name or uid; group likewise
 //   group = 100
 //   max_procs = 1024
 //   max_thread_caches = 4096
+//   decay_ms = 10000              # this arena's decay time (default: purge.decay_ms)
+//
+//   [purge]                       # background purge (server/purge_policy.h)
+//   decay_ms = -1                 # free pages idle this long go back to the OS; -1 never
+//   memory_limit = "8GiB"         # purge when the arenas' resident bytes exceed it
+//   min_free = "256MiB"           # purge when the shm directory has less free space
+//   interval_ms = 100             # how often the policy thread looks
 //
 // Invariants after a successful load: every arena id is valid and unique; capacities are
 // positive multiples of 4 KiB within max_arena_capacity; quota <= capacity; at least one
@@ -46,6 +53,7 @@ struct ArenaSpec {
   std::optional<gid_t> group;
   uint32_t max_procs = 0;  // 0: the segment default
   uint32_t max_thread_caches = 0;
+  std::optional<int64_t> decay_ms;  // [[arena]] decay_ms: overrides purge.decay_ms
 };
 
 struct Limits {
@@ -54,11 +62,23 @@ struct Limits {
   uint32_t max_sessions = 65536;
 };
 
+// Background purge (server/purge_policy.h): [purge] in the TOML, --decay-ms and
+// --memory-limit on the command line.
+struct PurgeConfig {
+  int64_t decay_ms = -1;      // free pages idle this long are purged; -1 never, 0 at once
+  uint64_t memory_limit = 0;  // purge when the arenas' resident bytes exceed it; 0 none
+  uint64_t min_free = 0;      // purge when the shm directory has less free; 0 none
+  int64_t interval_ms = 100;  // how often the policy thread looks
+};
+
 struct Config {
   std::vector<std::string> listen;  // endpoints: "unix:PATH" or "HOST:PORT"
   std::string shm_dir = "/dev/shm";
   std::vector<ArenaSpec> arenas;
   Limits limits;
+  PurgeConfig purge;
+  std::string metrics_listen;  // HOST:PORT serving Prometheus /metrics; empty: off
+  std::optional<gid_t> admin_gid;  // admin_group = "NAME" or GID: manages every arena (authz.h)
 };
 
 // One arena "default" of 1 GiB (sparse) in /dev/shm, on the default socket.

@@ -16,12 +16,15 @@
 #include "absl/strings/str_join.h"
 #include "proto/api/endpoint.h"
 #include "server/log.h"
+#include "server/metrics_text.h"
+#include "server/proto_convert.h"
+#include "server/stats_collector.h"
 
 namespace shmpool::server {
 namespace {
 
 constexpr const char* kServices[] = {"shmpool.v1.ArenaService", "shmpool.v1.SessionService",
-                                     "shmpool.v1.StatsService"};
+                                     "shmpool.v1.StatsService", "shmpool.v1.PoolService"};
 
 }  // namespace
 
@@ -29,9 +32,13 @@ Daemon::Daemon(const Config& config)
     : config_(config),
       sessions_(config.limits.max_sessions),
       arenas_(config.shm_dir, config.limits, &sessions_),
-      arena_service_(&arenas_, &peers_),
-      session_service_(&arenas_, &sessions_, &peers_),
-      stats_service_(&arenas_, &sessions_, &stopping_) {}
+      reclaimer_(&arenas_),
+      authz_(geteuid(), config.admin_gid),
+      arena_service_(&arenas_, &peers_, &authz_),
+      session_service_(&arenas_, &sessions_, &peers_, &authz_),
+      stats_service_(&arenas_, &sessions_, &stopping_),
+      pool_service_(&arenas_, &peers_, &authz_),
+      purge_policy_(&arenas_, config) {}
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   std::unique_ptr<Daemon> d(new Daemon(config));
@@ -54,6 +61,7 @@ absl::Status Daemon::Init() {
   builder.RegisterService(&arena_service_);
   builder.RegisterService(&session_service_);
   builder.RegisterService(&stats_service_);
+  builder.RegisterService(&pool_service_);
   std::vector<std::pair<std::string, std::unique_ptr<int>>> tcp_ports;
   for (const std::string& text : config_.listen) {
     absl::StatusOr<api::Endpoint> e = api::ParseEndpoint(text);
@@ -70,8 +78,26 @@ absl::Status Daemon::Init() {
   }
   // Every lock is held and every socket bound: now the segments are ours to adopt.
   arenas_.AdoptExisting();
+  // Clients that died while no daemon watched them: reclaimed before anyone attaches.
+  if (const int n = reclaimer_.Audit("adoption"); n > 0) LogInfo("adopted_dead_clients").Kv("count", n);
+  sessions_.SetObserver(&reclaimer_);
+  reclaimer_.Start();
   for (const ArenaSpec& spec : config_.arenas)
     if (absl::Status st = arenas_.Ensure(spec); !st.ok()) return st;
+
+  if (!config_.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> m =
+        MetricsHttpServer::Start(config_.metrics_listen, [this] {
+          v1::GetStatsResponse resp;
+          for (const ArenaPtr& a : arenas_.List())
+            CollectArenaStats(*a, sessions_.List(a->spec.id), resp.add_arenas());
+          return FormatMetrics(resp);
+        });
+    if (!m.ok()) return m.status();
+    metrics_ = std::move(*m);
+    LogInfo("metrics_listening").Kv("address", config_.metrics_listen).Kv("port", metrics_->port());
+  }
+  purge_policy_.Start();
 
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) return absl::UnavailableError("cannot start the gRPC server");
@@ -102,6 +128,9 @@ void Daemon::Shutdown() {
   session_service_.Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_->Wait();
+  if (metrics_) metrics_->Stop();
+  purge_policy_.Stop();
+  reclaimer_.Stop();
   unix_listeners_.clear();
   LogInfo("daemon_stopped").Kv("segments_kept", arenas_.List().size());
 }

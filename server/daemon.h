@@ -15,9 +15,14 @@
 #include "absl/synchronization/notification.h"
 #include "server/arena_registry.h"
 #include "server/arena_service.h"
+#include "server/authz.h"
 #include "server/config.h"
 #include "server/lock_file.h"
+#include "server/metrics_http.h"
 #include "server/peer_table.h"
+#include "server/pool_service.h"
+#include "server/purge_policy.h"
+#include "server/reclaimer.h"
 #include "server/session_registry.h"
 #include "server/session_service.h"
 #include "server/stats_service.h"
@@ -47,12 +52,17 @@ class Daemon {
   PeerTable peers_;
   SessionRegistry sessions_;
   ArenaRegistry arenas_;
+  Reclaimer reclaimer_;  // dead clients: session ends, pidfds, audits
   absl::Notification stopping_;
+  Authz authz_;  // who may attach to and manage which arena (authz.h)
   ArenaServiceImpl arena_service_;
   SessionServiceImpl session_service_;
   StatsServiceImpl stats_service_;
+  PoolServiceImpl pool_service_;
   std::vector<std::unique_ptr<UnixListener>> unix_listeners_;
   std::unique_ptr<grpc::Server> server_;
+  PurgePolicy purge_policy_;                   // decay and pressure purges
+  std::unique_ptr<MetricsHttpServer> metrics_;  // --metrics-listen: Prometheus /metrics
   bool shut_down_ = false;
 };
 

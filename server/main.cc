@@ -1,6 +1,7 @@
 // shmpoold: the shmpool daemon. See server/README.md.
 #include <pthread.h>
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <cstdio>
 #include <string>
@@ -9,6 +10,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "proto/api/size.h"
 #include "server/config.h"
 #include "server/daemon.h"
 #include "server/log.h"
@@ -19,7 +22,12 @@ ABSL_FLAG(std::vector<std::string>, listen, {},
           "config's, else /run/shmpool/shmpoold.sock or $XDG_RUNTIME_DIR/shmpool/shmpoold.sock)");
 ABSL_FLAG(std::string, shm_dir, "", "directory of the segment files (default /dev/shm)");
 ABSL_FLAG(std::string, metrics_listen, "",
-          "Prometheus /metrics endpoint HOST:PORT (not available in this version)");
+          "serve Prometheus /metrics over HTTP on HOST:PORT (e.g. 127.0.0.1:9464)");
+ABSL_FLAG(int64_t, decay_ms, -2,
+          "purge free pages idle this many ms in the background, in every arena without its "
+          "own decay_ms (-1 never; default: the config's [purge] decay_ms, else never)");
+ABSL_FLAG(std::string, memory_limit, "",
+          "purge in the background when the arenas' resident bytes exceed SIZE (e.g. 8GiB)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -32,18 +40,13 @@ int main(int argc, char** argv) {
   for (std::string& a : args) {
     if (a.rfind("--shm-dir", 0) == 0) a.replace(0, 9, "--shm_dir");
     if (a.rfind("--metrics-listen", 0) == 0) a.replace(0, 16, "--metrics_listen");
+    if (a.rfind("--decay-ms", 0) == 0) a.replace(0, 10, "--decay_ms");
+    if (a.rfind("--memory-limit", 0) == 0) a.replace(0, 14, "--memory_limit");
     fixed.push_back(a.data());
   }
   absl::ParseCommandLine(static_cast<int>(fixed.size()), fixed.data());
   using shmpool::server::LogError;
 
-  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    LogError("startup_failed")
-        .Kv("error",
-            "--metrics-listen is not available in this version of shmpoold "
-            "(Prometheus /metrics comes with a later release); use StatsService");
-    return 2;
-  }
   shmpool::server::Config config = shmpool::server::DefaultConfig();
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     absl::StatusOr<shmpool::server::Config> c = shmpool::server::LoadConfigFile(path);
@@ -55,6 +58,23 @@ int main(int argc, char** argv) {
   }
   if (const auto listen = absl::GetFlag(FLAGS_listen); !listen.empty()) config.listen = listen;
   if (const std::string dir = absl::GetFlag(FLAGS_shm_dir); !dir.empty()) config.shm_dir = dir;
+  if (const std::string m = absl::GetFlag(FLAGS_metrics_listen); !m.empty())
+    config.metrics_listen = m;
+  if (const int64_t ms = absl::GetFlag(FLAGS_decay_ms); ms != -2) {
+    if (ms < -1) {
+      LogError("startup_failed").Kv("error", "--decay-ms must be -1 (never) or >= 0");
+      return 2;
+    }
+    config.purge.decay_ms = ms;
+  }
+  if (const std::string m = absl::GetFlag(FLAGS_memory_limit); !m.empty()) {
+    absl::StatusOr<uint64_t> limit = shmpool::api::ParseSize(m);
+    if (!limit.ok()) {
+      LogError("startup_failed").Kv("error", absl::StrCat("--memory-limit: ", limit.status().message()));
+      return 2;
+    }
+    config.purge.memory_limit = *limit;
+  }
 
   // Signals are taken by sigwait below: block them before any thread starts.
   sigset_t set;
@@ -70,8 +90,12 @@ int main(int argc, char** argv) {
     LogError("startup_failed").Kv("error", daemon.status().message());
     return 1;
   }
+  // Every socket is listening and every arena exists: tell systemd (Type=notify). A no-op
+  // when not started by systemd ($NOTIFY_SOCKET unset).
+  sd_notify(0, "READY=1");
   int sig = 0;
   sigwait(&set, &sig);
+  sd_notify(0, "STOPPING=1");
   shmpool::server::LogInfo("signal").Kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*daemon)->Shutdown();
   daemon->reset();

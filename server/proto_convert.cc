@@ -85,6 +85,7 @@ void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
   ToProto(absl::Nanoseconds(s.purge_ns), out->mutable_purge_time());
   out->set_attached_procs(s.attached_procs);
   out->set_thread_caches(s.thread_caches);
+  out->set_dirty(s.dirty);
   for (const shm::ClassStats& c : s.classes) {
     v1::SizeClassStats* p = out->add_size_classes();
     p->set_size_class(c.cls);
@@ -101,6 +102,8 @@ void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
     p->set_handed_out(c.handed_out);
     p->set_external_fragmentation(c.active ? 1.0 - double(c.allocated) / c.active : 0);
     p->set_internal_fragmentation(c.handed_out ? 1.0 - double(c.requested) / c.handed_out : 0);
+    if (c.nslabs)
+      for (uint64_t n : c.fill_deciles) p->add_slab_fill_deciles(n);
   }
 }
 

@@ -29,7 +29,7 @@ absl::StatusOr<SessionInfo> SessionRegistry::Begin(const std::string& arena_id, 
 
 absl::StatusOr<SessionInfo> SessionRegistry::Open(uint64_t id, const PeerCredentials& peer,
                                                   int32_t proc_index) {
-  absl::MutexLock lock(&mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end())
     return absl::NotFoundError(absl::StrFormat("session %d does not exist or has ended", id));
@@ -41,12 +41,22 @@ absl::StatusOr<SessionInfo> SessionRegistry::Open(uint64_t id, const PeerCredent
         "session %d belongs to pid %d; pid %d may not open it", id, s.peer.pid, peer.pid));
   s.state = SessionInfo::kLive;
   s.proc_index = proc_index;
-  return s;
+  const SessionInfo out = s;
+  lock.Release();
+  if (observer_ != nullptr) observer_->Watch(out);
+  return out;
 }
 
 void SessionRegistry::End(uint64_t id) {
-  absl::MutexLock lock(&mu_);
-  sessions_.erase(id);
+  SessionInfo ended;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    ended = it->second;
+    sessions_.erase(it);
+  }
+  if (observer_ != nullptr && ended.state == SessionInfo::kLive) observer_->StreamEnded(ended);
 }
 
 std::vector<SessionInfo> SessionRegistry::List(const std::string& arena_id) {

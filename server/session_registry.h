@@ -39,9 +39,21 @@ struct SessionInfo {
   int32_t proc_index = -1;
 };
 
+// Told when a session goes LIVE and when a LIVE session ends (the Reclaimer). Called with
+// no lock of the registry held.
+class SessionObserver {
+ public:
+  virtual ~SessionObserver() = default;
+  virtual void Watch(const SessionInfo& s) = 0;
+  virtual void StreamEnded(const SessionInfo& s) = 0;
+};
+
 class SessionRegistry {
  public:
   explicit SessionRegistry(uint32_t max_sessions) : max_sessions_(max_sessions) {}
+
+  // Before any session begins; `observer` outlives the registry's use.
+  void SetObserver(SessionObserver* observer) { observer_ = observer; }
 
   // A new ATTACHING session; RESOURCE_EXHAUSTED past max_sessions.
   absl::StatusOr<SessionInfo> Begin(const std::string& arena_id, uint64_t generation,
@@ -62,6 +74,7 @@ class SessionRegistry {
   void DropStale() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const uint32_t max_sessions_;
+  SessionObserver* observer_ = nullptr;
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::btree_map<uint64_t, SessionInfo> sessions_ ABSL_GUARDED_BY(mu_);

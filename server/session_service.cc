@@ -85,6 +85,10 @@ grpc::Status SessionServiceImpl::AttachArena(grpc::ServerContext* ctx,
   absl::StatusOr<ArenaPtr> arena = arenas_->Get(*id);
   if (!arena.ok()) return ToGrpc(arena.status());
   const PeerCredentials peer = peers_->Lookup(ctx->peer());
+  if (absl::Status st = authz_->Check(peer, **arena, ArenaAction::kAttach); !st.ok()) {
+    LogInfo("attach_refused").Kv("arena", *id).Kv("pid", peer.pid).Kv("uid", peer.uid);
+    return ToGrpc(st);
+  }
   absl::StatusOr<SessionInfo> s =
       sessions_->Begin(*id, (*arena)->generation, req->client_name(), peer);
   if (!s.ok()) return ToGrpc(s.status());

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "server/arena_registry.h"
+#include "server/authz.h"
 #include "server/peer_table.h"
 #include "server/session_registry.h"
 #include "shmpool/v1/session.grpc.pb.h"
@@ -22,8 +23,9 @@ class SessionStream;
 class SessionServiceImpl final
     : public v1::SessionService::WithCallbackMethod_StreamSession<v1::SessionService::Service> {
  public:
-  SessionServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions, const PeerTable* peers)
-      : arenas_(arenas), sessions_(sessions), peers_(peers) {}
+  SessionServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions, const PeerTable* peers,
+                     const Authz* authz)
+      : arenas_(arenas), sessions_(sessions), peers_(peers), authz_(authz) {}
 
   grpc::Status AttachArena(grpc::ServerContext* ctx, const v1::AttachArenaRequest* req,
                            v1::AttachArenaResponse* resp) override;
@@ -41,6 +43,7 @@ class SessionServiceImpl final
   ArenaRegistry* const arenas_;
   SessionRegistry* const sessions_;
   const PeerTable* const peers_;
+  const Authz* const authz_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<SessionStream*> streams_ ABSL_GUARDED_BY(mu_);

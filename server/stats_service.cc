@@ -1,10 +1,13 @@
 #include "server/stats_service.h"
 
+#include <algorithm>
+
 #include "absl/time/clock.h"
 #include "proto/api/names.h"
 #include "server/grpc_status.h"
 #include "server/proto_convert.h"
 #include "server/stats_collector.h"
+#include "shm/slab_map.h"
 
 namespace shmpool::server {
 
@@ -45,6 +48,40 @@ grpc::Status StatsServiceImpl::WatchStats(grpc::ServerContext* ctx,
     if (absl::Status st = Fill(req->name(), &resp); !st.ok()) return ToGrpc(st);
     if (!writer->Write(resp)) break;
     if (stopping_->WaitForNotificationWithTimeout(interval)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StatsServiceImpl::GetSegmentMap(grpc::ServerContext*,
+                                             const v1::GetSegmentMapRequest* req,
+                                             v1::SegmentMap* resp) {
+  absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
+  if (!a.ok()) return ToGrpc(a.status());
+  const uint32_t cells = req->cells() ? req->cells() : 1024;
+  if (cells > 65536)
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cells must be at most 65536");
+  const shm::SegmentMap map = shm::ReadSegmentMap(*(*a)->segment);
+  uint64_t pages_per_cell = 0;
+  const std::vector<shm::MapCell> out = shm::MapCells(map, cells, &pages_per_cell);
+  resp->set_name(api::ArenaName(*id));
+  resp->set_page_size(shm::kPageSize);
+  resp->set_pages(map.pages);
+  resp->set_frontier(map.frontier);
+  resp->set_pages_per_cell(pages_per_cell);
+  for (const shm::MapCell& c : out) {
+    v1::SegmentCell* p = resp->add_cells();
+    using S = shm::RunState;
+    auto n = [&c](S s) { return c.pages[static_cast<size_t>(s)]; };
+    p->set_full(n(S::kFull));
+    p->set_partial(n(S::kPartial));
+    p->set_empty(n(S::kEmpty));
+    p->set_large(n(S::kLarge));
+    p->set_free(n(S::kFree));
+    p->set_purged(n(S::kPurged));
+    p->set_unused(n(S::kUnused));
+    p->set_slab_fill(c.slab_fill);
   }
   return grpc::Status::OK;
 }

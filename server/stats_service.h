@@ -20,6 +20,8 @@ class StatsServiceImpl final : public v1::StatsService::Service {
                         v1::GetStatsResponse* resp) override;
   grpc::Status WatchStats(grpc::ServerContext* ctx, const v1::WatchStatsRequest* req,
                           grpc::ServerWriter<v1::GetStatsResponse>* writer) override;
+  grpc::Status GetSegmentMap(grpc::ServerContext* ctx, const v1::GetSegmentMapRequest* req,
+                             v1::SegmentMap* resp) override;
 
  private:
   absl::Status Fill(const std::string& name, v1::GetStatsResponse* resp);

@@ -372,6 +372,10 @@ void Heap::FreeSlow(void* p) {
     FetchAddRelaxed(k.xlarge_nfree, uint64_t{1});
     return;
   }
+  if (kind == kPagePool) {
+    FetchAddRelaxed(k.xinvalid_frees, uint64_t{1});
+    return ReportBadFree(p, "an object of a pool (put it back into its pool instead)");
+  }
   if (kind != kPageSlab) {
     FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
     return ReportBadFree(p, "memory that is not allocated (a double free?)");

@@ -130,9 +130,9 @@ __attribute__((always_inline)) inline void Heap::Free(void* p) {
     const SizeClassInfo& info = Class(cls);
     const uint64_t in_slab = off - data_off_ - PageEntry::StartBytes(e);
     FreeBlock* blk = static_cast<FreeBlock*>(p);
+    const uint64_t tag = key_ ^ off;
     // Not a slab (cls 0) fails here too.
-    if (__builtin_expect(
-            IsBlockStart(in_slab, info) && !IsPoisoned(blk) && blk->tag != (key_ ^ off), 1)) {
+    if (__builtin_expect(IsBlockStart(in_slab, info) && !IsPoisoned(blk) && blk->tag != tag, 1)) {
       Bin& bin = t.cache->bins[cls];
       uint32_t n = LoadRelaxed(bin.xcount);
       // A full list moves out whole before the push, so a list refilled to a full batch
@@ -140,7 +140,7 @@ __attribute__((always_inline)) inline void Heap::Free(void* p) {
       if (__builtin_expect(n >= info.batch, 0)) n = FreeOverflow(*t.cache, cls);
       blk->next = LoadRelaxed(bin.xlist);
       StoreRelaxed(bin.xlist, off);  // commit: the block is in the cache
-      blk->tag = key_ ^ off;
+      blk->tag = tag;
       StoreRelaxed(bin.xcount, n + 1);
       PoisonBlock(blk, info.size);
       return;

@@ -1,7 +1,8 @@
 // The segment format: every byte of a shmpool segment, from the top.
 //
 //   SegmentHeader      magic, layout version, geometry, section offsets, the page heap's
-//                      state and the arena-wide counters           (one page)
+//                      state, the arena-wide counters, the tenant's quota and the
+//                      directory of object pools (pool.h)           (one page)
 //   ProcRecord[P]      one per attached process                    (P = max_procs)
 //   uint32 owner[T]    which process holds each thread cache       (T = max_thread_caches)
 //   ClassCentral[C]    per size class: transfer-ring positions, the slab lists' mutex
@@ -36,7 +37,7 @@
 namespace shmpool::shm {
 
 inline constexpr uint64_t kMagic = 0x4c4f4f504d485353ull;  // "SSHMPOOL"
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 3;
 inline constexpr uint32_t kCacheLine = 64;
 inline constexpr uint32_t kFreeRunBuckets = 128;  // exact lengths 1..127, then ">= 128"
 
@@ -56,7 +57,14 @@ struct Sections {
 };
 
 // Kinds of a data page.
-enum PageKind : uint8_t { kPageUnused = 0, kPageFree = 1, kPageSlab = 2, kPageLarge = 3 };
+// A pool run (kPagePool) holds one object pool; its page-map class field is the pool's slot.
+enum PageKind : uint8_t {
+  kPageUnused = 0,
+  kPageFree = 1,
+  kPageSlab = 2,
+  kPageLarge = 3,
+  kPagePool = 4
+};
 
 // PageMap entry: bits 0-7 size class (0 unless a slab), 8-11 PageKind, 12-63 the byte
 // offset (from the data start) of the first page of the run the page belongs to, which is
@@ -121,8 +129,11 @@ struct PageHeapState {
   uint32_t journal_reserved;
   std::atomic<uint64_t> xfree_pages;
   std::atomic<uint64_t> xretained_pages;
-  std::atomic<uint64_t> xfrontier_pages;  // mirror of frontier for lock-free readers
-  std::atomic<uint64_t> xlarge_pages;     // pages in large runs (exact: kept under the mutex)
+  std::atomic<uint64_t> xlarge_pages;  // pages in large runs (exact: kept under the mutex)
+  // Mirror of frontier for lock-free readers: every free() reads it, so it has a cache line
+  // of its own (the counters above change with every run allocated anywhere). It only grows.
+  alignas(kCacheLine) std::atomic<uint64_t> xfrontier_pages;
+  char frontier_line_pad[kCacheLine - sizeof(std::atomic<uint64_t>)];
 };
 static_assert(sizeof(RobustMutex) == 40, "PageHeapState's layout assumes pthread_mutex_t is 40 B");
 
@@ -141,6 +152,26 @@ struct ArenaCounters {
   std::atomic<uint64_t> xreclaimed_procs;  // dead processes reclaimed (recovery.h)
 };
 
+// The tenant's limits, shared by every process (changed online by the daemon).
+//   xquota_bytes: committed bytes (pages in slabs, large runs and pools) the page heap may
+//   hand out; 0 is no quota. Read by AllocRun under the page-heap mutex, so a change takes
+//   effect at the next run allocation. INVARIANT (while the quota is not lowered):
+//   (frontier - free_pages) * 4 KiB <= xquota_bytes.
+struct TenantState {
+  std::atomic<uint64_t> xquota_bytes;
+  std::atomic<uint64_t> xquota_refusals;  // AllocRun calls refused by the quota
+};
+
+// The directory of object pools (pool.h): slot i names the pool whose run's page-map
+// entries carry class i. INVARIANT: state kLive => run_start is a kPagePool run of class i.
+inline constexpr uint32_t kMaxPools = 64;
+struct PoolSlot {
+  enum State : uint32_t { kFree = 0, kCreating = 1, kLive = 2, kDeleting = 3 };
+  std::atomic<uint32_t> xstate;
+  uint32_t run_start;  // first page of the pool's run
+  char name[24];       // NUL-terminated
+};
+
 struct SegmentHeader {
   std::atomic<uint64_t> xmagic;  // kMagic, published last by the creator
   uint32_t layout_version;
@@ -152,7 +183,10 @@ struct SegmentHeader {
   uint64_t created_unix_ns;
   alignas(kCacheLine) PageHeapState heap;
   alignas(kCacheLine) ArenaCounters counters;
+  alignas(kCacheLine) TenantState tenant;
+  alignas(kCacheLine) PoolSlot pools[kMaxPools];
 };
+static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 
 // A process attached to the segment.
 // INVARIANT: xstate == kLive iff the process with (pid, start_time) attached and has not
@@ -202,7 +236,8 @@ struct Transit {
     kFromRing = 2,         // about to claim a ring position to pop
     kToSlabs = 3,          // batch being returned to the slabs: xbatch = the rest of it,
                            // xpos = the block being pushed onto its slab right now
-    kFromSlabs = 4,        // chain being taken from the slabs: xbatch = the chain so far
+    kFromSlabs = 4,        // chain being taken from the slabs: xbatch = the chain so far,
+                           // xpos = first block of a slab being carved (NewSlab), else 0
     kToRingClaimed = 5,    // ring position xpos - 1 claimed for push, cell not published
     kFromRingClaimed = 6,  // ring position xpos - 1 claimed for pop, cell not released
   };

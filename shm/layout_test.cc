@@ -14,16 +14,17 @@ namespace shmpool::shm {
 namespace {
 
 TEST(Layout, Constants) {
-  EXPECT_EQ(kLayoutVersion, 1u);
+  EXPECT_EQ(kLayoutVersion, 3u);
   EXPECT_EQ(kMagic, 0x4c4f4f504d485353ull);  // "SSHMPOOL" read as a little-endian word
   EXPECT_EQ(kNumClasses, 41u);
   EXPECT_EQ(kFreeRunBuckets, 128u);
   EXPECT_EQ(kCacheLine, 64u);
   EXPECT_EQ(kPageSize, 4096u);
-  EXPECT_EQ(ClassFingerprint(), 0xf2d4d97658fcb6dbull);
+  EXPECT_EQ(ClassFingerprint(), 0x95270dd3d4f341b7ull);
   EXPECT_EQ(kCacheNeverUsed, 0u);  // a fresh (zero) owners section means "never used"
   EXPECT_EQ(kCacheFree, 1u);
   EXPECT_EQ(CacheOwnerOf(0), 2u);
+  EXPECT_EQ(kMaxPools, 64u);
 }
 
 // Every atomic in a segment is lock-free (a lock would live in one process).
@@ -44,6 +45,7 @@ TEST(Layout, PageEntryEncoding) {
   EXPECT_EQ(int{kPageFree}, 1);
   EXPECT_EQ(int{kPageSlab}, 2);
   EXPECT_EQ(int{kPageLarge}, 3);
+  EXPECT_EQ(int{kPagePool}, 4);
   EXPECT_EQ(PageEntry::StartOf(PageEntry::Make(kNumClasses - 1, kPageLarge, ~uint32_t{0})),
             ~uint32_t{0});
 }
@@ -95,7 +97,7 @@ TEST(Layout, FreeBlock) {
 }
 
 TEST(Layout, PageHeapState) {
-  SHMPOOL_PIN_SIZE(PageHeapState, 608, 8);
+  SHMPOOL_PIN_SIZE(PageHeapState, 704, 64);
   SHMPOOL_PIN_FIELD(PageHeapState, mutex, 0);
   SHMPOOL_PIN_FIELD(PageHeapState, frontier, 40);
   SHMPOOL_PIN_FIELD(PageHeapState, backed_frontier, 44);
@@ -106,8 +108,8 @@ TEST(Layout, PageHeapState) {
   SHMPOOL_PIN_FIELD(PageHeapState, journal_reserved, 572);
   SHMPOOL_PIN_FIELD(PageHeapState, xfree_pages, 576);
   SHMPOOL_PIN_FIELD(PageHeapState, xretained_pages, 584);
-  SHMPOOL_PIN_FIELD(PageHeapState, xfrontier_pages, 592);
-  SHMPOOL_PIN_FIELD(PageHeapState, xlarge_pages, 600);
+  SHMPOOL_PIN_FIELD(PageHeapState, xlarge_pages, 592);
+  SHMPOOL_PIN_FIELD(PageHeapState, xfrontier_pages, 640);
 }
 
 TEST(Layout, ArenaCounters) {
@@ -125,8 +127,21 @@ TEST(Layout, ArenaCounters) {
   SHMPOOL_PIN_FIELD(ArenaCounters, xreclaimed_procs, 80);
 }
 
+TEST(Layout, TenantState) {
+  SHMPOOL_PIN_SIZE(TenantState, 16, 8);
+  SHMPOOL_PIN_FIELD(TenantState, xquota_bytes, 0);
+  SHMPOOL_PIN_FIELD(TenantState, xquota_refusals, 8);
+}
+
+TEST(Layout, PoolSlot) {
+  SHMPOOL_PIN_SIZE(PoolSlot, 32, 4);
+  SHMPOOL_PIN_FIELD(PoolSlot, xstate, 0);
+  SHMPOOL_PIN_FIELD(PoolSlot, run_start, 4);
+  SHMPOOL_PIN_FIELD(PoolSlot, name, 8);
+}
+
 TEST(Layout, SegmentHeader) {
-  SHMPOOL_PIN_SIZE(SegmentHeader, 960, 64);
+  SHMPOOL_PIN_SIZE(SegmentHeader, 3136, 64);
   SHMPOOL_PIN_FIELD(SegmentHeader, xmagic, 0);
   SHMPOOL_PIN_FIELD(SegmentHeader, layout_version, 8);
   SHMPOOL_PIN_FIELD(SegmentHeader, header_bytes, 12);
@@ -136,7 +151,9 @@ TEST(Layout, SegmentHeader) {
   SHMPOOL_PIN_FIELD(SegmentHeader, free_tag_key, 128);
   SHMPOOL_PIN_FIELD(SegmentHeader, created_unix_ns, 136);
   SHMPOOL_PIN_FIELD(SegmentHeader, heap, 192);
-  SHMPOOL_PIN_FIELD(SegmentHeader, counters, 832);
+  SHMPOOL_PIN_FIELD(SegmentHeader, counters, 896);
+  SHMPOOL_PIN_FIELD(SegmentHeader, tenant, 1024);
+  SHMPOOL_PIN_FIELD(SegmentHeader, pools, 1088);
 }
 
 TEST(Layout, ProcRecord) {

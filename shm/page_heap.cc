@@ -140,7 +140,27 @@ bool TakeFree(const Segment& seg, uint32_t start, uint32_t pages) {
   return true;
 }
 
+// True (and counted) when `pages` more committed pages would exceed the tenant's quota.
+// Committed pages = frontier - free pages: exact under the mutex, since runs cover
+// [0, frontier) exactly.
+bool OverQuota(const Segment& seg, uint32_t pages) {
+  TenantState& t = seg.header().tenant;
+  const uint64_t quota = LoadRelaxed(t.xquota_bytes);
+  if (quota == 0) return false;
+  const PageHeapState& h = seg.header().heap;
+  const uint64_t committed = uint64_t{h.frontier} - LoadRelaxed(h.xfree_pages);
+  if ((committed + pages) << kPageShift <= quota) return false;
+  FetchAddRelaxed(t.xquota_refusals, uint64_t{1});
+  return true;
+}
+
 }  // namespace
+
+uint64_t CommittedBytes(const Segment& seg) {
+  const PageHeapState& h = seg.header().heap;
+  const uint64_t frontier = LoadRelaxed(h.xfrontier_pages), free = LoadRelaxed(h.xfree_pages);
+  return frontier > free ? (frontier - free) << kPageShift : 0;
+}
 
 void RepairPageHeap(const Segment& seg) {
   PageHeapState& h = seg.header().heap;
@@ -190,7 +210,7 @@ void RepairPageHeap(const Segment& seg) {
       retained += (end - p) - std::min<uint64_t>(backed, end - p);
       p = end;
     } else {
-      SHMPOOL_CHECK(kind == kPageSlab || kind == kPageLarge);
+      SHMPOOL_CHECK(kind == kPageSlab || kind == kPageLarge || kind == kPagePool);
       SHMPOOL_CHECK(PageEntry::StartOf(e) == p);
       const uint32_t n = seg.run(p).pages;
       SHMPOOL_CHECK(n > 0 && uint64_t{p} + n <= h.frontier);
@@ -204,10 +224,12 @@ void RepairPageHeap(const Segment& seg) {
   StoreRelaxed(h.xfrontier_pages, uint64_t{h.frontier});
 }
 
-uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls) {
-  SHMPOOL_ASSERT(pages > 0 && (kind == kPageSlab || kind == kPageLarge));
+uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls,
+                  std::atomic<uint64_t>* announce) {
+  SHMPOOL_ASSERT(pages > 0 && (kind == kPageSlab || kind == kPageLarge || kind == kPagePool));
   PageHeapState& h = seg.header().heap;
   RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
+  if (OverQuota(seg, pages)) return kNoRun;
   uint32_t start = FindFree(seg, pages);
   if (start != kNoRun) {
     if (!TakeFree(seg, start, pages)) start = kNoRun;
@@ -215,6 +237,7 @@ uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cl
     start = Carve(seg, pages);
   }
   if (start == kNoRun) return kNoRun;
+  if (announce != nullptr) StoreRelaxed(*announce, seg.page_offset(start));
   RunMeta& r = seg.run(start);
   r = RunMeta{};
   r.pages = pages;

@@ -19,14 +19,21 @@ namespace shmpool::shm {
 
 inline constexpr uint32_t kNoRun = ~uint32_t{0};
 
-// Allocates a run of `pages` pages of the given kind (and size class, for slabs), backed
-// by the file. Returns its first page, or kNoRun when the segment is exhausted or the file
-// system is full.
-uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls);
+// Allocates a run of `pages` pages of the given kind (and size class, for slabs; pool
+// slot, for pools), backed by the file. Returns its first page, or kNoRun when the segment
+// is exhausted, the file system is full, or the run would take the committed bytes past
+// the tenant's quota (TenantState: then xquota_refusals counts it).
+// `announce`, when given, receives the run's first byte offset before the run is committed
+// (so a holder killed inside can be finished: see NewSlab in slab_layer.cc).
+uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls,
+                  std::atomic<uint64_t>* announce = nullptr);
 
 // Frees the run starting at `start` if it is a live run of `kind`, coalescing with its
 // neighbours. False (nothing changed) when it is not: an invalid or double free.
 bool FreeRun(const Segment& seg, uint32_t start, PageKind kind);
+
+// Bytes in runs (slabs, large, pools): what the quota limits. Lock-free, racy (stats).
+uint64_t CommittedBytes(const Segment& seg);
 
 // Punches out every backed free page. Returns the bytes released.
 uint64_t PurgeFreePages(const Segment& seg);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "shm/atomics.h"
+#include "shm/pool.h"
 #include "shm/proc_identity.h"
 #include "shm/slab_layer.h"
 
@@ -70,6 +71,9 @@ absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, const
       // Killed between the CAS and the op store? Only if nobody else can own the cell.
       const Claimants who = FindClaimants(seg, cls, pos, true, self);
       if (who.live) return absl::UnavailableError("a live process is pushing to the same cell");
+      // A live claimant may have published and ended its step between the first read and
+      // the scan: then the cell was its, and publishing over it would lose its batch.
+      if (LoadAcquire(cell.xseq) != pos) return batch;
       ours = !who.other_dead_claimed && who.first_dead == self;
     }
     if (!ours) return batch;  // not in the ring: it goes to the slabs
@@ -85,6 +89,8 @@ absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, const
   if (!ours && stuck) {
     const Claimants who = FindClaimants(seg, cls, pos, false, self);
     if (who.live) return absl::UnavailableError("a live process is popping the same cell");
+    // Likewise: a live claimant released the cell (and took its batch) before the scan.
+    if (LoadAcquire(cell.xseq) != pos + 1) return uint64_t{0};
     ours = !who.other_dead_claimed && who.first_dead == self;
   }
   if (!ours) return uint64_t{0};
@@ -156,6 +162,8 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index)
     StoreRelease(seg.cache_owner(t), kCacheFree);
     ++report.caches;
   }
+  // 3. Its caches in every object pool go back whole (pool.h).
+  report.pool_objects_returned = ReclaimPoolCaches(seg, index);
   FetchAddRelaxed(seg.header().counters.xreclaimed_procs, uint64_t{1});
   StoreRelease(rec.xstate, uint32_t{ProcRecord::kFree});
   return report;

@@ -14,6 +14,8 @@
 //       kToSlabs / kFromSlabs: every block of the chain that its slab does not hold goes
 //         back to its slab (under the class mutex, so the check is exact)
 //   - a robust mutex it died holding: the next locker repairs (page_heap.h, slab_layer.h)
+//   - its per-thread caches in object pools                    -> back to each pool's
+//     central stack (ReclaimPoolCaches, pool.h)
 //   - blocks it allocated and did not free: they stay allocated (the application may have
 //     handed them to another process, which may still free them); Stats show them, and an
 //     arena reset reclaims them.
@@ -33,6 +35,7 @@ struct ReclaimReport {
   uint64_t blocks_returned = 0;    // free blocks put back into slabs
   uint64_t batches_published = 0;  // ring pushes finished for the dead process
   uint64_t cells_released = 0;     // ring pops finished for the dead process
+  uint64_t pool_objects_returned = 0;  // objects of its pool caches (pool.h)
 };
 
 // True when process record `index` is live in the segment but its process has exited

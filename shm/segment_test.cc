@@ -276,8 +276,7 @@ TEST_F(SegmentOpenRefuses, TamperedMaxProcs) {
 }
 
 TEST_F(SegmentOpenRefuses, InvalidGeometry) {
-  PokeField<uint32_t>(bad_, offsetof(SegmentHeader, geometry) + offsetof(Geometry, ring_slots),
-                      12);
+  PokeField<uint32_t>(bad_, offsetof(SegmentHeader, geometry) + offsetof(Geometry, ring_slots), 12);
   ExpectRefused(bad_, "segment geometry");
 }
 

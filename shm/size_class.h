@@ -73,7 +73,9 @@ constexpr SizeClassInfo MakeClass(uint32_t size) {
     }
   }
   const uint32_t blocks = static_cast<uint32_t>(best_pages * kPageSize / size);
-  uint32_t batch = 16384 / size;
+  // 64 KiB per batch (at most 64 blocks): a cross-process producer/consumer pair pays one
+  // ring operation per batch, and 2 KiB packet buffers measured 2x faster with 32 than 8.
+  uint32_t batch = 65536 / size;
   if (batch > 64) batch = 64;
   if (batch < 2) batch = 2;
   const uint64_t mul = ~uint64_t{0} / size + 1 + (((~uint64_t{0} % size) + 1) == size ? 1 : 0);

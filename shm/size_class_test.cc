@@ -13,7 +13,7 @@ namespace shmpool::shm {
 namespace {
 
 TEST(SizeClass, TableShape) {
-  EXPECT_EQ(kNumClasses, 41u);  // 8 classes 16..128, then 4 per doubling up to 32 KiB
+  EXPECT_EQ(kNumClasses, 41u);   // 8 classes 16..128, then 4 per doubling up to 32 KiB
   EXPECT_LT(kNumClasses, 256u);  // the page map keeps a class in 8 bits
   EXPECT_EQ(Class(0).size, 0u);
   EXPECT_EQ(Class(0).blocks, 0u);
@@ -81,7 +81,7 @@ TEST(SizeClass, SlabsHoldTheirBlocks) {
     // The batch moves between caches and the ring: at least 2 blocks, at most 64.
     EXPECT_GE(info.batch, 2u);
     EXPECT_LE(info.batch, 64u);
-    EXPECT_EQ(info.batch, std::min<uint32_t>(64, std::max<uint32_t>(2, 16384 / info.size)));
+    EXPECT_EQ(info.batch, std::min<uint32_t>(64, std::max<uint32_t>(2, 65536 / info.size)));
   }
 }
 

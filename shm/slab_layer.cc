@@ -27,11 +27,10 @@ void UnlinkPartial(const Segment& seg, ClassCentral& c, uint32_t slab) {
   r.prev = r.next = 0;
 }
 
-// Makes a new slab of `cls` with every block free and tagged; false when out of memory.
-bool NewSlab(const Segment& seg, uint32_t cls) {
+// Links every block of the slab at page `start` into one chain, each with its free tag,
+// and publishes the chain as the slab's free list. Class mutex held.
+void InitSlab(const Segment& seg, uint32_t cls, uint32_t start) {
   const SizeClassInfo& info = Class(cls);
-  const uint32_t start = AllocRun(seg, info.slab_pages, kPageSlab, cls);
-  if (start == kNoRun) return false;
   const uint64_t first = seg.page_offset(start);
   for (uint32_t i = 0; i < info.blocks; ++i) {
     const uint64_t off = first + uint64_t{i} * info.size;
@@ -44,10 +43,49 @@ bool NewSlab(const Segment& seg, uint32_t cls) {
   r.free_count = info.blocks;
   ClassCentral& c = seg.central(cls);
   PushPartial(seg, c, start);
+  FetchAddRelaxed(c.xfree_in_slabs, uint64_t{info.blocks});
+}
+
+// Makes a new slab of `cls` with every block free and tagged; false when out of memory.
+// Crash window: between AllocRun's commit and the publication of its chain the slab
+// exists with an empty free list (AllocRun zeroes its RunMeta), so a recount would take
+// all of its blocks for allocated. AllocRun announces the run's first block in
+// transit.xpos before committing it (cleared once the chain is published, before any block
+// of it is taken); RepairClass carves the slab again when its free list is still empty.
+bool NewSlab(const Segment& seg, uint32_t cls, Transit& transit) {
+  const SizeClassInfo& info = Class(cls);
+  const uint32_t start = AllocRun(seg, info.slab_pages, kPageSlab, cls, &transit.xpos);
+  if (start == kNoRun) {
+    StoreRelaxed(transit.xpos, uint64_t{0});
+    return false;
+  }
+  InitSlab(seg, cls, start);
+  ClassCentral& c = seg.central(cls);
   FetchAddRelaxed(c.xnslabs, uint64_t{1});
   FetchAddRelaxed(c.xslabs_created, uint64_t{1});
-  FetchAddRelaxed(c.xfree_in_slabs, uint64_t{info.blocks});
+  StoreRelaxed(transit.xpos, uint64_t{0});
   return true;
+}
+
+// The repair's half of NewSlab's crash window: the slab whose first block is at `first`
+// (0: none) is carved again if it is still a slab of `cls` with an empty free list. Exact:
+// no block of a slab is handed out before its chain is published.
+void FinishNewSlab(const Segment& seg, uint32_t cls, uint64_t first) {
+  if (first < seg.sections().data || first >= seg.sections().total) return;
+  const uint64_t page = seg.page_of(first);
+  if (page >= LoadRelaxed(seg.header().heap.xfrontier_pages)) return;
+  const uint64_t e = LoadRelaxed(seg.page_entry(page));
+  if (PageEntry::KindOf(e) != kPageSlab || PageEntry::ClassOf(e) != cls ||
+      PageEntry::StartOf(e) != page || seg.page_offset(page) != first)
+    return;
+  const RunMeta& r = seg.run(page);
+  if (r.free_head != 0 || r.free_count != 0 || r.pages != Class(cls).slab_pages) return;
+  // Killed among AllocRun's page-map stores: the run is not whole (left as it is).
+  for (uint64_t p = page; p < page + r.pages; ++p) {
+    const uint64_t pe = LoadRelaxed(seg.page_entry(p));
+    if (PageEntry::KindOf(pe) != kPageSlab || PageEntry::StartOf(pe) != page) return;
+  }
+  InitSlab(seg, cls, static_cast<uint32_t>(page));
 }
 
 // The slab (first page) holding block `b` of class `cls`, or kNoRun when b is no block of
@@ -183,6 +221,7 @@ void RepairClass(const Segment& seg, uint32_t cls) {
     PushChainIfAbsent(seg, cls, LoadRelaxed(t.xpos), /*single=*/true);
     PushChainIfAbsent(seg, cls, LoadRelaxed(t.xbatch), /*single=*/false);
   } else if (op == Transit::kFromSlabs) {
+    FinishNewSlab(seg, cls, LoadRelaxed(t.xpos));
     PushChainIfAbsent(seg, cls, LoadRelaxed(t.xbatch), /*single=*/false);
   }
   StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kNone));
@@ -196,11 +235,12 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
   ClassLock lock(seg, cls, transit);
   StoreRelaxed(transit.xcls, cls);
   StoreRelaxed(transit.xbatch, uint64_t{0});
+  StoreRelaxed(transit.xpos, uint64_t{0});  // NewSlab's window only: see FinishNewSlab
   StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kFromSlabs));
   uint64_t out = 0, tail = 0;
   uint32_t n = 0;
   while (n < want) {
-    if (!c.partial_head && !NewSlab(seg, cls)) break;
+    if (!c.partial_head && !NewSlab(seg, cls, transit)) break;
     const uint32_t slab = c.partial_head - 1;
     RunMeta& r = seg.run(slab);
     const uint32_t k = std::min(want - n, r.free_count);

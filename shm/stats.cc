@@ -1,6 +1,9 @@
 #include "shm/stats.h"
 
+#include <algorithm>
+
 #include "shm/atomics.h"
+#include "shm/slab_map.h"
 #include "shm/transfer_ring.h"
 
 namespace shmpool::shm {
@@ -30,8 +33,10 @@ ArenaStats CollectStats(const Segment& seg) {
       cs[c].cached += blocks * Class(c).size;
     }
   }
+  const FillHistogram fill = SlabFillHistogram(seg);
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     ClassStats& s = cs[c];
+    s.fill_deciles = fill[c];
     const ClassCentral& cc = seg.central(c);
     const SizeClassInfo& info = Class(c);
     s.cls = c;
@@ -77,6 +82,7 @@ ArenaStats CollectStats(const Segment& seg) {
   a.purge_ns = LoadRelaxed(k.xpurge_ns);
   a.free_run_bytes = LoadRelaxed(h.heap.xfree_pages) << kPageShift;
   a.retained = LoadRelaxed(h.heap.xretained_pages) << kPageShift;
+  a.dirty = a.free_run_bytes - std::min(a.free_run_bytes, a.retained);
   a.capacity = g.capacity;
   a.metadata = seg.sections().data;
   a.resident = seg.ResidentBytes();

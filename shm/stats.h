@@ -4,6 +4,7 @@
 // per counter, not across counters.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct ClassStats {
   uint64_t nslabs = 0;
   uint64_t requested = 0;   // cumulative bytes asked for
   uint64_t handed_out = 0;  // cumulative bytes handed out (nmalloc * size)
+  // Slabs by fill decile: [d] counts slabs with d/10 <= used/blocks < (d+1)/10, full in [9]
+  // (one lock-free walk over the page map: slab_map.h).
+  std::array<uint64_t, 10> fill_deciles{};
 };
 
 struct ArenaStats {
@@ -36,6 +40,7 @@ struct ArenaStats {
   uint64_t free_in_slabs = 0;
   uint64_t free_run_bytes = 0;
   uint64_t retained = 0;  // purged, reusable
+  uint64_t dirty = 0;     // free page runs still backed: free_run_bytes - retained
   uint64_t metadata = 0;  // bytes before the data pages
   uint64_t nmalloc = 0, nfree = 0, nslabs = 0;
   uint64_t large_allocated = 0, large_nmalloc = 0, large_nfree = 0;

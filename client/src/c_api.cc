@@ -6,9 +6,7 @@
 #include "shmpool/client.h"
 #include "shmpool/shmpool.h"
 
-struct shmpool_client {
-  std::unique_ptr<shmpool::Client> client;
-};
+#include "src/c_api_internal.h"
 
 namespace {
 
@@ -43,6 +41,8 @@ int ToCode(const absl::Status& s) {
 }
 
 }  // namespace
+
+int shmpool::internal::StatusToCode(const absl::Status& s) { return ToCode(s); }
 
 extern "C" {
 

@@ -68,7 +68,7 @@ struct Held {
 // Allocates sizes from 16 B to 1 MiB in turn, writing every byte of every block, until a
 // whole round of sizes fails. Returns the bytes obtained.
 uint64_t FillUntilFull(Heap& heap, std::vector<Held>* held) {
-  static constexpr size_t kSizes[] = {16,    48,    100,   512,   1000,    3000,   8192,
+  static constexpr size_t kSizes[] = {16,    48,    100,   512,   1000,   3000,   8192,
                                       20000, 32768, 40000, 70000, 300000, 1 << 20};
   uint64_t bytes = 0;
   for (int round = 0; round < 100000; ++round) {

@@ -92,12 +92,17 @@ class Child {
   }
   // Waits for the exit; returns the exit status, or 128 + signal.
   int Wait() {
+    if (pid_ <= 0) return -1;  // never spawned, or already waited for: not waitpid(-1)
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  void Kill(int sig) { kill(pid_, sig); }
+  // Never kill(-1, ...): after a failed spawn or a Wait, pid_ is -1 (and as root kill(-1)
+  // signals every process of the machine).
+  void Kill(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
 
  private:
   pid_t pid_ = -1;

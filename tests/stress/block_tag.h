@@ -89,18 +89,18 @@ inline std::string CheckTag(const void* block, size_t size, uint32_t owner, uint
   std::memcpy(&s, p + 4, 4);
   std::memcpy(&sum, p + 8, 8);
   if (o != owner || s != seq)
-    return absl::StrFormat("block %p: tag says owner %u seq %u, expected owner %u seq %u", block,
-                           o, s, owner, seq);
+    return absl::StrFormat("block %p: tag says owner %u seq %u, expected owner %u seq %u", block, o,
+                           s, owner, seq);
   if (sum != Checksum(p, size, owner, seq))
-    return absl::StrFormat("block %p (owner %u seq %u, %u bytes): checksum mismatch", block,
-                           owner, seq, size);
+    return absl::StrFormat("block %p (owner %u seq %u, %u bytes): checksum mismatch", block, owner,
+                           seq, size);
   uint64_t state = Seed(owner, seq, size);
   size_t i = 16;
   for (; i + 8 <= size; i += 8) {
     const uint64_t w = PatternWord(state);
     if (std::memcmp(p + i, &w, 8) != 0)
-      return absl::StrFormat("block %p (owner %u seq %u): payload differs at byte %u", block,
-                             owner, seq, i);
+      return absl::StrFormat("block %p (owner %u seq %u): payload differs at byte %u", block, owner,
+                             seq, i);
   }
   const uint64_t last = PatternWord(state);
   if (std::memcmp(p + i, &last, size - i) != 0)

@@ -47,10 +47,10 @@ struct Inbox {
 };
 
 struct Config {
-  int slots = 12;            // worker threads alive at once
-  int lives_per_slot = 8;    // threads each slot runs, one after another
+  int slots = 12;          // worker threads alive at once
+  int lives_per_slot = 8;  // threads each slot runs, one after another
   uint64_t ops_per_life = 6000;
-  size_t max_local = 200;    // blocks a worker holds at once
+  size_t max_local = 200;  // blocks a worker holds at once
   uint64_t capacity = 128 << 20;
   shm::Geometry geometry;
 };
@@ -215,8 +215,7 @@ void RunStress(const Config& cfg) {
   RunLives(cfg, stress);
   stress.DrainAll();
   (*heap)->FlushThreadCache();
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("%d slots x %d lives x %llu ops: %llu allocs, %llu sends, %llu failed, %.2f s\n",
               cfg.slots, cfg.lives_per_slot, static_cast<unsigned long long>(cfg.ops_per_life),
               static_cast<unsigned long long>(stress.allocs()),
@@ -237,7 +236,7 @@ void RunStress(const Config& cfg) {
   EXPECT_EQ(st.nfree, stress.frees());
   EXPECT_EQ(st.double_frees + st.invalid_frees, 0u);
 
-  ExpectWholeCapacityInClass(**heap, shm::ClassOf(256));
+  ExpectWholeCapacityInClass(**heap, shm::ClassOf(1024));
   ExpectWholeCapacityInClass(**heap, shm::ClassOf(20000));
   ExpectWholeCapacityAsOneBlock(**heap);
 }

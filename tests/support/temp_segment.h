@@ -14,14 +14,19 @@ namespace shmpool::testing {
 
 class TempSegment {
  public:
-  explicit TempSegment(uint64_t capacity, shm::Geometry g = {}) {
+  // Fails the test (EXPECT) if Create fails, unless `expect_ok` is false; segment() is
+  // null then, and status() says why.
+  explicit TempSegment(uint64_t capacity, shm::Geometry g = {}, bool expect_ok = true) {
     char tmpl[] = "/dev/shm/shmpool-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     path_ = dir_ + "/arena.seg";
     g.capacity = capacity;
     auto s = shm::Segment::Create(path_, g);
-    EXPECT_TRUE(s.ok()) << s.status();
-    segment_ = std::shared_ptr<shm::Segment>(std::move(*s));
+    status_ = s.status();
+    if (s.ok()) segment_ = std::shared_ptr<shm::Segment>(std::move(*s));
+    if (expect_ok) {
+      EXPECT_TRUE(s.ok()) << s.status();
+    }
   }
   ~TempSegment() {
     segment_.reset();
@@ -31,10 +36,12 @@ class TempSegment {
   const std::string& path() const { return path_; }
   const std::string& dir() const { return dir_; }
   std::shared_ptr<shm::Segment> segment() const { return segment_; }
+  const absl::Status& status() const { return status_; }
 
  private:
   std::string dir_, path_;
   std::shared_ptr<shm::Segment> segment_;
+  absl::Status status_;
 };
 
 }  // namespace shmpool::testing

@@ -57,6 +57,35 @@ void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r);
  * attached through one). Bytes released, or a negative error code. */
 int64_t shmpool_purge(shmpool_client* c);
 
+/* Object pools (shm/pool.h): fixed-size objects preallocated in the arena (create them
+ * with `shmpoolctl pool create`). get/put are lock-free through per-thread caches in the
+ * segment; any process of the arena may put an object another process got. Close every
+ * pool before detaching its client. */
+typedef struct shmpool_pool shmpool_pool;
+int shmpool_pool_open(shmpool_client* c, const char* name, shmpool_pool** out);
+void shmpool_pool_close(shmpool_pool* pool);
+/* An object (headroom bytes first, then object_size bytes), or NULL when none is free. */
+void* shmpool_pool_get(shmpool_pool* pool);
+/* 0, or SHMPOOL_E_INVALID for a pointer that is not an object of the pool handed out
+ * (refused and counted; nothing changes). */
+int shmpool_pool_put(shmpool_pool* pool, void* obj);
+size_t shmpool_pool_object_size(const shmpool_pool* pool);
+size_t shmpool_pool_headroom(const shmpool_pool* pool);
+
+/* Regions (shm/region.h): bump allocation in O(1), everything freed at once. One writer at
+ * a time; hand a region to another process with its ref (shmpool_region_ref), which that
+ * process opens with shmpool_region_open. */
+typedef struct shmpool_region shmpool_region;
+int shmpool_region_create(shmpool_client* c, size_t chunk_bytes, shmpool_region** out);
+int shmpool_region_open(shmpool_client* c, shmpool_ref ref, shmpool_region** out);
+/* 16-aligned memory, or NULL when the arena is exhausted or over quota. */
+void* shmpool_region_alloc(shmpool_region* r, size_t size);
+shmpool_ref shmpool_region_ref(const shmpool_region* r);
+/* Frees every block of the region (in every process) and the handle. */
+void shmpool_region_destroy(shmpool_region* r);
+/* Frees only this process's handle; the region stays. */
+void shmpool_region_close(shmpool_region* r);
+
 const char* shmpool_strerror(int code);
 /* The message of this thread's last failed attach or purge ("" if none). */
 const char* shmpool_last_error(void);

@@ -1,0 +1,167 @@
+#include "ctl/doctor.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "proto/api/size.h"
+
+namespace shmpool::ctl {
+namespace {
+
+using api::FormatSize;
+
+std::string Pct(double r) { return absl::StrFormat("%.0f%%", 100 * r); }
+
+std::string IdOf(const std::string& name) {
+  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
+}
+
+void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+  const uint64_t slab_active = s.active() - std::min(s.active(), s.large_allocated());
+  if (slab_active < t.min_active) return;
+  const double frag = 1.0 - double(s.allocated() - std::min(s.allocated(), s.large_allocated())) /
+                                double(slab_active);
+  if (frag <= t.fragmentation) return;
+  out.push_back(
+      {Finding::kWarning, "fragmentation",
+       absl::StrFormat("High external fragmentation: %s of the %s of slabs hold no live block "
+                       "(%s free inside slabs, %s in thread caches, %s in transfer rings). "
+                       "Slabs are refilled before new ones are made, so allocating more of the "
+                       "same sizes reuses this space; if the workload shrank for good, "
+                       "`shmpoolctl purge %s` returns the slabs that are wholly free.",
+                       Pct(frag), FormatSize(slab_active), FormatSize(s.free_in_slabs()),
+                       FormatSize(s.cached()), FormatSize(s.in_ring()), IdOf(s.name()))});
+}
+
+void EmptyClasses(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+  std::vector<std::string> names;
+  uint64_t wasted = 0;
+  for (const v1::SizeClassStats& c : s.size_classes()) {
+    if (c.active() < t.min_class_active) continue;
+    const double fill = double(c.allocated()) / double(c.active());
+    if (fill >= t.class_fill) continue;
+    names.push_back(absl::StrFormat("%d B (%s of %s used, %d slabs)", c.size(), Pct(fill),
+                                    FormatSize(c.active()), c.nslabs()));
+    wasted += c.active() - std::min(c.active(), c.allocated());
+  }
+  if (names.empty()) return;
+  out.push_back({Finding::kWarning, "empty_classes",
+                 absl::StrCat("Size classes whose slabs are mostly empty: ",
+                              absl::StrJoin(names, ", "), "; together ", FormatSize(wasted),
+                              " of their slabs is free. This is what a burst of allocations "
+                              "of these sizes leaves after most were freed: the slabs stay "
+                              "until every block in them is freed. Freeing the few long-lived "
+                              "blocks, or allocating them from a separate arena, lets purge "
+                              "return the slabs.")});
+}
+
+void Quota(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+  if (s.quota() == 0) return;
+  const uint64_t used = s.active() + s.cached();
+  const double share = double(used) / double(s.quota());
+  if (share < t.quota) return;
+  out.push_back({share >= 1.0 ? Finding::kCritical : Finding::kWarning, "quota",
+                 absl::StrFormat("Quota nearly reached: %s in use (active %s + cached %s) of a "
+                                 "%s quota (%s). Free or purge memory, or raise the quota.",
+                                 FormatSize(used), FormatSize(s.active()), FormatSize(s.cached()),
+                                 FormatSize(s.quota()), Pct(share))});
+}
+
+void DeadClients(const v1::ArenaStats& s, std::vector<Finding>& out) {
+  const uint32_t sessions = static_cast<uint32_t>(s.clients_size());
+  if (s.attached_procs() <= sessions) return;
+  const uint32_t orphans = s.attached_procs() - sessions;
+  out.push_back(
+      {Finding::kWarning, "dead_clients",
+       absl::StrFormat("%d process record(s) are live in the segment but only %d session(s) are "
+                       "open: %d client(s) may have died or lost the daemon without detaching. "
+                       "Their thread caches (part of the %s cached) stay held until they are "
+                       "reclaimed; a restarted client re-registers, otherwise reset the arena "
+                       "when no client is attached.",
+                       s.attached_procs(), sessions, orphans, FormatSize(s.cached()))});
+}
+
+void Caches(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+  const uint64_t held = s.cached() + s.in_ring();
+  if (held < t.min_cached || double(held) <= t.cache_share * double(s.allocated())) return;
+  out.push_back(
+      {Finding::kWarning, "caches",
+       absl::StrFormat("Caches hoard memory: %s of free blocks sit in %d thread "
+                       "caches (%s) and transfer rings (%s), against %s allocated. "
+                       "Clients return theirs with shmpool_purge(); "
+                       "`shmpoolctl purge %s` drains the rings.",
+                       FormatSize(held), s.thread_caches(), FormatSize(s.cached()),
+                       FormatSize(s.in_ring()), FormatSize(s.allocated()), IdOf(s.name()))});
+}
+
+void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+  const uint64_t p = PurgeableBytes(s);
+  if (p < t.min_purgeable || double(p) <= t.purgeable_share * double(s.resident())) return;
+  out.push_back({Finding::kWarning, "purgeable",
+                 absl::StrFormat("Too much resident memory is free: a purge would return about "
+                                 "%s of the %s resident (%s). Run `shmpoolctl purge %s`, or set "
+                                 "a decay time (decay_ms in the arena's config) so the daemon "
+                                 "does it in the background.",
+                                 FormatSize(p), FormatSize(s.resident()),
+                                 Pct(double(p) / double(std::max<uint64_t>(1, s.resident()))),
+                                 IdOf(s.name()))});
+}
+
+void Errors(const v1::ArenaStats& s, std::vector<Finding>& out) {
+  if (s.failed_allocs())
+    out.push_back(
+        {Finding::kCritical, "failed_allocs",
+         absl::StrFormat("%d allocations failed (arena exhausted, over quota or the "
+                         "shm directory full). Capacity %s, active %s.",
+                         s.failed_allocs(), FormatSize(s.capacity()), FormatSize(s.active()))});
+  if (s.invalid_frees() || s.double_frees())
+    out.push_back({Finding::kCritical, "bad_frees",
+                   absl::StrFormat("%d invalid and %d double frees were refused: a client "
+                                   "frees pointers it does not own. The segment is intact; "
+                                   "find the client (run it with the abort-on-bad-free option).",
+                                   s.invalid_frees(), s.double_frees())});
+}
+
+const char* SeverityName(Finding::Severity s) {
+  return s == Finding::kCritical ? "CRITICAL" : s == Finding::kWarning ? "WARNING" : "INFO";
+}
+
+}  // namespace
+
+uint64_t PurgeableBytes(const v1::ArenaStats& s) {
+  const uint64_t backed_free = s.free_run_bytes() - std::min(s.free_run_bytes(), s.retained());
+  return backed_free + s.in_ring();
+}
+
+std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t) {
+  std::vector<Finding> out;
+  Errors(s, out);
+  Quota(s, t, out);
+  Fragmentation(s, t, out);
+  EmptyClasses(s, t, out);
+  Caches(s, t, out);
+  Purgeable(s, t, out);
+  DeadClients(s, out);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
+  return out;
+}
+
+std::string DoctorReport(const v1::GetStatsResponse& stats, const DoctorThresholds& t) {
+  std::string out;
+  for (const v1::ArenaStats& s : stats.arenas()) {
+    if (!out.empty()) out += "\n";
+    absl::StrAppendFormat(&out, "arena %s: %s allocated, %s active, %s resident of %s\n",
+                          IdOf(s.name()), FormatSize(s.allocated()), FormatSize(s.active()),
+                          FormatSize(s.resident()), FormatSize(s.capacity()));
+    const std::vector<Finding> f = Diagnose(s, t);
+    if (f.empty()) out += "  Nothing to report: memory use looks healthy.\n";
+    for (const Finding& x : f)
+      absl::StrAppendFormat(&out, "  %s: %s\n", SeverityName(x.severity), x.text);
+  }
+  return out;
+}
+
+}  // namespace shmpool::ctl

@@ -1,0 +1,52 @@
+// Doctor: reads an arena's stats and says in plain sentences, with the numbers, what is
+// wrong and what to do (like Redis' MEMORY DOCTOR). A pure function over the stats message,
+// so each check is tested with constructed stats (doctor_test.cc).
+//
+// Checks, each with a threshold in DoctorThresholds:
+//   fragmentation  external fragmentation of the slabs (free bytes inside slabs / active)
+//   empty classes  size classes whose slabs are mostly empty
+//   quota          bytes in use (active + cached) close to the arena's quota
+//   dead clients   process records live in the segment with no open session
+//   caches         thread caches and transfer rings hoarding free blocks
+//   purgeable      resident memory that a purge would return (free, backed pages)
+//   errors         failed allocations, invalid and double frees
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shmpool/v1/stats.pb.h"
+
+namespace shmpool::ctl {
+
+struct DoctorThresholds {
+  double fragmentation = 0.5;            // external fragmentation above this is reported
+  uint64_t min_active = 4ull << 20;      // ... when the arena has at least this many active bytes
+  double class_fill = 0.25;              // a class whose slabs are filled below this
+  uint64_t min_class_active = 1 << 20;   // ... and hold at least this much
+  double quota = 0.9;                    // usage above this share of the quota
+  double cache_share = 0.25;             // caches holding more than this share of allocated
+  uint64_t min_cached = 8ull << 20;      // ... and at least this much
+  double purgeable_share = 0.2;          // purgeable bytes above this share of resident
+  uint64_t min_purgeable = 16ull << 20;  // ... and at least this much
+};
+
+struct Finding {
+  enum Severity { kInfo, kWarning, kCritical };
+  Severity severity = kInfo;
+  std::string check;  // a short name: "fragmentation", "quota", ...
+  std::string text;   // what is wrong and what to do, with the numbers
+};
+
+// Bytes a purge would return now: free page runs that are still backed, plus what sits in
+// the transfer rings (purge drains them).
+uint64_t PurgeableBytes(const v1::ArenaStats& s);
+
+// The findings for one arena, most severe first; empty when all is well.
+std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t = {});
+
+// The report printed by `shmpoolctl doctor`: one paragraph per arena.
+std::string DoctorReport(const v1::GetStatsResponse& stats, const DoctorThresholds& t = {});
+
+}  // namespace shmpool::ctl

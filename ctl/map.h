@@ -1,0 +1,24 @@
+// `shmpoolctl map ARENA [--cells N] [--output FILE.svg|FILE.png]`: a heat map of the
+// arena's data pages from GetSegmentMap. Each cell is a span of pages drawn by the state
+// most of its pages are in (full, partial, empty slab, large, free, purged, unused); a
+// partial cell's shade says how full its slabs are. In the terminal: one character per
+// cell, 64 per row, coloured when stdout is a terminal, with a legend and the totals. With
+// --output, an SVG file (or PNG through rsvg-convert, when librsvg2-bin is installed).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ctl/args.h"
+#include "grpcpp/channel.h"
+#include "shmpool/v1/stats.pb.h"
+
+namespace shmpool::ctl {
+
+int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel);
+
+// The drawings, pure functions of the map (tested without a daemon).
+std::string MapText(const v1::SegmentMap& map, bool color);
+std::string MapSvg(const v1::SegmentMap& map);
+
+}  // namespace shmpool::ctl

@@ -1,0 +1,178 @@
+#include "ctl/segments.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "ctl/commands.h"
+#include "ctl/table.h"
+#include "proto/api/names.h"
+#include "proto/api/size.h"
+#include "shm/atomics.h"
+#include "shm/proc_identity.h"
+#include "shm/segment.h"
+
+namespace shmpool::ctl {
+namespace {
+
+constexpr const char* kDefaultShmDir = "/dev/shm";
+
+struct SegmentInfo {
+  std::string path, arena;
+  std::string validation = "ok";  // or why Segment::Open refused it
+  uint64_t capacity = 0;
+  std::vector<uint32_t> live_pids, dead_pids;  // attached; dead = not yet reclaimed
+};
+
+std::string Dir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+}
+
+// The pid of the daemon that holds DIR/shmpool.lock, 0 if none does.
+bool DaemonHoldsDir(const std::string& dir) {
+  const int fd = open((dir + "/shmpool.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);
+  return held;
+}
+
+SegmentInfo Inspect(const std::string& path) {
+  SegmentInfo info;
+  info.path = path;
+  const size_t slash = path.rfind('/');
+  info.arena =
+      api::ArenaIdOfSegmentFile(slash == std::string::npos ? path : path.substr(slash + 1));
+  absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
+  if (!seg.ok()) {
+    info.validation = std::string(seg.status().message());
+    return info;
+  }
+  const shm::Segment& s = **seg;
+  info.capacity = s.geometry().capacity;
+  for (uint32_t i = 0; i < s.geometry().max_procs; ++i) {
+    const shm::ProcRecord& r = s.proc(i);
+    const uint32_t state = shm::LoadAcquire(r.xstate);
+    if (state != shm::ProcRecord::kLive && state != shm::ProcRecord::kDead) continue;
+    const bool alive =
+        state == shm::ProcRecord::kLive && shm::ProcIdentity{r.pid, r.start_time}.Alive();
+    (alive ? info.live_pids : info.dead_pids).push_back(r.pid);
+  }
+  return info;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20)
+      out += absl::StrFormat("\\u%04x", c);
+    else
+      out += c;
+  }
+  return out + "\"";
+}
+
+int List(const Args& args) {
+  const std::string dir = args.Get("shm-dir").value_or(kDefaultShmDir);
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    std::cerr << "shmpoolctl: cannot read " << dir << ": " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  std::vector<std::string> paths;
+  while (dirent* e = readdir(d))
+    if (!api::ArenaIdOfSegmentFile(e->d_name).empty()) paths.push_back(dir + "/" + e->d_name);
+  closedir(d);
+  std::sort(paths.begin(), paths.end());
+  const bool served = DaemonHoldsDir(dir);
+  std::vector<SegmentInfo> infos;
+  for (const std::string& p : paths) infos.push_back(Inspect(p));
+  if (args.Has("json")) {
+    std::vector<std::string> items;
+    for (const SegmentInfo& i : infos)
+      items.push_back(absl::StrFormat(
+          "{\"path\":%s,\"arena\":%s,\"valid\":%s,\"validation\":%s,\"capacity\":%d,"
+          "\"live_pids\":[%s],\"dead_pids\":[%s]}",
+          JsonString(i.path), JsonString(i.arena), i.validation == "ok" ? "true" : "false",
+          JsonString(i.validation), i.capacity, absl::StrJoin(i.live_pids, ","),
+          absl::StrJoin(i.dead_pids, ",")));
+    std::cout << absl::StrFormat("{\"shm_dir\":%s,\"daemon_running\":%s,\"segments\":[%s]}\n",
+                                 JsonString(dir), served ? "true" : "false",
+                                 absl::StrJoin(items, ","));
+    return kExitOk;
+  }
+  std::cout << dir << ": "
+            << (served ? "a daemon serves this directory (shmpool.lock is held)"
+                       : "no daemon serves this directory")
+            << "\n";
+  Table t({"PATH", "ARENA", "VALID", "CAPACITY", "LIVE PIDS", "DEAD PIDS"});
+  for (const SegmentInfo& i : infos)
+    t.Add({i.path, i.arena, i.validation, i.capacity ? api::FormatSize(i.capacity) : "-",
+           i.live_pids.empty() ? "-" : absl::StrJoin(i.live_pids, ","),
+           i.dead_pids.empty() ? "-" : absl::StrJoin(i.dead_pids, ",")});
+  t.Print(std::cout);
+  return kExitOk;
+}
+
+int Remove(const Args& args) {
+  if (args.words.size() != 3) return kExitUsage;
+  const std::string& path = args.words[2];
+  if (!absl::EndsWith(path, ".seg")) {
+    std::cerr << "shmpoolctl: " << path << " is not a segment file (shmpool.NAME.seg)\n";
+    return kExitUsage;
+  }
+  const bool force = args.Has("force");
+  if (DaemonHoldsDir(Dir(path)) && !force) {
+    std::cerr << "shmpoolctl: FAILED_PRECONDITION: a daemon serves " << Dir(path)
+              << " (shmpool.lock is held): use `shmpoolctl arena delete`, or --force\n";
+    return kExitFailed;
+  }
+  const SegmentInfo info = Inspect(path);
+  if (!info.live_pids.empty() && !force) {
+    std::cerr << "shmpoolctl: FAILED_PRECONDITION: " << info.live_pids.size()
+              << " live process(es) still attached to " << path << " (pids "
+              << absl::StrJoin(info.live_pids, ",") << "): detach them, or --force\n";
+    return kExitFailed;
+  }
+  if (unlink(path.c_str()) != 0) {
+    std::cerr << "shmpoolctl: cannot remove " << path << ": " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  unlink((path.substr(0, path.size() - 4) + ".meta").c_str());
+  std::cout << "removed " << path
+            << (info.live_pids.empty() ? ""
+                                       : absl::StrCat(" (", info.live_pids.size(),
+                                                      " live process(es) keep their mapping)"))
+            << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int SegmentsCommand(const Args& args) {
+  const std::string verb = args.words.size() >= 2 ? args.words[1] : "";
+  if (verb == "list" && args.words.size() == 2) return List(args);
+  if (verb == "remove") {
+    if (const int rc = Remove(args); rc != kExitUsage) return rc;
+  }
+  std::cerr << "shmpoolctl: usage: segments list [--shm-dir DIR] [--json] | segments remove "
+               "PATH [--force]\n(see shmpoolctl --help)\n";
+  return kExitUsage;
+}
+
+}  // namespace shmpool::ctl

@@ -1,0 +1,106 @@
+#include "ctl/top.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "ctl/commands.h"
+#include "ctl/table.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/client_context.h"
+#include "proto/api/names.h"
+#include "proto/api/size.h"
+#include "shmpool/v1/stats.grpc.pb.h"
+
+namespace shmpool::ctl {
+namespace {
+
+using api::FormatSize;
+
+struct Previous {
+  uint64_t nmalloc = 0, nfree = 0;
+  int64_t at_ns = 0;
+};
+
+std::string IdOf(const std::string& name) {
+  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
+}
+
+std::string Rate(uint64_t now, uint64_t before, double seconds) {
+  if (seconds <= 0 || now < before) return "-";
+  return absl::StrFormat("%.0f", double(now - before) / seconds);
+}
+
+void Draw(const v1::GetStatsResponse& r, std::map<std::string, Previous>& prev, bool clear) {
+  const int64_t at = google::protobuf::util::TimeUtil::TimestampToNanoseconds(r.read_time());
+  if (clear) std::cout << "\033[H\033[2J";
+  std::cout << "shmpool top  " << google::protobuf::util::TimeUtil::ToString(r.read_time()) << "\n";
+  Table t({"ARENA", "ALLOCATED", "ACTIVE", "RESIDENT", "CACHED", "RETAINED", "EXT_FRAG",
+           "RSS_RATIO", "MALLOC/S", "FREE/S", "PROCS", "PURGES"});
+  for (const v1::ArenaStats& s : r.arenas()) {
+    Previous& p = prev[s.name()];
+    const double dt = p.at_ns ? double(at - p.at_ns) / 1e9 : 0;
+    t.Add({IdOf(s.name()), FormatSize(s.allocated()), FormatSize(s.active()),
+           FormatSize(s.resident()), FormatSize(s.cached()), FormatSize(s.retained()),
+           absl::StrFormat("%.3f", s.external_fragmentation()),
+           absl::StrFormat("%.3f", s.rss_ratio()), Rate(s.nmalloc(), p.nmalloc, dt),
+           Rate(s.nfree(), p.nfree, dt), absl::StrCat(s.attached_procs()),
+           absl::StrCat(s.purge_count())});
+    p = {s.nmalloc(), s.nfree(), at};
+  }
+  t.Print(std::cout);
+  std::cout.flush();
+}
+
+}  // namespace
+
+int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
+  if (args.words.size() > 2) {
+    std::cerr << "shmpoolctl: top [NAME] [--interval DURATION] [--iterations N]\n";
+    return kExitUsage;
+  }
+  absl::Duration interval = absl::Seconds(1);
+  if (auto v = args.Get("interval"); v && !absl::ParseDuration(*v, &interval)) {
+    std::cerr << "shmpoolctl: --interval: not a duration (e.g. 500ms, 2s): " << *v << "\n";
+    return kExitUsage;
+  }
+  int64_t iterations = -1;
+  if (auto v = args.Get("iterations");
+      v && (!absl::SimpleAtoi(*v, &iterations) || iterations < 1)) {
+    std::cerr << "shmpoolctl: --iterations: not a positive number: " << *v << "\n";
+    return kExitUsage;
+  }
+  v1::WatchStatsRequest req;
+  req.set_name(args.words.size() == 2 ? api::ArenaName(args.words[1])
+                                      : std::string(api::kAllArenas));
+  const int64_t ns = absl::ToInt64Nanoseconds(interval);
+  req.mutable_interval()->set_seconds(ns / 1000000000);
+  req.mutable_interval()->set_nanos(static_cast<int32_t>(ns % 1000000000));
+  auto stub = v1::StatsService::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto reader = stub->WatchStats(&ctx, req);
+  std::map<std::string, Previous> prev;
+  const bool clear = isatty(STDOUT_FILENO);
+  v1::GetStatsResponse resp;
+  int64_t n = 0;
+  while (reader->Read(&resp)) {
+    Draw(resp, prev, clear);
+    if (iterations > 0 && ++n >= iterations) {
+      ctx.TryCancel();
+      break;
+    }
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
+    std::cerr << "shmpoolctl: " << st.error_message() << "\n";
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace shmpool::ctl

@@ -1,0 +1,52 @@
+// Authz: who may do what to an arena, decided from the caller's kernel-verified
+// credentials (SO_PEERCRED, peer_table.h), never from anything the caller says.
+//
+// A tenant is exactly who the kernel lets open the arena's segment file: its owner uid,
+// and, when the file is group-accessible (mode 0660), the members of its group (primary or
+// supplementary, read from /proc/PID/status). The daemon's check mirrors the file's
+// permissions, and the file's permissions are what stops a process that bypasses the daemon
+// (we chose owner and mode over passing fds with SCM_RIGHTS: clients of a restarted daemon
+// and tools like fsck re-open the file by path, the kernel enforces it with no daemon in
+// the loop, and `ls -l` shows an operator who the tenant is).
+//
+// Admins manage every arena: root, the daemon's own uid, and members of the configured
+// admin group (Config::admin_gid). Anyone local may create an arena for themselves: a
+// non-admin's arena is owned by its uid and group (mode 0660); naming another owner or a
+// group the caller is not in is PERMISSION_DENIED. Remote (TCP) peers have no credentials:
+// they may read (get, list, stats) but not attach or manage.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "server/arena_registry.h"
+#include "server/peer_table.h"
+
+namespace shmpool::server {
+
+enum class ArenaAction { kRead, kAttach, kManage };
+
+class Authz {
+ public:
+  Authz(uid_t daemon_uid, std::optional<gid_t> admin_gid)
+      : daemon_uid_(daemon_uid), admin_gid_(admin_gid) {}
+
+  bool IsAdmin(const PeerCredentials& peer) const;
+  // OK, or PERMISSION_DENIED naming the caller and the arena.
+  absl::Status Check(const PeerCredentials& peer, const ArenaRecord& arena,
+                     ArenaAction action) const;
+  // Fills in the owner of a new arena for a non-admin, or refuses what it may not create.
+  absl::Status CheckCreate(const PeerCredentials& peer, ArenaSpec& spec) const;
+
+ private:
+  const uid_t daemon_uid_;
+  const std::optional<gid_t> admin_gid_;
+};
+
+// The primary gid and the supplementary groups of a local peer (/proc/PID/status).
+std::vector<gid_t> GroupsOf(const PeerCredentials& peer);
+
+}  // namespace shmpool::server

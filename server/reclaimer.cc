@@ -1,0 +1,257 @@
+#include "server/reclaimer.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "absl/time/clock.h"
+#include "server/log.h"
+#include "shm/atomics.h"
+#include "shm/proc_identity.h"
+#include "shm/recovery.h"
+
+namespace shmpool::server {
+namespace {
+
+constexpr size_t kHistory = 256;
+constexpr absl::Duration kRetryDelay = absl::Milliseconds(5);
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Net bytes handed out through the caches of process record `index` and not freed through
+// them (blocks freed by another process count there): read before its caches are reclaimed.
+int64_t AllocatedThroughCaches(const shm::Segment& seg, uint32_t index) {
+  int64_t bytes = 0;
+  const uint32_t me = shm::CacheOwnerOf(index);
+  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
+    if (shm::LoadAcquire(seg.cache_owner(t)) != me) continue;
+    const shm::ThreadCache& tc = seg.cache(t);
+    for (uint32_t c = 1; c < shm::kNumClasses; ++c) {
+      const int64_t n = static_cast<int64_t>(shm::LoadRelaxed(tc.bins[c].xnmalloc)) -
+                        static_cast<int64_t>(tc.nfree(c));
+      bytes += n * static_cast<int64_t>(shm::Class(c).size);
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Reclaimer::Reclaimer(ArenaRegistry* arenas, absl::Duration audit_interval)
+    : arenas_(arenas), audit_interval_(audit_interval) {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Reclaimer::~Reclaimer() {
+  Stop();
+  for (WatchEntry& w : watches_) close(w.pidfd);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Reclaimer::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Reclaimer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  Wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Reclaimer::Wake() {
+  const uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
+}
+
+void Reclaimer::Watch(const SessionInfo& s) {
+  if (!s.peer.local || s.proc_index < 0) return;  // TCP peers: the audit covers them
+  absl::StatusOr<ArenaPtr> arena = arenas_->Get(s.arena_id);
+  if (!arena.ok() || static_cast<uint32_t>(s.proc_index) >= (*arena)->segment->geometry().max_procs)
+    return;
+  const shm::ProcRecord& rec = (*arena)->segment->proc(static_cast<uint32_t>(s.proc_index));
+  WatchEntry w;
+  w.arena_id = s.arena_id;
+  w.generation = (*arena)->generation;
+  w.proc_index = static_cast<uint32_t>(s.proc_index);
+  w.pid = rec.pid;
+  w.start_time = rec.start_time;
+  if (shm::LoadAcquire(rec.xstate) != shm::ProcRecord::kLive ||
+      w.pid != static_cast<uint32_t>(s.peer.pid))
+    return;  // the record is not this peer's: nothing to watch
+  w.pidfd = PidfdOpen(static_cast<pid_t>(w.pid));
+  // Opened before this check, the pidfd is the attached process if that process still runs:
+  // a pid reused by another process would have another start time.
+  if (!shm::ProcIdentity{w.pid, w.start_time}.Alive()) w.exited = true;
+  absl::MutexLock lock(&mu_);
+  pending_.push_back(std::move(w));
+  Wake();
+}
+
+void Reclaimer::StreamEnded(const SessionInfo& s) {
+  if (!s.peer.local || s.proc_index < 0) return;
+  WatchEntry w;
+  w.arena_id = s.arena_id;
+  w.proc_index = static_cast<uint32_t>(s.proc_index);
+  w.pid = static_cast<uint32_t>(s.peer.pid);
+  absl::MutexLock lock(&mu_);
+  ended_.push_back(std::move(w));
+  Wake();
+}
+
+std::vector<DeadClient> Reclaimer::DeadClients(const std::string& arena_id) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<DeadClient> out;
+  for (const DeadClient& d : history_)
+    if (arena_id.empty() || d.arena_id == arena_id) out.push_back(d);
+  return out;
+}
+
+void Reclaimer::Remember(DeadClient d) {
+  LogWarning("dead_client_reclaimed")
+      .Kv("arena", d.arena_id)
+      .Kv("pid", d.pid)
+      .Kv("proc_index", d.proc_index)
+      .Kv("name", d.name)
+      .Kv("found_by", d.how)
+      .Kv("caches", d.caches)
+      .Kv("blocks_returned", d.blocks_returned)
+      .Kv("allocated_bytes_left", d.allocated_bytes)
+      .Kv("note", "blocks the dead client allocated stay allocated until freed or arena reset");
+  absl::MutexLock lock(&mu_);
+  history_.push_back(std::move(d));
+  if (history_.size() > kHistory) history_.pop_front();
+}
+
+Reclaimer::Outcome Reclaimer::ReclaimIndex(const ArenaRecord& arena, uint32_t index,
+                                           const char* how) {
+  const shm::Segment& seg = *arena.segment;
+  const shm::ProcRecord& rec = seg.proc(index);
+  DeadClient d;
+  d.arena_id = arena.spec.id;
+  d.pid = rec.pid;
+  d.proc_index = index;
+  d.name.assign(rec.name, strnlen(rec.name, sizeof rec.name));
+  d.how = how;
+  d.allocated_bytes = AllocatedThroughCaches(seg, index);
+  absl::StatusOr<shm::ReclaimReport> r = shm::ReclaimProcess(seg, index);
+  if (!r.ok()) {
+    if (absl::IsUnavailable(r.status())) return Outcome::kRetry;
+    LogWarning("reclaim_failed")
+        .Kv("arena", arena.spec.id)
+        .Kv("proc_index", index)
+        .Kv("reason", r.status().message());
+    return Outcome::kDone;
+  }
+  d.reclaimed_at = absl::Now();
+  d.caches = r->caches;
+  d.blocks_returned = r->blocks_returned;
+  Remember(std::move(d));
+  return Outcome::kDone;
+}
+
+Reclaimer::Outcome Reclaimer::TryReclaim(const WatchEntry& w, const char* how) {
+  absl::StatusOr<ArenaPtr> arena = arenas_->Get(w.arena_id);
+  if (!arena.ok() || (*arena)->generation != w.generation) return Outcome::kDone;
+  // Detached (record freed, maybe claimed again by another process): nothing to do. The
+  // record cannot change under us otherwise: its process is gone and only we reclaim.
+  if (!StillNamed(w)) return Outcome::kDone;
+  return ReclaimIndex(**arena, w.proc_index, how);
+}
+
+bool Reclaimer::StillNamed(const WatchEntry& w) const {
+  absl::StatusOr<ArenaPtr> arena = arenas_->Get(w.arena_id);
+  if (!arena.ok() || (*arena)->generation != w.generation) return false;
+  const shm::ProcRecord& rec = (*arena)->segment->proc(w.proc_index);
+  const uint32_t state = shm::LoadAcquire(rec.xstate);
+  return (state == shm::ProcRecord::kLive || state == shm::ProcRecord::kDead) && rec.pid == w.pid &&
+         rec.start_time == w.start_time;
+}
+
+int Reclaimer::Audit(const char* how) {
+  int n = 0;
+  for (const ArenaPtr& a : arenas_->List()) {
+    const shm::Segment& seg = *a->segment;
+    for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
+      const uint32_t state = shm::LoadAcquire(seg.proc(i).xstate);
+      // kDead: a reclaim that a previous daemon began and did not finish.
+      if (!shm::ProcessIsDead(seg, i) && state != shm::ProcRecord::kDead) continue;
+      for (int attempt = 0; attempt < 200; ++attempt) {
+        if (ReclaimIndex(*a, i, how) == Outcome::kDone) {
+          ++n;
+          break;
+        }
+        absl::SleepFor(kRetryDelay);
+      }
+    }
+  }
+  return n;
+}
+
+void Reclaimer::Loop() {
+  absl::Time next_audit = absl::Now() + audit_interval_;
+  std::vector<WatchEntry> retry;  // exited, reclaim returned Unavailable
+  for (;;) {
+    std::vector<WatchEntry> ended;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      for (WatchEntry& w : pending_) watches_.push_back(std::move(w));
+      pending_.clear();
+      ended.swap(ended_);
+    }
+    // A stream that ended: its process may be gone already (then reclaim now).
+    for (const WatchEntry& e : ended)
+      for (WatchEntry& w : watches_)
+        if (w.arena_id == e.arena_id && w.proc_index == e.proc_index && w.pid == e.pid) {
+          w.stream_ended = true;
+          // Gone, or detached (then TryReclaim finds its record freed and drops the watch).
+          if (!shm::ProcIdentity{w.pid, w.start_time}.Alive() || !StillNamed(w)) w.exited = true;
+        }
+    // Reclaim every exited process; keep the others.
+    std::vector<WatchEntry> keep;
+    for (WatchEntry& w : watches_) {
+      if (!w.exited) {
+        keep.push_back(std::move(w));
+        continue;
+      }
+      const char* how = w.pidfd >= 0 ? "pidfd" : "stream_end";
+      if (TryReclaim(w, how) == Outcome::kRetry) {
+        keep.push_back(std::move(w));
+        continue;
+      }
+      if (w.pidfd >= 0) close(w.pidfd);
+    }
+    watches_.swap(keep);
+    bool retrying = false;
+    std::vector<pollfd> fds;
+    fds.push_back({wake_fd_, POLLIN, 0});
+    for (const WatchEntry& w : watches_) {
+      if (w.exited) retrying = true;
+      fds.push_back({w.exited ? -1 : w.pidfd, POLLIN, 0});
+    }
+    const absl::Time now = absl::Now();
+    if (now >= next_audit) {
+      Audit("audit");
+      next_audit = now + audit_interval_;
+    }
+    absl::Duration wait = next_audit - absl::Now();
+    if (retrying) wait = std::min(wait, kRetryDelay);
+    const int ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(wait)) + 1);
+    if (poll(fds.data(), fds.size(), ms) < 0 && errno != EINTR) absl::SleepFor(kRetryDelay);
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(wake_fd_, &v, sizeof v);
+    }
+    for (size_t i = 1; i < fds.size(); ++i)
+      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) watches_[i - 1].exited = true;
+  }
+}
+
+}  // namespace shmpool::server
