@@ -3,7 +3,8 @@
 #   1. debug build (everything, gRPC included)                         ctest --preset debug
 #   2. ASan + UBSan build (everything)                                 ctest --preset asan
 #   3. TSan build (the data plane: everything that does not link gRPC) ctest --preset tsan
-# Usage: scripts/test.sh [debug|asan|tsan ...]   (default: all three)
+#   4. the libFuzzer targets, briefly (scripts/fuzz.sh, clang)
+# Usage: scripts/test.sh [debug|asan|tsan|fuzz ...]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +13,14 @@ export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(debug asan tsan)
+[ ${#presets[@]} -gt 0 ] || presets=(debug asan tsan fuzz)
 
 for p in "${presets[@]}"; do
+  if [ "$p" = fuzz ]; then
+    echo "=== fuzz: libFuzzer targets, briefly (clang)"
+    scripts/fuzz.sh
+    continue
+  fi
   echo "=== ${p}: configure and build"
   start=$(date +%s)
   cmake --preset "$p" >/dev/null

@@ -159,9 +159,9 @@ absl::Status ParseTop(const toml::table& root, Config& c) {
       // Members (primary or supplementary group) manage every arena (server/authz.h).
       std::optional<std::string> name = v.value<std::string>();
       std::optional<int64_t> num = v.value<int64_t>();
-      absl::StatusOr<gid_t> g = name ? ResolveGroup(*name)
-                                     : num ? ResolveGroup(std::to_string(*num))
-                                           : absl::InvalidArgumentError("a group name or gid");
+      absl::StatusOr<gid_t> g = name  ? ResolveGroup(*name)
+                                : num ? ResolveGroup(std::to_string(*num))
+                                      : absl::InvalidArgumentError("a group name or gid");
       if (!g.ok())
         return absl::InvalidArgumentError(absl::StrCat("admin_group: ", g.status().message()));
       c.admin_gid = *g;

@@ -77,7 +77,7 @@ struct Config {
   std::vector<ArenaSpec> arenas;
   Limits limits;
   PurgeConfig purge;
-  std::string metrics_listen;  // HOST:PORT serving Prometheus /metrics; empty: off
+  std::string metrics_listen;      // HOST:PORT serving Prometheus /metrics; empty: off
   std::optional<gid_t> admin_gid;  // admin_group = "NAME" or GID: manages every arena (authz.h)
 };
 

@@ -79,7 +79,8 @@ absl::Status Daemon::Init() {
   // Every lock is held and every socket bound: now the segments are ours to adopt.
   arenas_.AdoptExisting();
   // Clients that died while no daemon watched them: reclaimed before anyone attaches.
-  if (const int n = reclaimer_.Audit("adoption"); n > 0) LogInfo("adopted_dead_clients").Kv("count", n);
+  if (const int n = reclaimer_.Audit("adoption"); n > 0)
+    LogInfo("adopted_dead_clients").Kv("count", n);
   sessions_.SetObserver(&reclaimer_);
   reclaimer_.Start();
   for (const ArenaSpec& spec : config_.arenas)

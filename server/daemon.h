@@ -61,7 +61,7 @@ class Daemon {
   PoolServiceImpl pool_service_;
   std::vector<std::unique_ptr<UnixListener>> unix_listeners_;
   std::unique_ptr<grpc::Server> server_;
-  PurgePolicy purge_policy_;                   // decay and pressure purges
+  PurgePolicy purge_policy_;                    // decay and pressure purges
   std::unique_ptr<MetricsHttpServer> metrics_;  // --metrics-listen: Prometheus /metrics
   bool shut_down_ = false;
 };

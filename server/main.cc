@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   if (const std::string m = absl::GetFlag(FLAGS_memory_limit); !m.empty()) {
     absl::StatusOr<uint64_t> limit = shmpool::api::ParseSize(m);
     if (!limit.ok()) {
-      LogError("startup_failed").Kv("error", absl::StrCat("--memory-limit: ", limit.status().message()));
+      LogError("startup_failed")
+          .Kv("error", absl::StrCat("--memory-limit: ", limit.status().message()));
       return 2;
     }
     config.purge.memory_limit = *limit;

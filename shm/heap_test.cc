@@ -550,5 +550,24 @@ TEST(Heap, LargestAcceptedCapacity) {
   EXPECT_EQ(CollectStats(seg).allocated, 0u);
 }
 
+// KNOWN ISSUE, disabled until fixed (run with --gtest_also_run_disabled_tests): a thread has
+// one thread-local slot for all Heaps, so a thread that alternates between two Heaps (two
+// arenas) claims a fresh cache record at every switch and keeps the old ones (holding
+// blocks) until it exits: the cache table fills up and the thread falls back to the
+// uncached path. Each Heap should need one cache record per thread.
+TEST(Heap, DISABLED_AlternatingHeapsInOneThreadKeepOneCacheEach) {
+  Geometry g;
+  g.max_thread_caches = 8;
+  TempSegment a(16 << 20, g), b(16 << 20, g);
+  auto ha = *Heap::Attach(a.segment());
+  auto hb = *Heap::Attach(b.segment());
+  for (int i = 0; i < 100; ++i) {
+    ha->Free(ha->Allocate(64));
+    hb->Free(hb->Allocate(64));
+  }
+  EXPECT_EQ(ClaimedCaches(*a.segment()), 1u);
+  EXPECT_EQ(ClaimedCaches(*b.segment()), 1u);
+}
+
 }  // namespace
 }  // namespace shmpool::shm

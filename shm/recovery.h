@@ -31,10 +31,10 @@
 namespace shmpool::shm {
 
 struct ReclaimReport {
-  uint32_t caches = 0;             // thread caches reclaimed
-  uint64_t blocks_returned = 0;    // free blocks put back into slabs
-  uint64_t batches_published = 0;  // ring pushes finished for the dead process
-  uint64_t cells_released = 0;     // ring pops finished for the dead process
+  uint32_t caches = 0;                 // thread caches reclaimed
+  uint64_t blocks_returned = 0;        // free blocks put back into slabs
+  uint64_t batches_published = 0;      // ring pushes finished for the dead process
+  uint64_t cells_released = 0;         // ring pops finished for the dead process
   uint64_t pool_objects_returned = 0;  // objects of its pool caches (pool.h)
 };
 

@@ -78,8 +78,8 @@ double Scale() {
 
 TEST(Recovery, KillStormLeavesAValidSegment) {
   TempSegment ts(256 << 20);
-  auto* box = static_cast<Mailbox*>(mmap(nullptr, sizeof(Mailbox), PROT_READ | PROT_WRITE,
-                                         MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* box = static_cast<Mailbox*>(
+      mmap(nullptr, sizeof(Mailbox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(box, MAP_FAILED);
   constexpr int kChildren = 4;
   const int kills = std::max(20, static_cast<int>(200 * Scale()));

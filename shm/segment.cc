@@ -35,9 +35,8 @@ absl::Status CheckGeometry(const Geometry& g) {
         absl::StrFormat("capacity %d is not a positive multiple of 4 KiB", g.capacity));
   // Page indices are 32-bit and lists store them plus one: at most 2^32 - 1 pages.
   if ((g.capacity >> kPageShift) > ~uint32_t{0})
-    return absl::InvalidArgumentError(
-        absl::StrFormat("capacity %d is above the limit of 2^32 - 1 pages (16 TiB - 4 KiB)",
-                        g.capacity));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "capacity %d is above the limit of 2^32 - 1 pages (16 TiB - 4 KiB)", g.capacity));
   if (g.max_procs == 0 || g.max_procs > (1u << 24))
     return absl::InvalidArgumentError(absl::StrFormat("max_procs %d out of range", g.max_procs));
   if (g.max_thread_caches > (1u << 24))
