@@ -13,6 +13,7 @@
 #include "ctl/json.h"
 #include "ctl/map.h"
 #include "ctl/pool_commands.h"
+#include "ctl/rpc_common.h"
 #include "ctl/segments.h"
 #include "ctl/table.h"
 #include "ctl/top.h"
@@ -28,41 +29,6 @@ namespace {
 
 using api::FormatSize;
 
-// A usage error: the message on stderr, exit 2.
-int Usage(const std::string& message) {
-  std::cerr << "shmpoolctl: " << message << "\n(see shmpoolctl --help)\n";
-  return kExitUsage;
-}
-
-// The daemon's refusal: its code and message on stderr, exit 1.
-int Failed(const grpc::Status& st) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  const int code = st.error_code();
-  std::cerr << "shmpoolctl: " << (code >= 0 && code <= 16 ? kNames[code] : "ERROR") << ": "
-            << st.error_message() << "\n";
-  return kExitFailed;
-}
-
-void Prepare(grpc::ClientContext& ctx) {
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-}
-
 std::string Seconds(const google::protobuf::Duration& d) {
   const double s = static_cast<double>(d.seconds()) + d.nanos() / 1e9;
   if (s < 1e-3) return absl::StrFormat("%.0f us", s * 1e6);
@@ -74,11 +40,6 @@ std::string Ratio(double r) { return absl::StrFormat("%.3f", r); }
 
 std::string IdOf(const std::string& name) {
   return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
-}
-
-// NAME as typed (an arena id, or "arenas/ID") to a resource name.
-std::string ArenaNameOf(const std::string& word) {
-  return word.rfind("arenas/", 0) == 0 ? word : api::ArenaName(word);
 }
 
 absl::StatusOr<uint32_t> UserId(const std::string& s, bool group) {

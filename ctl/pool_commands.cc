@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "ctl/commands.h"
 #include "ctl/json.h"
+#include "ctl/rpc_common.h"
 #include "ctl/table.h"
 #include "grpcpp/client_context.h"
 #include "proto/api/names.h"
@@ -19,24 +20,6 @@ namespace shmpool::ctl {
 namespace {
 
 using api::FormatSize;
-
-int Usage(const std::string& message) {
-  std::cerr << "shmpoolctl: " << message << "\n(see shmpoolctl --help)\n";
-  return kExitUsage;
-}
-
-int Failed(const grpc::Status& st) {
-  std::cerr << "shmpoolctl: error " << st.error_code() << ": " << st.error_message() << "\n";
-  return kExitFailed;
-}
-
-void Prepare(grpc::ClientContext& ctx) {
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-}
-
-std::string ArenaNameOf(const std::string& word) {
-  return word.rfind("arenas/", 0) == 0 ? word : api::ArenaName(word);
-}
 
 // A size ("64MiB") or plain number option; nullopt when absent, error when malformed.
 absl::StatusOr<std::optional<uint64_t>> SizeOption(const Args& args, const char* name) {
