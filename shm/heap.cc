@@ -74,6 +74,12 @@ void UnpoisonChain(const Segment& seg, uint64_t head, uint32_t size) {
 class ThreadExitHook {
  public:
   void Add(uint64_t heap_id, ThreadCache* cache) { owned_.push_back({heap_id, cache}); }
+  // The cache this thread already holds in the Heap `heap_id`, if any.
+  ThreadCache* Find(uint64_t heap_id) const {
+    for (const Owned& o : owned_)
+      if (o.heap_id == heap_id) return o.cache;
+    return nullptr;
+  }
   void Forget(uint64_t heap_id) {
     std::erase_if(owned_, [heap_id](const Owned& o) { return o.heap_id == heap_id; });
   }
@@ -176,6 +182,8 @@ Heap::~Heap() {
 }
 
 ThreadCache* Heap::ClaimCache() {
+  // A thread that alternates between Heaps keeps one cache in each.
+  if (ThreadCache* mine = exit_hook.Find(id_)) return mine;
   const uint32_t n = segment_->geometry().max_thread_caches;
   const uint32_t me = CacheOwnerOf(proc_);
   // Records used before first (already backed), then never-used ones.

@@ -550,12 +550,10 @@ TEST(Heap, LargestAcceptedCapacity) {
   EXPECT_EQ(CollectStats(seg).allocated, 0u);
 }
 
-// KNOWN ISSUE, disabled until fixed (run with --gtest_also_run_disabled_tests): a thread has
-// one thread-local slot for all Heaps, so a thread that alternates between two Heaps (two
-// arenas) claims a fresh cache record at every switch and keeps the old ones (holding
-// blocks) until it exits: the cache table fills up and the thread falls back to the
-// uncached path. Each Heap should need one cache record per thread.
-TEST(Heap, DISABLED_AlternatingHeapsInOneThreadKeepOneCacheEach) {
+// A thread has one thread-local slot for all Heaps; a thread that alternates between two
+// Heaps (two arenas) must find its cache in each again, not claim a fresh record at every
+// switch (the table would fill up and push the thread onto the uncached path).
+TEST(Heap, AlternatingHeapsInOneThreadKeepOneCacheEach) {
   Geometry g;
   g.max_thread_caches = 8;
   TempSegment a(16 << 20, g), b(16 << 20, g);
