@@ -18,6 +18,7 @@ PurgeResult Purge(const Segment& seg) {
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     while (const uint64_t batch = RingPop(seg, c, transit))
       ReturnBlocks(seg, c, batch, seg.central(c).transit);
+    ReleaseEmptySlabs(seg, c);
   }
   PurgeResult r;
   r.released_bytes = PurgeFreePages(seg);

@@ -207,11 +207,32 @@ class ClassLock {
 
 }  // namespace
 
-void RepairClass(const Segment& seg, uint32_t cls) {
+namespace {
+
+// Gives every slab of `cls` whose blocks are all free back to the page heap (class mutex
+// held). PushHome does this as a slab empties; a recount after a crash can find more.
+uint64_t ReleaseEmptySlabsLocked(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
-  RecountClass(seg, cls);
-  // Finish the dead holder's operation: every block it was moving that no slab holds goes
-  // home. Exact, because nobody could take blocks from these slabs since it died.
+  const SizeClassInfo& info = Class(cls);
+  uint64_t released = 0;
+  for (uint32_t i = c.partial_head; i;) {
+    const uint32_t slab = i - 1;
+    i = seg.run(slab).next;
+    if (seg.run(slab).free_count != info.blocks) continue;
+    UnlinkPartial(seg, c, slab);
+    FetchAddRelaxed(c.xfree_in_slabs, -uint64_t{info.blocks});
+    FetchAddRelaxed(c.xnslabs, -uint64_t{1});
+    FetchAddRelaxed(c.xslabs_released, uint64_t{1});
+    SHMPOOL_CHECK(FreeRun(seg, slab, kPageSlab));
+    ++released;
+  }
+  return released;
+}
+
+// Finishes the dead holder's operation: every block it was moving that no slab holds goes
+// home. Exact, because nobody could take blocks from these slabs since it died.
+void FinishHolderStep(const Segment& seg, uint32_t cls) {
+  ClassCentral& c = seg.central(cls);
   const uint64_t at = c.holder_transit;
   c.holder_transit = 0;
   if (at == 0 || at + sizeof(Transit) > seg.sections().total) return;
@@ -227,6 +248,19 @@ void RepairClass(const Segment& seg, uint32_t cls) {
   StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kNone));
   StoreRelaxed(t.xbatch, uint64_t{0});
   StoreRelaxed(t.xpos, uint64_t{0});
+}
+
+}  // namespace
+
+void RepairClass(const Segment& seg, uint32_t cls) {
+  RecountClass(seg, cls);
+  FinishHolderStep(seg, cls);
+  ReleaseEmptySlabsLocked(seg, cls);
+}
+
+uint64_t ReleaseEmptySlabs(const Segment& seg, uint32_t cls) {
+  ClassLock lock(seg, cls, seg.central(cls).transit);
+  return ReleaseEmptySlabsLocked(seg, cls);
 }
 
 uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& transit,

@@ -45,6 +45,10 @@ void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& tran
 uint64_t ReclaimChains(const Segment& seg, uint32_t cls, Transit& transit,
                        std::vector<uint64_t> chains);
 
+// Gives every slab of `cls` whose blocks are all free back to the page heap (purge does
+// this; a slab also goes back by itself as its last block comes home). Returns how many.
+uint64_t ReleaseEmptySlabs(const Segment& seg, uint32_t cls);
+
 // The repair after EOWNERDEAD (mutex held): recounts the class and finishes the dead
 // holder's operation.
 void RepairClass(const Segment& seg, uint32_t cls);
