@@ -191,12 +191,14 @@ ThreadCache* Heap::ClaimCache() {
     for (uint32_t i = 0; i < n; ++i) {
       std::atomic<uint32_t>& owner = segment_->cache_owner(i);
       uint32_t expected = from;
-      if (LoadRelaxed(owner) != from || !CasStrongAcqRel(owner, expected, me)) continue;
+      if (LoadRelaxed(owner) != from) continue;
+      // Back a never-used record before it leaves kCacheNeverUsed: stats and Validate read
+      // any record that is not, so it must never be a hole (SIGBUS on a full tmpfs). Backing
+      // a record another thread then wins is harmless.
       const uint64_t at = segment_->sections().caches + uint64_t{i} * sizeof(ThreadCache);
-      if (from == kCacheNeverUsed && !segment_->Back(at, sizeof(ThreadCache))) {
-        StoreRelease(owner, kCacheNeverUsed);  // file system full: go uncached
-        return nullptr;
-      }
+      if (from == kCacheNeverUsed && !segment_->Back(at, sizeof(ThreadCache)))
+        return nullptr;  // file system full: go uncached
+      if (!CasStrongAcqRel(owner, expected, me)) continue;
       ThreadCache* cache = &segment_->cache(i);
       StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
       exit_hook.Add(id_, cache);
