@@ -14,22 +14,16 @@ struct ProcCaches {
   uint64_t cached = 0;
 };
 
-// Thread caches held by each process slot (key: slot + 1, as in the owner table) and the
+// Thread caches held by each process slot (key: its owner word, shm::CacheOwnerOf) and the
 // bytes in them, in one pass over the owner table.
 absl::flat_hash_map<uint32_t, ProcCaches> CachesByProc(const shm::Segment& seg) {
   absl::flat_hash_map<uint32_t, ProcCaches> out;
   for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
     const uint32_t owner = shm::LoadAcquire(seg.cache_owner(t));
-    if (owner == 0) continue;
+    if (owner == shm::kCacheNeverUsed || owner == shm::kCacheFree) continue;
     ProcCaches& pc = out[owner];
     ++pc.caches;
-    const shm::ThreadCache& tc = seg.cache(t);
-    for (uint32_t c = 1; c < shm::kNumClasses; ++c) {
-      const shm::Bin& b = tc.bins[c];
-      uint64_t blocks = shm::LoadRelaxed(b.xcount);
-      if (shm::LoadRelaxed(tc.cold[c].xspare)) blocks += shm::Class(c).batch;
-      pc.cached += blocks * shm::Class(c).size;
-    }
+    for (uint32_t c = 1; c < shm::kNumClasses; ++c) pc.cached += seg.cache(t).cached_bytes(c);
   }
   return out;
 }
@@ -48,7 +42,7 @@ void CollectArenaStats(const ArenaRecord& arena, const std::vector<SessionInfo>&
     v1::ClientStats* c = out->add_clients();
     ToProto(s, c->mutable_session());
     if (s.proc_index < 0) continue;
-    auto it = caches.find(static_cast<uint32_t>(s.proc_index) + 1);
+    auto it = caches.find(shm::CacheOwnerOf(static_cast<uint32_t>(s.proc_index)));
     if (it == caches.end()) continue;
     c->set_thread_caches(it->second.caches);
     c->set_cached(it->second.cached);

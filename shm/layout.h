@@ -261,6 +261,13 @@ struct alignas(kCacheLine) ThreadCache {
   alignas(kCacheLine) Bin bins[kNumClasses];
   BinCold cold[kNumClasses];
 
+  // Bytes of class `cls` held free in this cache (list and spare).
+  uint64_t cached_bytes(uint32_t cls) const {
+    uint64_t blocks = bins[cls].xcount.load(std::memory_order_relaxed);
+    if (cold[cls].xspare.load(std::memory_order_relaxed)) blocks += Class(cls).batch;
+    return blocks * Class(cls).size;
+  }
+
   // Blocks of class `cls` freed into this cache (see Bin's invariant).
   uint64_t nfree(uint32_t cls) const {
     const Bin& b = bins[cls];

@@ -28,9 +28,7 @@ ArenaStats CollectStats(const Segment& seg) {
       cs[c].nmalloc += LoadRelaxed(b.xnmalloc);
       cs[c].nfree += tc.nfree(c);
       cs[c].requested += LoadRelaxed(b.xrequested);
-      uint64_t blocks = LoadRelaxed(b.xcount);
-      if (LoadRelaxed(tc.cold[c].xspare)) blocks += Class(c).batch;
-      cs[c].cached += blocks * Class(c).size;
+      cs[c].cached += tc.cached_bytes(c);
     }
   }
   const FillHistogram fill = SlabFillHistogram(seg);
