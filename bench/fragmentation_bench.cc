@@ -13,6 +13,7 @@
 // after purge, and the two ratios resident/live.
 //
 //   shmpool_fragmentation_<malloc> [--backend malloc|shmpool|boost] [--live-mib N] [--smoke]
+//                                  [--breakdown]   (shmpool: where the resident bytes sit)
 //
 // The process-local allocator is the one the binary is linked with (its purge function is
 // found with dlsym, which also names it). Not a test: --smoke only checks that it runs.
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/managed_shared_memory.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +34,7 @@
 
 #include "shm/heap.h"
 #include "shm/purge.h"
+#include "shm/stats.h"
 
 namespace {
 
@@ -44,6 +47,7 @@ struct Backend {
   virtual void Free(void* p) = 0;
   virtual uint64_t Resident() = 0;
   virtual void Purge() = 0;
+  virtual void PrintBreakdown() {}
 };
 
 uint64_t Rss() {
@@ -130,6 +134,23 @@ class Shmpool final : public Backend {
     heap_->FlushThreadCache();
     shmpool::shm::Purge(*seg_);
   }
+  // Where the resident bytes sit, from the arena's stats (MiB), and the classes whose
+  // slabs keep the most free bytes resident.
+  void PrintBreakdown() override {
+    const shmpool::shm::ArenaStats s = shmpool::shm::CollectStats(*seg_);
+    auto mib = [](uint64_t b) { return b / 1048576.0; };
+    std::printf(
+        "  allocated %.1f  free in slabs %.1f  parked %.1f  cached %.1f  in ring %.1f  "
+        "dirty runs %.1f  retained %.1f  metadata %.1f (MiB)\n",
+        mib(s.allocated), mib(s.free_in_slabs), mib(s.parked), mib(s.cached), mib(s.in_ring),
+        mib(s.dirty), mib(s.retained), mib(s.metadata));
+    std::vector<shmpool::shm::ClassStats> cs = s.classes;
+    std::sort(cs.begin(), cs.end(),
+              [](const auto& a, const auto& b) { return a.free_in_slabs > b.free_in_slabs; });
+    for (size_t i = 0; i < cs.size() && i < 8; ++i)
+      std::printf("  class %5u B: allocated %7.1f  free in slabs %6.1f  parked %6.1f (MiB)\n",
+                  cs[i].size, mib(cs[i].allocated), mib(cs[i].free_in_slabs), mib(cs[i].parked));
+  }
 
  private:
   std::string dir_, path_;
@@ -188,17 +209,22 @@ void Fill(Backend& b, std::mt19937_64& rng, uint64_t bytes, std::vector<Block>& 
 int main(int argc, char** argv) {
   std::string backend = "malloc";
   uint64_t live_target = uint64_t{1} << 30;
+  bool breakdown = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--smoke") {
       live_target = 8 << 20;
+    } else if (a == "--breakdown") {
+      breakdown = true;
     } else if (a == "--backend" && i + 1 < argc) {
       backend = argv[++i];
     } else if (a == "--live-mib" && i + 1 < argc) {
       live_target = std::strtoull(argv[++i], nullptr, 10) << 20;
     } else {
-      std::fprintf(stderr, "usage: %s [--backend malloc|shmpool|boost] [--live-mib N] [--smoke]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--backend malloc|shmpool|boost] [--live-mib N] [--smoke] [--breakdown]\n",
+          argv[0]);
       return 2;
     }
   }
@@ -231,6 +257,7 @@ int main(int argc, char** argv) {
       "%-9s live %8.1f MiB  resident before purge %8.1f MiB (%.2f)  after %8.1f MiB (%.2f)\n",
       b->name(), live / 1048576.0, before / 1048576.0, double(before) / live, after / 1048576.0,
       double(after) / live);
+  if (breakdown) b->PrintBreakdown();
   for (const Block& x : blocks) b->Free(x.p);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ctl/client_tables.h"
 #include "ctl/doctor.h"
 #include "ctl/json.h"
 #include "ctl/map.h"
@@ -67,6 +68,13 @@ void PrintArena(const v1::Arena& a) {
   t.Add({"segment size", FormatSize(a.segment_bytes())});
   t.Add({"created", google::protobuf::util::TimeUtil::ToString(a.create_time())});
   t.Add({"adopted", a.adopted() ? "yes" : "no"});
+  t.Add({"generation", absl::StrCat(a.generation())});
+  t.Add({"stale frees", absl::StrCat(a.stale_frees())});
+  for (const v1::RetiredSegment& r : a.retired_segments())
+    t.Add({absl::StrCat("retired generation ", r.generation()),
+           absl::StrCat(r.path(), " (", r.attached_clients(), " client",
+                        r.attached_clients() == 1 ? "" : "s", " still map it, ",
+                        FormatSize(r.resident_bytes()), " resident)")});
   t.Print(std::cout);
 }
 
@@ -163,8 +171,11 @@ int ArenaOne(const Args& args, v1::ArenaService::Stub& stub) {
   if (args.Has("json"))
     std::cout << ToJson(arena) << "\n";
   else if (verb == "reset")
-    std::cout << "reset arena " << IdOf(arena.name()) << " (empty, "
-              << FormatSize(arena.capacity_bytes()) << ")\n";
+    std::cout << "reset arena " << IdOf(arena.name()) << " to generation " << arena.generation()
+              << " (empty, " << FormatSize(arena.capacity_bytes()) << "; "
+              << arena.retired_segments_size() << " retired generation"
+              << (arena.retired_segments_size() == 1 ? "" : "s")
+              << " kept while clients map them)\n";
   else
     PrintArena(arena);
   return kExitOk;
@@ -183,6 +194,8 @@ void PrintStats(const v1::ArenaStats& s) {
   t.Add({"cached", FormatSize(s.cached()), "rss_ratio", Ratio(s.rss_ratio())});
   t.Add({"retained", FormatSize(s.retained()), "purge_count", absl::StrCat(s.purge_count())});
   t.Add({"purged", FormatSize(s.purged()), "purge_time", Seconds(s.purge_time())});
+  t.Add({"parked", FormatSize(s.parked()), "purges (demand/decay/pressure)",
+         absl::StrCat(s.purges_on_demand(), "/", s.purges_decay(), "/", s.purges_pressure())});
   t.Add({"free_run_bytes", FormatSize(s.free_run_bytes()), "attached_procs",
          absl::StrCat(s.attached_procs())});
   t.Add({"metadata", FormatSize(s.metadata()), "thread_caches", absl::StrCat(s.thread_caches())});
@@ -200,18 +213,7 @@ void PrintStats(const v1::ArenaStats& s) {
              Ratio(k.internal_fragmentation())});
     c.Print(std::cout);
   }
-  if (s.clients_size() > 0) {
-    std::cout << "\n";
-    Table c({"SESSION", "CLIENT", "PID", "UID", "GID", "STATE", "CACHES", "CACHED", "ATTACHED"});
-    for (const v1::ClientStats& k : s.clients()) {
-      const v1::Session& ses = k.session();
-      c.Add({ses.name(), ses.client_name(), absl::StrCat(ses.pid()), absl::StrCat(ses.uid()),
-             absl::StrCat(ses.gid()), v1::Session::State_Name(ses.state()),
-             absl::StrCat(k.thread_caches()), FormatSize(k.cached()),
-             google::protobuf::util::TimeUtil::ToString(ses.attach_time())});
-    }
-    c.Print(std::cout);
-  }
+  PrintClients(s, std::cout);
 }
 
 int Stats(const Args& args, v1::StatsService::Stub& stub) {

@@ -30,7 +30,8 @@ void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, std::vect
                        "(%s free inside slabs, %s in thread caches, %s in transfer rings). "
                        "Slabs are refilled before new ones are made, so allocating more of the "
                        "same sizes reuses this space; if the workload shrank for good, "
-                       "`shmpoolctl purge %s` returns the slabs that are wholly free.",
+                       "`shmpoolctl purge %s` returns the slabs that are wholly free and the "
+                       "pages inside slabs that hold no live block.",
                        Pct(frag), FormatSize(slab_active), FormatSize(s.free_in_slabs()),
                        FormatSize(s.cached()), FormatSize(s.in_ring()), IdOf(s.name()))});
 }

@@ -18,7 +18,8 @@ commands:
   arena list
   arena get NAME
   arena delete NAME
-  arena reset NAME
+  arena reset NAME           free everything at once, clients attached: a new, empty
+                             generation; clients switch to it (get shows the generation)
   arena set-quota NAME SIZE   (or: arena update NAME --quota SIZE) online; 0: no quota
   pool create ARENA NAME --object-size N --count N [--align N] [--headroom N]
                     [--cache-line-pad]

@@ -16,8 +16,9 @@ void Table::Print(std::ostream& out) const {
     for (size_t i = 0; i < rows_[r].size(); ++i) {
       const std::string& cell = rows_[r][i];
       const std::string pad(width[i] - cell.size(), ' ');
-      const bool numeric = align_numbers_ && r > 0 && !cell.empty() &&
-                           std::isdigit(static_cast<unsigned char>(cell[0]));
+      const size_t sign = !cell.empty() && cell[0] == '-';  // negative numbers align too
+      const bool numeric = align_numbers_ && r > 0 && cell.size() > sign &&
+                           std::isdigit(static_cast<unsigned char>(cell[sign]));
       if (i) line += "  ";
       line += numeric ? pad + cell : (i + 1 == rows_[r].size() ? cell : cell + pad);
     }

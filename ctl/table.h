@@ -1,6 +1,7 @@
 // Table: rows of cells printed in aligned columns for shmpoolctl's human-readable output.
-// With align_numbers, cells that look numeric (start with a digit) are right-aligned (for
-// columns of numbers); otherwise every cell is left-aligned (for field/value lists).
+// With align_numbers, cells that look numeric (start with a digit, or '-' and a digit) are
+// right-aligned (for columns of numbers); otherwise every cell is left-aligned (for
+// field/value lists).
 #pragma once
 
 #include <ostream>

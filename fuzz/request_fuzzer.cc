@@ -34,7 +34,7 @@ struct World {
         authz(geteuid(), std::nullopt),
         arena_service(&arenas, &peers, &authz),
         session_service(&arenas, &sessions, &peers, &authz),
-        stats_service(&arenas, &sessions, &stopping) {
+        stats_service(&arenas, &sessions, &peers, &authz, &stopping) {
     std::filesystem::create_directories(dir);
     for (const char* id : {"default", "b"}) {
       ArenaSpec spec;

@@ -21,10 +21,8 @@
 #include "shm/proc_identity.h"
 
 namespace shmpool::server {
-namespace {
 
-// Processes whose record in the segment is live and that still run.
-uint32_t LiveProcs(const shm::Segment& seg) {
+uint32_t LiveProcesses(const shm::Segment& seg) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
     const shm::ProcRecord& r = seg.proc(i);
@@ -33,6 +31,8 @@ uint32_t LiveProcs(const shm::Segment& seg) {
   }
   return n;
 }
+
+namespace {
 
 shm::Geometry GeometryOf(const ArenaSpec& spec) {
   shm::Geometry g;
@@ -53,6 +53,19 @@ void WriteMeta(const std::string& path, const ArenaSpec& spec) {
 ArenaRegistry::ArenaRegistry(std::string shm_dir, Limits limits, SessionRegistry* sessions)
     : shm_dir_(std::move(shm_dir)), limits_(limits), sessions_(sessions) {}
 
+ArenaRegistry::~ArenaRegistry() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+void ArenaRegistry::SetResetObserver(ResetObserver* observer) {
+  absl::MutexLock lock(&mu_);
+  observer_ = observer;
+}
+
 std::string ArenaRegistry::SegmentPath(absl::string_view id) const {
   return absl::StrCat(shm_dir_, "/", api::SegmentFileName(id));
 }
@@ -64,10 +77,13 @@ std::string ArenaRegistry::MetaPath(absl::string_view id) const {
 int ArenaRegistry::AdoptExisting() {
   DIR* dir = opendir(shm_dir_.c_str());
   if (dir == nullptr) return 0;
-  std::vector<std::string> ids;
+  std::vector<std::string> ids, others;
   while (dirent* e = readdir(dir)) {
     std::string id = api::ArenaIdOfSegmentFile(e->d_name);
-    if (!id.empty()) ids.push_back(std::move(id));
+    if (!id.empty())
+      ids.push_back(std::move(id));
+    else
+      others.emplace_back(e->d_name);
   }
   closedir(dir);
   absl::MutexLock lock(&mu_);
@@ -104,10 +120,12 @@ int ArenaRegistry::AdoptExisting() {
         .Kv("arena", id)
         .Kv("path", path)
         .Kv("capacity", g.capacity)
-        .Kv("live_procs", LiveProcs(*rec->segment));
+        .Kv("generation", rec->arena_generation())
+        .Kv("live_procs", LiveProcesses(*rec->segment));
     arenas_[id] = std::move(rec);
     ++adopted;
   }
+  AdoptRetiredLocked(others);
   return adopted;
 }
 
@@ -137,18 +155,8 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
     return absl::ResourceExhaustedError(
         absl::StrFormat("the daemon already serves %d arenas (limits.max_arenas)", arenas_.size()));
   const std::string path = SegmentPath(spec.id);
-  const bool shared = spec.owner.has_value() || spec.group.has_value();
-  absl::StatusOr<std::unique_ptr<shm::Segment>> seg =
-      shm::Segment::Create(path, GeometryOf(spec), shared ? 0660 : 0600);
+  absl::StatusOr<std::unique_ptr<shm::Segment>> seg = CreateSegment(spec, path);
   if (!seg.ok()) return seg.status();
-  if (shared && fchown((*seg)->fd(), spec.owner ? *spec.owner : static_cast<uid_t>(-1),
-                       spec.group ? *spec.group : static_cast<gid_t>(-1)) != 0) {
-    const int e = errno;
-    unlink(path.c_str());
-    return absl::PermissionDeniedError(
-        absl::StrFormat("cannot give segment %s to uid %d gid %d: %s", path,
-                        spec.owner.value_or(-1), spec.group.value_or(-1), std::strerror(e)));
-  }
   struct stat st {};
   fstat((*seg)->fd(), &st);
   auto rec = std::make_shared<ArenaRecord>();
@@ -159,7 +167,6 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   rec->create_time = absl::FromUnixNanos((*seg)->header().created_unix_ns);
   rec->uid = st.st_uid;
   rec->gid = st.st_gid;
-  shm::StoreRelaxed((*seg)->header().tenant.xquota_bytes, spec.quota);  // enforced from here
   rec->segment = std::move(*seg);
   WriteMeta(MetaPath(spec.id), spec);
   LogInfo("arena_created")
@@ -172,6 +179,24 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   ArenaPtr out = rec;
   arenas_[spec.id] = std::move(rec);
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<shm::Segment>> ArenaRegistry::CreateSegment(
+    const ArenaSpec& spec, const std::string& path) const {
+  const bool shared = spec.owner.has_value() || spec.group.has_value();
+  absl::StatusOr<std::unique_ptr<shm::Segment>> seg =
+      shm::Segment::Create(path, GeometryOf(spec), shared ? 0660 : 0600);
+  if (!seg.ok()) return seg.status();
+  if (shared && fchown((*seg)->fd(), spec.owner ? *spec.owner : static_cast<uid_t>(-1),
+                       spec.group ? *spec.group : static_cast<gid_t>(-1)) != 0) {
+    const int e = errno;
+    unlink(path.c_str());
+    return absl::PermissionDeniedError(
+        absl::StrFormat("cannot give segment %s to uid %d gid %d: %s", path,
+                        spec.owner.value_or(-1), spec.group.value_or(-1), std::strerror(e)));
+  }
+  shm::StoreRelaxed((*seg)->header().tenant.xquota_bytes, spec.quota);  // enforced from here
+  return seg;
 }
 
 absl::StatusOr<ArenaPtr> ArenaRegistry::Get(absl::string_view id) const {
@@ -190,15 +215,22 @@ std::vector<ArenaPtr> ArenaRegistry::List() const {
 }
 
 uint32_t ArenaRegistry::LiveClients(const ArenaRecord& arena) const {
-  return LiveProcs(*arena.segment) + sessions_->CountAttaching(arena.spec.id);
+  return LiveProcesses(*arena.segment) + sessions_->CountAttaching(arena.spec.id);
 }
 
 absl::Status ArenaRegistry::CheckNoClients(const ArenaRecord& arena, absl::string_view verb) const {
   const uint32_t n = LiveClients(arena);
-  if (n == 0) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrFormat("cannot %s arena \"%s\": %d client%s still attached (detach them first)",
-                      verb, arena.spec.id, n, n == 1 ? " is" : "s are"));
+  if (n != 0)
+    return absl::FailedPreconditionError(
+        absl::StrFormat("cannot %s arena \"%s\": %d client%s still attached (detach them first)",
+                        verb, arena.spec.id, n, n == 1 ? " is" : "s are"));
+  for (const RetiredGeneration& r : arena.retired)
+    if (const uint32_t m = LiveProcesses(*r.segment); m != 0)
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "cannot %s arena \"%s\": %d client%s still map%s its generation %d, retired by a "
+          "reset (they detach, or call shmpool_release_retired)",
+          verb, arena.spec.id, m, m == 1 ? "" : "s", m == 1 ? "s" : "", r.generation));
+  return absl::OkStatus();
 }
 
 absl::Status ArenaRegistry::Delete(absl::string_view id) {
@@ -211,6 +243,7 @@ absl::Status ArenaRegistry::Delete(absl::string_view id) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT)
     return absl::InternalError(
         absl::StrFormat("cannot remove segment %s: %s", path, std::strerror(errno)));
+  for (const RetiredGeneration& r : it->second->retired) unlink(r.path.c_str());
   unlink(MetaPath(id).c_str());
   arenas_.erase(it);
   LogInfo("arena_deleted").Kv("arena", id).Kv("path", path);
@@ -237,26 +270,6 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64
   ArenaPtr out = rec;
   it->second = std::move(rec);
   return out;
-}
-
-absl::StatusOr<ArenaPtr> ArenaRegistry::Reset(absl::string_view id) {
-  absl::MutexLock lock(&mu_);
-  auto it = arenas_.find(id);
-  if (it == arenas_.end())
-    return absl::NotFoundError(absl::StrFormat("arena \"%s\" does not exist", id));
-  if (absl::Status st = CheckNoClients(*it->second, "reset"); !st.ok()) return st;
-  ArenaSpec spec = it->second->spec;
-  const std::string path = SegmentPath(id);
-  // Keep the file's owner and group (an adopted arena may have been shared).
-  if (it->second->uid != geteuid()) spec.owner = it->second->uid;
-  if (it->second->gid != getegid()) spec.group = it->second->gid;
-  if (unlink(path.c_str()) != 0 && errno != ENOENT)
-    return absl::InternalError(
-        absl::StrFormat("cannot remove segment %s: %s", path, std::strerror(errno)));
-  arenas_.erase(it);
-  absl::StatusOr<ArenaPtr> fresh = CreateLocked(spec);
-  if (fresh.ok()) LogInfo("arena_reset").Kv("arena", id);
-  return fresh;
 }
 
 }  // namespace shmpool::server

@@ -3,18 +3,34 @@
 // An arena is an id, the spec it was created with (capacity, quota, owner, geometry), its
 // segment file <shm-dir>/shmpool.<id>.seg (mapped here with shm::Segment; the daemon never
 // attaches a Heap), a sidecar <shm-dir>/shmpool.<id>.meta holding what the segment does not
-// (the quota), and a generation number. Records are immutable and shared (ArenaPtr): a
-// reset replaces the record, so an RPC that holds the old one keeps a valid mapping.
+// (the quota), and the retired generations that clients still map. Records are immutable
+// and shared (ArenaPtr): a reset, a quota change or a sweep replaces the record, so an RPC
+// that holds the old one keeps a valid mapping.
 //
-// Live clients of an arena = its processes whose record in the segment is live and whose
-// process still runs (this counts clients attached before a daemon restart, and clients
-// that attached without the daemon) + sessions still ATTACHING (about to map the segment).
-// Delete and reset are refused while that number is not 0.
+// Two numbers tell arenas apart in time:
+//   - ArenaRecord::generation, the record's incarnation in this daemon (unique over the
+//     daemon's life; a reset, a delete and re-create, an adoption give a new one). Sessions
+//     and the reclaimer use it to notice that the segment they knew was replaced.
+//   - the arena's generation (arena_generation(), in the segment header, so it survives a
+//     restart): 0 when created, +1 per reset. Clients and operators see this one.
 //
-// INVARIANTS: one record per id; every record's segment file is at SegmentPath(id);
-// generations are unique across the daemon's life (a re-created arena gets a new one);
-// arenas_.size() <= limits.max_arenas, except for adopted segments.
-// Lock order: ArenaRegistry::mu_ before SessionRegistry's.
+// Reset with clients attached (arena_generations.cc has the argument): the next generation
+// is a new file, complete before it takes the arena's file name; the old file is renamed
+// <name>.retired-<generation>, marked retired in its header, and kept until no live process
+// maps it. No block is handed out twice: the generations are different files.
+//
+// Live clients of an arena = its processes whose record in the current segment is live and
+// whose process still runs (this counts clients attached before a daemon restart, and
+// clients that attached without the daemon) + sessions still ATTACHING (about to map the
+// segment). Delete is refused while that number, or the live processes of a retired
+// generation, is not 0.
+//
+// INVARIANTS: one record per id; every record's segment file is at SegmentPath(id) and
+// every retired generation's at RetiredPath(id, generation); generations are unique across
+// the daemon's life (a re-created arena gets a new one); arenas_.size() <=
+// limits.max_arenas, except for adopted segments.
+// Lock order: ArenaRegistry::mu_ before SessionRegistry's. The reset observer is called
+// with mu_ released.
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +38,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -36,23 +53,50 @@
 
 namespace shmpool::server {
 
+// A generation of an arena that a reset replaced, mapped here until no live process maps
+// it; then its file is unlinked.
+struct RetiredGeneration {
+  uint64_t generation = 0;
+  std::string path;
+  std::shared_ptr<shm::Segment> segment;
+};
+
 struct ArenaRecord {
   ArenaSpec spec;  // geometry filled in from the segment
   std::shared_ptr<shm::Segment> segment;
-  uint64_t generation = 0;
+  uint64_t generation = 0;  // the record's incarnation (see the top of this file)
   absl::Time create_time;
   bool adopted = false;
   uid_t uid = 0;  // the segment file's owner and group
   gid_t gid = 0;
+  std::vector<RetiredGeneration> retired;  // oldest first
+
+  // The arena's generation: 0 when created, +1 per reset.
+  uint64_t arena_generation() const { return segment->header().generation.number; }
 };
 using ArenaPtr = std::shared_ptr<const ArenaRecord>;
+
+// Told when an arena was reset (the session service tells the arena's clients).
+class ResetObserver {
+ public:
+  virtual ~ResetObserver() = default;
+  virtual void ArenaReset(const ArenaRecord& fresh) = 0;
+};
+
+// Processes whose record in the segment is live and that still run.
+uint32_t LiveProcesses(const shm::Segment& seg);
 
 class ArenaRegistry {
  public:
   ArenaRegistry(std::string shm_dir, Limits limits, SessionRegistry* sessions);
+  ~ArenaRegistry();
+  ArenaRegistry(const ArenaRegistry&) = delete;
+  ArenaRegistry& operator=(const ArenaRegistry&) = delete;
 
   // Maps every segment file of shm_dir that passes validation; logs the others and renames
-  // them to *.seg.rejected (kept, out of the way). Returns how many were adopted.
+  // them to *.seg.rejected (kept, out of the way). Retired generations that a live process
+  // still maps are kept with their arena, the others unlinked. Returns how many arenas
+  // were adopted.
   int AdoptExisting() ABSL_LOCKS_EXCLUDED(mu_);
   // A configured arena: kept if adopted (a warning when its capacity differs from the
   // spec), else created.
@@ -61,20 +105,42 @@ class ArenaRegistry {
   absl::StatusOr<ArenaPtr> Create(const ArenaSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<ArenaPtr> Get(absl::string_view id) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<ArenaPtr> List() const ABSL_LOCKS_EXCLUDED(mu_);
-  // FAILED_PRECONDITION (with the count) while clients are attached.
+  // FAILED_PRECONDITION (with the count) while clients are attached to the arena or to one
+  // of its retired generations.
   absl::Status Delete(absl::string_view id) ABSL_LOCKS_EXCLUDED(mu_);
   // Sets the quota online (0: none): stored in the segment, where clients enforce it.
   absl::StatusOr<ArenaPtr> UpdateQuota(absl::string_view id, uint64_t quota)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Recreates the segment empty with the same spec and a new generation.
+  // Gives the arena its next generation, empty (same spec, same pools), while clients stay
+  // attached; tells the reset observer. The record returned is the new generation's.
   absl::StatusOr<ArenaPtr> Reset(absl::string_view id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Unlinks the retired generations that no live process maps; returns how many. A
+  // background thread calls it while any is kept.
+  int SweepRetired() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Before any reset; `observer` outlives its registration (nullptr removes it).
+  void SetResetObserver(ResetObserver* observer) ABSL_LOCKS_EXCLUDED(mu_);
 
   uint32_t LiveClients(const ArenaRecord& arena) const;
   std::string SegmentPath(absl::string_view id) const;
+  std::string RetiredPath(absl::string_view id, uint64_t generation) const;
   const Limits& limits() const { return limits_; }
 
  private:
   absl::StatusOr<ArenaPtr> CreateLocked(const ArenaSpec& spec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new segment file at `path` for `spec`: geometry, owner, group, mode and quota.
+  absl::StatusOr<std::unique_ptr<shm::Segment>> CreateSegment(const ArenaSpec& spec,
+                                                              const std::string& path) const;
+  // Reset's steps (arena_generations.cc).
+  absl::StatusOr<std::unique_ptr<shm::Segment>> CreateNextGeneration(const ArenaRecord& old,
+                                                                     const ArenaSpec& spec,
+                                                                     const std::string& path) const;
+  absl::Status SwapInNextGeneration(const ArenaRecord& old, const std::string& next_path,
+                                    std::string* retired_path) const;
+  // Adoption of retired files and of a reset's leftovers, after the current segments.
+  void AdoptRetiredLocked(const std::vector<std::string>& files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartSweeperLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SweepLoop() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status CheckNoClients(const ArenaRecord& arena, absl::string_view verb) const;
   std::string MetaPath(absl::string_view id) const;
 
@@ -84,6 +150,9 @@ class ArenaRegistry {
   mutable absl::Mutex mu_;
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
   absl::btree_map<std::string, ArenaPtr> arenas_ ABSL_GUARDED_BY(mu_);
+  ResetObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread sweeper_;  // started at the first retired generation kept
 };
 
 }  // namespace shmpool::server

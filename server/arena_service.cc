@@ -59,19 +59,21 @@ grpc::Status ArenaServiceImpl::CreateArena(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status ArenaServiceImpl::GetArena(grpc::ServerContext*, const v1::GetArenaRequest* req,
+grpc::Status ArenaServiceImpl::GetArena(grpc::ServerContext* ctx, const v1::GetArenaRequest* req,
                                         v1::Arena* resp) {
   absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
   if (!id.ok()) return ToGrpc(id.status());
   absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
   if (!a.ok()) return ToGrpc(a.status());
+  const PeerCredentials peer = peers_->Lookup(ctx->peer());
+  if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kRead); !st.ok()) return ToGrpc(st);
   ToProto(**a, arenas_->LiveClients(**a), resp);
   return grpc::Status::OK;
 }
 
-grpc::Status ArenaServiceImpl::ListArenas(grpc::ServerContext*, const v1::ListArenasRequest*,
+grpc::Status ArenaServiceImpl::ListArenas(grpc::ServerContext* ctx, const v1::ListArenasRequest*,
                                           v1::ListArenasResponse* resp) {
-  for (const ArenaPtr& a : arenas_->List())
+  for (const ArenaPtr& a : authz_->Readable(peers_->Lookup(ctx->peer()), arenas_->List()))
     ToProto(*a, arenas_->LiveClients(*a), resp->add_arenas());
   return grpc::Status::OK;
 }
@@ -96,9 +98,15 @@ grpc::Status ArenaServiceImpl::ResetArena(grpc::ServerContext* ctx,
   absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
   if (!id.ok()) return ToGrpc(id.status());
   if (absl::Status st = CheckManage(*ctx, *id); !st.ok()) return ToGrpc(st);
+  // Clients stay attached: they are told, and switch to the new generation.
   absl::StatusOr<ArenaPtr> a = arenas_->Reset(*id);
-  if (!a.ok()) return ToGrpc(a.status());
-  ToProto(**a, 0, resp);
+  if (!a.ok()) {
+    LogLine line(Level::kWarning, "reset_arena_failed");
+    line.Kv("arena", *id).Kv("reason", a.status().message());
+    AddPeer(line, *peers_, *ctx);
+    return ToGrpc(a.status());
+  }
+  ToProto(**a, arenas_->LiveClients(**a), resp);
   return grpc::Status::OK;
 }
 

@@ -17,6 +17,28 @@ bool Contains(const std::vector<gid_t>& v, gid_t g) {
   return std::find(v.begin(), v.end(), g) != v.end();
 }
 
+bool GroupShared(const ArenaRecord& arena) {
+  struct stat st {};
+  return fstat(arena.segment->fd(), &st) == 0 && (st.st_mode & S_IRWXG) == (S_IRGRP | S_IWGRP);
+}
+
+// Whether a local peer (uid, groups) is the arena's tenant: who the kernel lets open its file.
+bool IsTenant(uid_t uid, const std::vector<gid_t>& groups, const ArenaRecord& arena) {
+  return uid == arena.uid || (GroupShared(arena) && Contains(groups, arena.gid));
+}
+
+const char* Verb(ArenaAction action) {
+  switch (action) {
+    case ArenaAction::kRead:
+      return "read";
+    case ArenaAction::kAttach:
+      return "attach to";
+    case ArenaAction::kManage:
+      return "manage";
+  }
+  return "use";
+}
+
 }  // namespace
 
 std::vector<gid_t> GroupsOf(const PeerCredentials& peer) {
@@ -38,20 +60,26 @@ bool Authz::IsAdmin(const PeerCredentials& peer) const {
 
 absl::Status Authz::Check(const PeerCredentials& peer, const ArenaRecord& arena,
                           ArenaAction action) const {
-  if (action == ArenaAction::kRead) return absl::OkStatus();
-  if (!peer.local)
+  if (!peer.local) {
+    if (action == ArenaAction::kRead) return absl::OkStatus();
     return absl::PermissionDeniedError(
         absl::StrFormat("arena \"%s\": remote peers (%s) may not attach or manage arenas",
                         arena.spec.id, peer.address));
-  if (IsAdmin(peer) || peer.uid == arena.uid) return absl::OkStatus();
-  struct stat st {};
-  const bool group_shared =
-      fstat(arena.segment->fd(), &st) == 0 && (st.st_mode & S_IRWXG) == (S_IRGRP | S_IWGRP);
-  if (group_shared && Contains(GroupsOf(peer), arena.gid)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrFormat(
-      "uid %d (gid %d) may not %s arena \"%s\": it belongs to uid %d, group %d%s", peer.uid,
-      peer.gid, action == ArenaAction::kAttach ? "attach to" : "manage", arena.spec.id, arena.uid,
-      arena.gid, group_shared ? "" : " (not shared with the group)"));
+  }
+  if (peer.uid == arena.uid || IsAdmin(peer) || IsTenant(peer.uid, GroupsOf(peer), arena))
+    return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrFormat("uid %d (gid %d) may not %s arena \"%s\": it belongs to uid %d, group %d%s",
+                      peer.uid, peer.gid, Verb(action), arena.spec.id, arena.uid, arena.gid,
+                      GroupShared(arena) ? "" : " (not shared with the group)"));
+}
+
+std::vector<ArenaPtr> Authz::Readable(const PeerCredentials& peer,
+                                      std::vector<ArenaPtr> arenas) const {
+  if (!peer.local || IsAdmin(peer)) return arenas;
+  const std::vector<gid_t> groups = GroupsOf(peer);
+  std::erase_if(arenas, [&](const ArenaPtr& a) { return !IsTenant(peer.uid, groups, *a); });
+  return arenas;
 }
 
 absl::Status Authz::CheckCreate(const PeerCredentials& peer, ArenaSpec& spec) const {

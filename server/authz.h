@@ -12,8 +12,15 @@
 // Admins manage every arena: root, the daemon's own uid, and members of the configured
 // admin group (Config::admin_gid). Anyone local may create an arena for themselves: a
 // non-admin's arena is owned by its uid and group (mode 0660); naming another owner or a
-// group the caller is not in is PERMISSION_DENIED. Remote (TCP) peers have no credentials:
-// they may read (get, list, stats) but not attach or manage.
+// group the caller is not in is PERMISSION_DENIED.
+//
+// Reads (get, list, stats, watch, segment map, pools) follow the same rule: a local caller
+// sees its own tenant's arenas only (an admin sees all). A list leaves the others out; an
+// arena named in a request gives PERMISSION_DENIED, as a refused mutation does (NOT_FOUND
+// only when no such arena exists: a name is not a secret, the segment file shows it).
+// Remote (TCP) peers have no credentials: they may read every arena (a TCP listener, like
+// /metrics, is an operator's endpoint, opened by the daemon's configuration) but not attach
+// or manage.
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +47,8 @@ class Authz {
                      ArenaAction action) const;
   // Fills in the owner of a new arena for a non-admin, or refuses what it may not create.
   absl::Status CheckCreate(const PeerCredentials& peer, ArenaSpec& spec) const;
+  // The arenas of `arenas` that `peer` may read, in their order.
+  std::vector<ArenaPtr> Readable(const PeerCredentials& peer, std::vector<ArenaPtr> arenas) const;
 
  private:
   const uid_t daemon_uid_;

@@ -36,7 +36,7 @@ Daemon::Daemon(const Config& config)
       authz_(geteuid(), config.admin_gid),
       arena_service_(&arenas_, &peers_, &authz_),
       session_service_(&arenas_, &sessions_, &peers_, &authz_),
-      stats_service_(&arenas_, &sessions_, &stopping_),
+      stats_service_(&arenas_, &sessions_, &peers_, &authz_, &stopping_),
       pool_service_(&arenas_, &peers_, &authz_),
       purge_policy_(&arenas_, config) {}
 

@@ -12,12 +12,18 @@ namespace {
 using Arena = v1::ArenaStats;
 using Class = v1::SizeClassStats;
 using Client = v1::ClientStats;
+using ClientClass = v1::ClientClassStats;
+using ClientPool = v1::ClientPoolStats;
 
 std::string IdOf(const std::string& name) {
   return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
 }
 
 std::string Num(double v) { return absl::StrFormat("%.17g", v); }
+
+std::string ClassLabels(uint32_t cls, uint32_t size) {
+  return absl::StrCat(",class=\"", cls, "\",size=\"", size, "\"");
+}
 
 template <typename T>
 struct Family {
@@ -59,6 +65,9 @@ const std::vector<Family<Arena>>& ArenaFamilies() {
        [](const Arena& a) { return double(a.free_in_slabs()); }},
       {"shmpool_arena_free_run_bytes", "gauge", "Bytes of free page runs (backed or not).",
        [](const Arena& a) { return double(a.free_run_bytes()); }},
+      {"shmpool_arena_parked_bytes", "gauge",
+       "Bytes of free blocks on slab pages that purge gave back (part of retained).",
+       [](const Arena& a) { return double(a.parked()); }},
       {"shmpool_arena_retained_bytes", "gauge", "Bytes purged and reusable (free, unbacked).",
        [](const Arena& a) { return double(a.retained()); }},
       {"shmpool_arena_metadata_bytes", "gauge", "Bytes of the segment before its data pages.",
@@ -95,14 +104,25 @@ const std::vector<Family<Arena>>& ArenaFamilies() {
       {"shmpool_arena_failed_allocations_total", "counter",
        "Allocations refused: exhaustion, quota or a full file system.",
        [](const Arena& a) { return double(a.failed_allocs()); }},
-      {"shmpool_arena_purges_total", "counter", "Purges run (on demand, decay or pressure).",
-       [](const Arena& a) { return double(a.purge_count()); }},
       {"shmpool_arena_purged_bytes_total", "counter", "Bytes released to the OS by purges.",
        [](const Arena& a) { return double(a.purged()); }},
       {"shmpool_arena_purge_seconds_total", "counter", "Time spent purging.",
        [](const Arena& a) {
          return double(a.purge_time().seconds()) + a.purge_time().nanos() / 1e9;
        }},
+  };
+  return *f;
+}
+
+// Purges of one arena for one reason.
+struct PurgeCount {
+  uint64_t n;
+};
+const std::vector<Family<PurgeCount>>& PurgeFamilies() {
+  static const auto* f = new std::vector<Family<PurgeCount>>{
+      {"shmpool_arena_purges_total", "counter",
+       "Purges run, by reason: on_demand (RPC, shmpoolctl, client), decay, pressure.",
+       [](const PurgeCount& p) { return double(p.n); }},
   };
   return *f;
 }
@@ -119,6 +139,9 @@ const std::vector<Family<Class>>& ClassFamilies() {
        [](const Class& c) { return double(c.in_ring()); }},
       {"shmpool_class_free_in_slabs_bytes", "gauge", "Bytes free inside this class's slabs.",
        [](const Class& c) { return double(c.free_in_slabs()); }},
+      {"shmpool_class_parked_bytes", "gauge",
+       "Bytes of this class's free blocks on slab pages that purge gave back.",
+       [](const Class& c) { return double(c.parked()); }},
       {"shmpool_class_slabs", "gauge", "Slabs of this class.",
        [](const Class& c) { return double(c.nslabs()); }},
       {"shmpool_class_external_fragmentation_ratio", "gauge", "1 - allocated / active.",
@@ -137,6 +160,39 @@ const std::vector<Family<Client>>& ClientFamilies() {
        [](const Client& c) { return double(c.thread_caches()); }},
       {"shmpool_client_cached_bytes", "gauge", "Bytes in the client's thread caches.",
        [](const Client& c) { return double(c.cached()); }},
+      // Gauges, not counters: a cache the client gives back (a thread that exits) takes its
+      // figures with it.
+      {"shmpool_client_allocations", "gauge",
+       "Blocks handed out through the client's thread caches since it claimed them.",
+       [](const Client& c) { return double(c.nmalloc()); }},
+      {"shmpool_client_frees", "gauge",
+       "Blocks freed through the client's thread caches since it claimed them.",
+       [](const Client& c) { return double(c.nfree()); }},
+      {"shmpool_client_net_bytes", "gauge",
+       "Bytes the client allocated minus bytes it freed (negative for a consumer that frees "
+       "what others allocated).",
+       [](const Client& c) { return double(c.net_bytes()); }},
+  };
+  return *f;
+}
+
+const std::vector<Family<ClientClass>>& ClientClassFamilies() {
+  static const auto* f = new std::vector<Family<ClientClass>>{
+      {"shmpool_client_class_net_blocks", "gauge",
+       "Blocks of this class the client allocated minus blocks it freed.",
+       [](const ClientClass& c) { return double(c.net()); }},
+      {"shmpool_client_class_cached_bytes", "gauge",
+       "Bytes of this class in the client's thread caches.",
+       [](const ClientClass& c) { return double(c.cached()); }},
+  };
+  return *f;
+}
+
+const std::vector<Family<ClientPool>>& ClientPoolFamilies() {
+  static const auto* f = new std::vector<Family<ClientPool>>{
+      {"shmpool_client_pool_held_objects", "gauge",
+       "Objects of the pool the client got minus objects it put back.",
+       [](const ClientPool& p) { return double(p.held()); }},
   };
   return *f;
 }
@@ -163,21 +219,43 @@ std::string FormatMetrics(const v1::GetStatsResponse& stats) {
   std::vector<std::pair<const Arena*, std::string>> arenas;
   std::vector<std::pair<const Class*, std::string>> classes;
   std::vector<std::pair<const Client*, std::string>> clients;
+  std::vector<std::pair<const ClientClass*, std::string>> client_classes;
+  std::vector<std::pair<const ClientPool*, std::string>> client_pools;
+  std::vector<PurgeCount> purge_counts;
+  purge_counts.reserve(3 * stats.arenas_size());  // stable: `purges` points into it
+  std::vector<std::pair<const PurgeCount*, std::string>> purges;
   for (const Arena& a : stats.arenas()) {
     const std::string arena = absl::StrCat("arena=\"", EscapeLabel(IdOf(a.name())), "\"");
     arenas.emplace_back(&a, arena);
+    for (const auto& [reason, n] :
+         {std::pair{"on_demand", a.purges_on_demand()}, std::pair{"decay", a.purges_decay()},
+          std::pair{"pressure", a.purges_pressure()}}) {
+      purge_counts.push_back({n});
+      purges.emplace_back(&purge_counts.back(), absl::StrCat(arena, ",reason=\"", reason, "\""));
+    }
     for (const Class& c : a.size_classes())
-      classes.emplace_back(
-          &c, absl::StrCat(arena, ",class=\"", c.size_class(), "\",size=\"", c.size(), "\""));
-    for (const Client& c : a.clients())
-      clients.emplace_back(&c, absl::StrCat(arena, ",session=\"", EscapeLabel(c.session().name()),
-                                            "\",client=\"", EscapeLabel(c.session().client_name()),
-                                            "\",pid=\"", c.session().pid(), "\""));
+      classes.emplace_back(&c, absl::StrCat(arena, ClassLabels(c.size_class(), c.size())));
+    for (const Client& c : a.clients()) {
+      const v1::Session& s = c.session();
+      const std::string client = absl::StrCat(arena, ",session=\"", EscapeLabel(s.name()),
+                                              "\",client=\"", EscapeLabel(s.client_name()),
+                                              "\",pid=\"", s.pid(), "\",uid=\"", s.uid(), "\"");
+      clients.emplace_back(&c, client);
+      for (const ClientClass& k : c.size_classes())
+        client_classes.emplace_back(&k,
+                                    absl::StrCat(client, ClassLabels(k.size_class(), k.size())));
+      for (const ClientPool& p : c.pools())
+        client_pools.emplace_back(&p,
+                                  absl::StrCat(client, ",pool=\"", EscapeLabel(p.pool()), "\""));
+    }
   }
   auto labels = [](const auto&, const std::string& l) { return l; };
   Write(out, ArenaFamilies(), arenas, labels);
+  Write(out, PurgeFamilies(), purges, labels);
   Write(out, ClassFamilies(), classes, labels);
   Write(out, ClientFamilies(), clients, labels);
+  Write(out, ClientClassFamilies(), client_classes, labels);
+  Write(out, ClientPoolFamilies(), client_pools, labels);
   return out;
 }
 

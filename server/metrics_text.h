@@ -3,8 +3,9 @@
 //
 // Names follow Prometheus conventions: prefix shmpool_, base units (bytes, seconds),
 // counters end in _total, one label set per arena (arena="ID"), per size class
-// (arena, class, size) and per client session (arena, session, client, pid). Every family
-// has its # HELP and # TYPE lines, once, before its samples.
+// (arena, class, size), per client session (arena, session, client, pid, uid), and per
+// client and class (those labels and class, size) or client and pool (and pool). Every
+// family has its # HELP and # TYPE lines, once, before its samples.
 #pragma once
 
 #include <string>

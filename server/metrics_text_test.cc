@@ -24,7 +24,16 @@ v1::GetStatsResponse Sample() {
   k->mutable_session()->set_name("sessions/1");
   k->mutable_session()->set_client_name("we\"ird\\name");
   k->mutable_session()->set_pid(42);
+  k->mutable_session()->set_uid(1001);
   k->set_cached(4096);
+  k->set_net_bytes(-480);
+  v1::ClientClassStats* kc = k->add_size_classes();
+  kc->set_size_class(4);
+  kc->set_size(48);
+  kc->set_net(-10);
+  v1::ClientPoolStats* kp = k->add_pools();
+  kp->set_pool("arenas/video/pools/pkt");
+  kp->set_held(7);
   r.add_arenas()->set_name("arenas/b");
   return r;
 }
@@ -41,8 +50,16 @@ TEST(MetricsText, ArenaGaugesAndCountersCarryTheirLabels) {
   EXPECT_NE(m.find("shmpool_arena_purge_seconds_total{arena=\"video\"} 1.5\n"), std::string::npos);
   EXPECT_NE(m.find("shmpool_class_slabs{arena=\"video\",class=\"4\",size=\"48\"} 3\n"),
             std::string::npos);
-  EXPECT_NE(m.find("shmpool_client_cached_bytes{arena=\"video\",session=\"sessions/1\","
-                   "client=\"we\\\"ird\\\\name\",pid=\"42\"} 4096\n"),
+  const std::string client =
+      "arena=\"video\",session=\"sessions/1\",client=\"we\\\"ird\\\\name\",pid=\"42\","
+      "uid=\"1001\"";
+  EXPECT_NE(m.find("shmpool_client_cached_bytes{" + client + "} 4096\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("shmpool_client_net_bytes{" + client + "} -480\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("shmpool_client_class_net_blocks{" + client + ",class=\"4\",size=\"48\"} -10\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("shmpool_client_pool_held_objects{" + client +
+                   ",pool=\"arenas/video/pools/pkt\"} 7\n"),
             std::string::npos)
       << m;
 }

@@ -1,20 +1,15 @@
 #include "server/pool_service.h"
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "proto/api/names.h"
 #include "server/grpc_status.h"
 #include "server/log.h"
+#include "server/proto_convert.h"
 #include "shm/atomics.h"
 #include "shm/pool.h"
 
 namespace shmpool::server {
 namespace {
-
-std::string PoolName(absl::string_view arena, absl::string_view pool) {
-  return absl::StrCat(api::ArenaName(arena), "/pools/", pool);
-}
 
 // "arenas/{a}/pools/{p}" -> {a, p}.
 absl::StatusOr<std::pair<std::string, std::string>> ParsePoolName(absl::string_view name) {
@@ -94,16 +89,18 @@ grpc::Status PoolServiceImpl::CreatePool(grpc::ServerContext* ctx, const v1::Cre
   return grpc::Status::OK;
 }
 
-grpc::Status PoolServiceImpl::ListPools(grpc::ServerContext*, const v1::ListPoolsRequest* req,
+grpc::Status PoolServiceImpl::ListPools(grpc::ServerContext* ctx, const v1::ListPoolsRequest* req,
                                         v1::ListPoolsResponse* resp) {
+  const PeerCredentials peer = peers_->Lookup(ctx->peer());
   std::vector<ArenaPtr> targets;
   if (req->arena().empty() || req->arena() == api::kAllArenas) {
-    targets = arenas_->List();
+    targets = authz_->Readable(peer, arenas_->List());
   } else {
     absl::StatusOr<std::string> id = api::ParseArenaName(req->arena());
     if (!id.ok()) return ToGrpc(id.status());
     absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
     if (!a.ok()) return ToGrpc(a.status());
+    if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kRead); !st.ok()) return ToGrpc(st);
     targets.push_back(*a);
   }
   for (const ArenaPtr& a : targets)

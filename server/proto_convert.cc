@@ -1,8 +1,13 @@
 #include "server/proto_convert.h"
 
+#include "absl/strings/str_cat.h"
 #include "proto/api/names.h"
 
 namespace shmpool::server {
+
+std::string PoolName(absl::string_view arena_id, absl::string_view pool_id) {
+  return absl::StrCat(api::ArenaName(arena_id), "/pools/", pool_id);
+}
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t ns = absl::ToUnixNanos(t);
@@ -30,6 +35,16 @@ void ToProto(const ArenaRecord& a, uint32_t live_clients, v1::Arena* out) {
   out->set_attached_clients(live_clients);
   ToProto(a.create_time, out->mutable_create_time());
   out->set_adopted(a.adopted);
+  const shm::GenerationState& g = a.segment->header().generation;
+  out->set_generation(g.number);
+  out->set_stale_frees(g.xstale_frees.load(std::memory_order_relaxed));
+  for (const RetiredGeneration& r : a.retired) {
+    v1::RetiredSegment* rs = out->add_retired_segments();
+    rs->set_generation(r.generation);
+    rs->set_path(r.path);
+    rs->set_attached_clients(LiveProcesses(*r.segment));
+    rs->set_resident_bytes(r.segment->ResidentBytes());
+  }
 }
 
 void ToProto(const SessionInfo& s, v1::Session* out) {
@@ -53,6 +68,7 @@ void ToProto(const ArenaRecord& a, v1::SegmentInfo* out) {
   out->set_layout_version(seg.header().layout_version);
   out->set_max_procs(seg.geometry().max_procs);
   out->set_max_thread_caches(seg.geometry().max_thread_caches);
+  out->set_generation(seg.header().generation.number);
 }
 
 void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
@@ -86,6 +102,10 @@ void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
   out->set_attached_procs(s.attached_procs);
   out->set_thread_caches(s.thread_caches);
   out->set_dirty(s.dirty);
+  out->set_parked(s.parked);
+  out->set_purges_on_demand(s.purges_by_reason[0]);
+  out->set_purges_decay(s.purges_by_reason[1]);
+  out->set_purges_pressure(s.purges_by_reason[2]);
   for (const shm::ClassStats& c : s.classes) {
     v1::SizeClassStats* p = out->add_size_classes();
     p->set_size_class(c.cls);
@@ -95,6 +115,7 @@ void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
     p->set_cached(c.cached);
     p->set_in_ring(c.in_ring);
     p->set_free_in_slabs(c.free_in_slabs);
+    p->set_parked(c.parked);
     p->set_nmalloc(c.nmalloc);
     p->set_nfree(c.nfree);
     p->set_nslabs(c.nslabs);

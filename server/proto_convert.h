@@ -1,8 +1,10 @@
 // Conversions from the daemon's records to the API's messages (package shmpool.v1).
 #pragma once
 
+#include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -15,6 +17,8 @@
 
 namespace shmpool::server {
 
+// "arenas/{arena_id}/pools/{pool_id}".
+std::string PoolName(absl::string_view arena_id, absl::string_view pool_id);
 void ToProto(absl::Time t, google::protobuf::Timestamp* out);
 void ToProto(absl::Duration d, google::protobuf::Duration* out);
 void ToProto(const ArenaRecord& arena, uint32_t live_clients, v1::Arena* out);

@@ -142,7 +142,9 @@ void PurgePolicy::LookOnce() {
   for (const PurgeOrder& o : decider_.Decide(absl::Now(), looks, fs_free)) {
     for (const ArenaPtr& a : list) {
       if (a->spec.id != o.id) continue;
-      const shm::PurgeResult r = shm::Purge(*a->segment);
+      const shm::PurgeResult r =
+          shm::Purge(*a->segment, o.reason == PurgeOrder::kDecay ? shm::PurgeReason::kDecay
+                                                                 : shm::PurgeReason::kPressure);
       LogInfo("purged")
           .Kv("arena", o.id)
           .Kv("reason", ReasonName(o.reason))

@@ -149,6 +149,13 @@ Reclaimer::Outcome Reclaimer::ReclaimIndex(const ArenaRecord& arena, uint32_t in
         .Kv("reason", r.status().message());
     return Outcome::kDone;
   }
+  if (r->chains_cut != 0)
+    LogWarning("reclaim_cut_chains")
+        .Kv("arena", arena.spec.id)
+        .Kv("proc_index", index)
+        .Kv("chains", r->chains_cut)
+        .Kv("note",
+            "the dead client's cache record was corrupted: blocks past a bad link are lost");
   d.reclaimed_at = absl::Now();
   d.caches = r->caches;
   d.blocks_returned = r->blocks_returned;

@@ -9,9 +9,10 @@
 //      running process: so the pidfd is that process and not a later one that reused the
 //      pid. The reclaimer thread polls every pidfd; readable = the process has exited;
 //   3. an audit: at start (adoption) and every audit_interval, every process record that
-//      is live but whose process is gone (shm::ProcessIsDead) is reclaimed. This covers
-//      clients attached before a daemon restart and clients that mapped the segment
-//      directly.
+//      is live but whose process is gone (shm::ProcessIsDead) is reclaimed, and so is every
+//      record left kDead: a reclaim that a killed daemon began, which resumes where it
+//      stopped (shm/recovery.h). This covers clients attached before a daemon restart,
+//      clients that mapped the segment directly, and the daemon's own death mid-reclaim.
 // A dead process's blocks that it had allocated stay allocated (they are the
 // application's); each reclaim is logged (event=dead_client_reclaimed) and kept in a short
 // history (DeadClients) so stats and session output can say that they belonged to a dead

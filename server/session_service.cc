@@ -1,5 +1,7 @@
 #include "server/session_service.h"
 
+#include <optional>
+
 #include "absl/strings/str_format.h"
 #include "proto/api/names.h"
 #include "server/grpc_status.h"
@@ -8,9 +10,12 @@
 
 namespace shmpool::server {
 
-// One open StreamSession. Sends ATTACHED, then waits for the end. Finish is called exactly
-// once: at once if no write is in flight, else when the write completes. gRPC runs OnDone
-// (never inline in Finish) after which the reactor deletes itself.
+// One open StreamSession. Sends ATTACHED, then RESET for each reset of its arena, and waits
+// for the end. One write is in flight at a time: event_ is being written, next_ waits (a
+// newer RESET replaces an older one not yet sent: only the latest generation matters).
+// Finish is called exactly once: at once if no write is in flight, else when the write
+// completes. gRPC runs OnDone (never inline in Finish) after which the reactor deletes
+// itself.
 class SessionStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
  public:
   SessionStream(SessionServiceImpl* service, const SessionInfo& session)
@@ -21,6 +26,18 @@ class SessionStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
     StartWrite(&event_);
   }
 
+  const SessionInfo& session() const { return session_; }
+
+  void SendReset(uint64_t generation, const v1::SegmentInfo& segment) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (finish_requested_ || (next_.has_value() && next_->generation() >= generation)) return;
+    next_.emplace();
+    next_->set_kind(v1::SessionEvent::RESET);
+    next_->set_generation(generation);
+    *next_->mutable_segment() = segment;
+    if (!write_pending_) StartNextLocked();
+  }
+
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     write_pending_ = false;
@@ -28,7 +45,10 @@ class SessionStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
       finish_requested_ = true;
       finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the client went away");
     }
-    if (finish_requested_) FinishLocked();
+    if (finish_requested_)
+      FinishLocked();
+    else if (next_.has_value())
+      StartNextLocked();
   }
   void OnCancel() override { RequestFinish(grpc::Status::CANCELLED); }
   void OnDone() override {
@@ -50,6 +70,12 @@ class SessionStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
   }
 
  private:
+  void StartNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    event_ = std::move(*next_);
+    next_.reset();
+    write_pending_ = true;
+    StartWrite(&event_);
+  }
   void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
@@ -58,8 +84,9 @@ class SessionStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
 
   SessionServiceImpl* const service_;
   const SessionInfo session_;
-  v1::SessionEvent event_;
+  v1::SessionEvent event_;  // the event being written (ATTACHED first)
   absl::Mutex mu_;
+  std::optional<v1::SessionEvent> next_ ABSL_GUARDED_BY(mu_);
   bool write_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -76,6 +103,14 @@ class FailedStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
 };
 
 }  // namespace
+
+SessionServiceImpl::SessionServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions,
+                                       const PeerTable* peers, const Authz* authz)
+    : arenas_(arenas), sessions_(sessions), peers_(peers), authz_(authz) {
+  arenas_->SetResetObserver(this);
+}
+
+SessionServiceImpl::~SessionServiceImpl() { arenas_->SetResetObserver(nullptr); }
 
 grpc::Status SessionServiceImpl::AttachArena(grpc::ServerContext* ctx,
                                              const v1::AttachArenaRequest* req,
@@ -144,6 +179,24 @@ grpc::ServerWriteReactor<v1::SessionEvent>* SessionServiceImpl::StreamSession(
 void SessionServiceImpl::Remove(SessionStream* s) {
   absl::MutexLock lock(&mu_);
   streams_.erase(s);
+}
+
+void SessionServiceImpl::ArenaReset(const ArenaRecord& fresh) {
+  v1::SegmentInfo segment;
+  ToProto(fresh, &segment);
+  absl::MutexLock lock(&mu_);
+  int told = 0;
+  for (SessionStream* s : streams_) {
+    // Streams of sessions that attached to this generation already map it.
+    if (s->session().arena_id != fresh.spec.id || s->session().generation == fresh.generation)
+      continue;
+    s->SendReset(fresh.arena_generation(), segment);
+    ++told;
+  }
+  LogInfo("sessions_told_of_reset")
+      .Kv("arena", fresh.spec.id)
+      .Kv("generation", fresh.arena_generation())
+      .Kv("streams", told);
 }
 
 void SessionServiceImpl::Shutdown() {

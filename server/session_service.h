@@ -5,6 +5,12 @@
 // the stream is open. Its end, for any reason (client cancel, lost connection, daemon
 // shutdown), ends the session in the SessionRegistry. Shutdown() finishes every open stream
 // with UNAVAILABLE and refuses new ones.
+//
+// An arena reset (ArenaRegistry::Reset, which tells this service as its ResetObserver)
+// sends RESET with the new generation on every open stream of the arena. The client maps
+// the new generation, attaches again (a new session, with its process record there) and
+// cancels the old stream. A stream opened for a session that attached before a reset is
+// refused (FAILED_PRECONDITION), and the client attaches again.
 #pragma once
 
 #include "absl/base/thread_annotations.h"
@@ -21,11 +27,13 @@ namespace shmpool::server {
 class SessionStream;
 
 class SessionServiceImpl final
-    : public v1::SessionService::WithCallbackMethod_StreamSession<v1::SessionService::Service> {
+    : public v1::SessionService::WithCallbackMethod_StreamSession<v1::SessionService::Service>,
+      public ResetObserver {
  public:
+  // Registers itself as `arenas`' reset observer until destroyed.
   SessionServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions, const PeerTable* peers,
-                     const Authz* authz)
-      : arenas_(arenas), sessions_(sessions), peers_(peers), authz_(authz) {}
+                     const Authz* authz);
+  ~SessionServiceImpl() override;
 
   grpc::Status AttachArena(grpc::ServerContext* ctx, const v1::AttachArenaRequest* req,
                            v1::AttachArenaResponse* resp) override;
@@ -33,6 +41,8 @@ class SessionServiceImpl final
       grpc::CallbackServerContext* ctx, const v1::StreamSessionRequest* req) override;
 
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends RESET to every open stream of the arena.
+  void ArenaReset(const ArenaRecord& fresh) override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   friend class SessionStream;

@@ -1,31 +1,37 @@
 #include "server/stats_collector.h"
 
-#include "absl/container/flat_hash_map.h"
+#include <algorithm>
+
 #include "proto/api/names.h"
 #include "server/proto_convert.h"
-#include "shm/atomics.h"
+#include "shm/client_stats.h"
 #include "shm/stats.h"
 
 namespace shmpool::server {
 namespace {
 
-struct ProcCaches {
-  uint32_t caches = 0;
-  uint64_t cached = 0;
-};
-
-// Thread caches held by each process slot (key: its owner word, shm::CacheOwnerOf) and the
-// bytes in them, in one pass over the owner table.
-absl::flat_hash_map<uint32_t, ProcCaches> CachesByProc(const shm::Segment& seg) {
-  absl::flat_hash_map<uint32_t, ProcCaches> out;
-  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
-    const uint32_t owner = shm::LoadAcquire(seg.cache_owner(t));
-    if (owner == shm::kCacheNeverUsed || owner == shm::kCacheFree) continue;
-    ProcCaches& pc = out[owner];
-    ++pc.caches;
-    for (uint32_t c = 1; c < shm::kNumClasses; ++c) pc.cached += seg.cache(t).cached_bytes(c);
+void ToProto(const std::string& arena_id, const shm::ClientStats& s, v1::ClientStats* out) {
+  out->set_thread_caches(s.thread_caches);
+  out->set_cached(s.cached);
+  out->set_nmalloc(s.nmalloc);
+  out->set_nfree(s.nfree);
+  out->set_net_bytes(s.net_bytes);
+  for (const shm::ClientClassStats& c : s.classes) {
+    v1::ClientClassStats* p = out->add_size_classes();
+    p->set_size_class(c.cls);
+    p->set_size(c.size);
+    p->set_nmalloc(c.nmalloc);
+    p->set_nfree(c.nfree);
+    p->set_net(c.net());
+    p->set_allocated_bytes(c.nmalloc * c.size);
+    p->set_net_bytes(c.net_bytes());
+    p->set_cached(c.cached);
   }
-  return out;
+  for (const shm::ClientPoolStats& pool : s.pools) {
+    v1::ClientPoolStats* p = out->add_pools();
+    p->set_pool(PoolName(arena_id, pool.pool));
+    p->set_held(pool.held);
+  }
 }
 
 }  // namespace
@@ -36,16 +42,15 @@ void CollectArenaStats(const ArenaRecord& arena, const std::vector<SessionInfo>&
   out->set_name(api::ArenaName(arena.spec.id));
   out->set_quota(arena.spec.quota);
   if (sessions.empty()) return;
-  const absl::flat_hash_map<uint32_t, ProcCaches> caches = CachesByProc(*arena.segment);
+  const std::vector<shm::ClientStats> clients = shm::CollectClientStats(*arena.segment);
   for (const SessionInfo& s : sessions) {
     if (s.generation != arena.generation) continue;
     v1::ClientStats* c = out->add_clients();
     ToProto(s, c->mutable_session());
-    if (s.proc_index < 0) continue;
-    auto it = caches.find(shm::CacheOwnerOf(static_cast<uint32_t>(s.proc_index)));
-    if (it == caches.end()) continue;
-    c->set_thread_caches(it->second.caches);
-    c->set_cached(it->second.cached);
+    auto it = std::find_if(clients.begin(), clients.end(), [&s](const shm::ClientStats& k) {
+      return s.proc_index >= 0 && k.proc == static_cast<uint32_t>(s.proc_index);
+    });
+    if (it != clients.end()) ToProto(arena.spec.id, *it, c);
   }
 }
 

@@ -1,6 +1,7 @@
 // Stats of an arena as the API reports them: the segment's own numbers (shm::CollectStats,
 // read lock-free while clients allocate), the arena's quota, and per client: each session
-// joined with the thread caches its process holds in the segment.
+// joined, by its process record, with what that process did and holds in the segment
+// (shm::CollectClientStats: per size class and per pool).
 #pragma once
 
 #include <vector>

@@ -11,26 +11,29 @@
 
 namespace shmpool::server {
 
-absl::Status StatsServiceImpl::Fill(const std::string& name, v1::GetStatsResponse* resp) {
-  std::vector<ArenaPtr> targets;
-  if (name.empty() || name == api::kAllArenas) {
-    targets = arenas_->List();
-  } else {
-    absl::StatusOr<std::string> id = api::ParseArenaName(name);
-    if (!id.ok()) return id.status();
-    absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
-    if (!a.ok()) return a.status();
-    targets.push_back(*a);
-  }
+absl::StatusOr<std::vector<ArenaPtr>> StatsServiceImpl::Targets(const PeerCredentials& peer,
+                                                                const std::string& name) const {
+  if (name.empty() || name == api::kAllArenas) return authz_->Readable(peer, arenas_->List());
+  absl::StatusOr<std::string> id = api::ParseArenaName(name);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
+  if (!a.ok()) return a.status();
+  if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kRead); !st.ok()) return st;
+  return std::vector<ArenaPtr>{*a};
+}
+
+void StatsServiceImpl::Fill(const std::vector<ArenaPtr>& targets, v1::GetStatsResponse* resp) {
   for (const ArenaPtr& a : targets)
     CollectArenaStats(*a, sessions_->List(a->spec.id), resp->add_arenas());
   ToProto(absl::Now(), resp->mutable_read_time());
-  return absl::OkStatus();
 }
 
-grpc::Status StatsServiceImpl::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* req,
+grpc::Status StatsServiceImpl::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                                         v1::GetStatsResponse* resp) {
-  return ToGrpc(Fill(req->name(), resp));
+  absl::StatusOr<std::vector<ArenaPtr>> targets = Targets(peers_->Lookup(ctx->peer()), req->name());
+  if (!targets.ok()) return ToGrpc(targets.status());
+  Fill(*targets, resp);
+  return grpc::Status::OK;
 }
 
 grpc::Status StatsServiceImpl::WatchStats(grpc::ServerContext* ctx,
@@ -43,22 +46,29 @@ grpc::Status StatsServiceImpl::WatchStats(grpc::ServerContext* ctx,
   if (interval < absl::Milliseconds(10))
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "interval must be at least 10ms (or unset for 1s)");
+  // The caller's credentials are read once, while its connection (and so its fd) is alive.
+  const PeerCredentials peer = peers_->Lookup(ctx->peer());
   while (!ctx->IsCancelled()) {
+    // Each time anew: arenas come and go while the watch runs.
+    absl::StatusOr<std::vector<ArenaPtr>> targets = Targets(peer, req->name());
+    if (!targets.ok()) return ToGrpc(targets.status());
     v1::GetStatsResponse resp;
-    if (absl::Status st = Fill(req->name(), &resp); !st.ok()) return ToGrpc(st);
+    Fill(*targets, &resp);
     if (!writer->Write(resp)) break;
     if (stopping_->WaitForNotificationWithTimeout(interval)) break;
   }
   return grpc::Status::OK;
 }
 
-grpc::Status StatsServiceImpl::GetSegmentMap(grpc::ServerContext*,
+grpc::Status StatsServiceImpl::GetSegmentMap(grpc::ServerContext* ctx,
                                              const v1::GetSegmentMapRequest* req,
                                              v1::SegmentMap* resp) {
   absl::StatusOr<std::string> id = api::ParseArenaName(req->name());
   if (!id.ok()) return ToGrpc(id.status());
   absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
   if (!a.ok()) return ToGrpc(a.status());
+  const PeerCredentials peer = peers_->Lookup(ctx->peer());
+  if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kRead); !st.ok()) return ToGrpc(st);
   const uint32_t cells = req->cells() ? req->cells() : 1024;
   if (cells > 65536)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cells must be at most 65536");

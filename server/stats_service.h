@@ -1,9 +1,13 @@
 // StatsService (shmpool.v1): stats of one arena or all, once (GetStats) or every interval
-// (WatchStats, a server stream that ends when the client cancels or the daemon stops).
+// (WatchStats, a server stream that ends when the client cancels or the daemon stops), and
+// the segment map. A caller reads only the arenas it may (authz.h): "all" leaves the others
+// out, a named one is PERMISSION_DENIED.
 #pragma once
 
 #include "absl/synchronization/notification.h"
 #include "server/arena_registry.h"
+#include "server/authz.h"
+#include "server/peer_table.h"
 #include "server/session_registry.h"
 #include "shmpool/v1/stats.grpc.pb.h"
 
@@ -12,9 +16,9 @@ namespace shmpool::server {
 class StatsServiceImpl final : public v1::StatsService::Service {
  public:
   // `stopping` is notified when the daemon shuts down: watches end then.
-  StatsServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions,
-                   const absl::Notification* stopping)
-      : arenas_(arenas), sessions_(sessions), stopping_(stopping) {}
+  StatsServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions, const PeerTable* peers,
+                   const Authz* authz, const absl::Notification* stopping)
+      : arenas_(arenas), sessions_(sessions), peers_(peers), authz_(authz), stopping_(stopping) {}
 
   grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                         v1::GetStatsResponse* resp) override;
@@ -24,10 +28,15 @@ class StatsServiceImpl final : public v1::StatsService::Service {
                              v1::SegmentMap* resp) override;
 
  private:
-  absl::Status Fill(const std::string& name, v1::GetStatsResponse* resp);
+  // The arenas `name` names that `peer` may read.
+  absl::StatusOr<std::vector<ArenaPtr>> Targets(const PeerCredentials& peer,
+                                                const std::string& name) const;
+  void Fill(const std::vector<ArenaPtr>& targets, v1::GetStatsResponse* resp);
 
   ArenaRegistry* const arenas_;
   SessionRegistry* const sessions_;
+  const PeerTable* const peers_;
+  const Authz* const authz_;
   const absl::Notification* const stopping_;
 };
 

@@ -200,6 +200,8 @@ ThreadCache* Heap::ClaimCache() {
         return nullptr;  // file system full: go uncached
       if (!CasStrongAcqRel(owner, expected, me)) continue;
       ThreadCache* cache = &segment_->cache(i);
+      // Attribution starts from here: what earlier owners did stays theirs (layout.h).
+      cache->TakeBase(segment_->proc(proc_).attach_unix_ns);
       StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
       exit_hook.Add(id_, cache);
       return cache;
@@ -390,6 +392,10 @@ void Heap::FreeSlow(void* p) {
     FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
     return ReportBadFree(p, "memory that is not allocated (a double free?)");
   }
+  if (PageEntry::Parked(e)) {  // every block touching a parked page is free
+    FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
+    return ReportBadFree(p, "a block on a page purge gave back (a double free)");
+  }
   const uint32_t cls = PageEntry::ClassOf(e);
   const SizeClassInfo& info = Class(cls);
   const uint64_t in_slab = rel - (uint64_t{start} << kPageShift);
@@ -426,7 +432,7 @@ size_t Heap::UsableSize(const void* p) const {
   if (PageEntry::KindOf(e) == kPageLarge)
     return rel == uint64_t{start} << kPageShift ? size_t{segment_->run(start).pages} << kPageShift
                                                 : 0;
-  if (PageEntry::KindOf(e) != kPageSlab) return 0;
+  if (PageEntry::KindOf(e) != kPageSlab || PageEntry::Parked(e)) return 0;
   const SizeClassInfo& info = Class(PageEntry::ClassOf(e));
   const uint64_t in_slab = rel - (uint64_t{start} << kPageShift);
   return in_slab % info.size == 0 ? info.size : 0;

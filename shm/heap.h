@@ -128,7 +128,7 @@ __attribute__((always_inline)) inline void Heap::Free(void* p) {
     const uint64_t e = LoadRelaxed(pagemap_[page]);
     const uint32_t cls = PageEntry::ClassOf(e);
     const SizeClassInfo& info = Class(cls);
-    const uint64_t in_slab = off - data_off_ - PageEntry::StartBytes(e);
+    const uint64_t in_slab = off - data_off_ - PageEntry::LiveSlabStartBytes(e);
     FreeBlock* blk = static_cast<FreeBlock*>(p);
     const uint64_t tag = key_ ^ off;
     // Not a slab (cls 0) fails here too.

@@ -2,7 +2,8 @@
 //
 //   SegmentHeader      magic, layout version, geometry, section offsets, the page heap's
 //                      state, the arena-wide counters, the tenant's quota and the
-//                      directory of object pools (pool.h)           (one page)
+//                      directory of object pools (pool.h), the
+//                      arena's generation (reset)                   (one page)
 //   ProcRecord[P]      one per attached process                    (P = max_procs)
 //   uint32 owner[T]    which process holds each thread cache       (T = max_thread_caches)
 //   ClassCentral[C]    per size class: transfer-ring positions, the slab lists' mutex
@@ -37,9 +38,10 @@
 namespace shmpool::shm {
 
 inline constexpr uint64_t kMagic = 0x4c4f4f504d485353ull;  // "SSHMPOOL"
-inline constexpr uint32_t kLayoutVersion = 3;
+inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr uint32_t kCacheLine = 64;
 inline constexpr uint32_t kFreeRunBuckets = 128;  // exact lengths 1..127, then ">= 128"
+inline constexpr uint32_t kPartialBuckets = 4;    // partial-slab lists per class, by fullness
 
 // The parameters a segment is created with. No compile-time limit on any of them.
 struct Geometry {
@@ -66,30 +68,60 @@ enum PageKind : uint8_t {
   kPagePool = 4
 };
 
-// PageMap entry: bits 0-7 size class (0 unless a slab), 8-11 PageKind, 12-63 the byte
-// offset (from the data start) of the first page of the run the page belongs to, which is
-// page-aligned so its low 12 bits are free. free() subtracts it without shifting.
+// PageMap entry:
+//   bits 0-7    size class of a live slab page, else 0. free()'s fast path reads only this
+//               (class 0 is never a block start), so every page that is not a live slab
+//               page (pool, large, free, or a slab page punched out by purge) fails there.
+//   bits 8-10   PageKind
+//   bit  11     parked: a slab page punched out by purge (every block on it is parked)
+//   bits 12-43  the first page of the run the page belongs to, stored as its byte offset
+//               from the data start (page-aligned, so free() subtracts it without shifting)
+//   bits 56-63  aux: the pool's slot (pool pages) or the slab's class (parked pages)
 // Written under the page-heap mutex for every page of a run when the run changes hands
-// (for free runs: every page's kind, and the start at the first and last page); read
-// lock-free (relaxed) by free().
+// (for free runs: every page's kind, and the start at the first and last page), and under
+// the class mutex when purge parks a slab page or a refill unparks it; read lock-free
+// (relaxed) by free().
 struct PageEntry {
+  static constexpr uint64_t kParked = uint64_t{1} << 11;
+  static constexpr uint32_t kAuxShift = 56;
   static uint64_t Make(uint32_t cls, PageKind kind, uint32_t start) {
     return uint64_t{cls} | (uint64_t{kind} << 8) | (uint64_t{start} << kPageShift);
   }
+  static uint64_t MakePool(uint32_t slot, uint32_t start) {
+    return Make(0, kPagePool, start) | (uint64_t{slot} << kAuxShift);
+  }
+  static uint64_t MakeParked(uint32_t cls, uint32_t start) {
+    return Make(0, kPageSlab, start) | kParked | (uint64_t{cls} << kAuxShift);
+  }
+  // The fast path's class: nonzero only on a live (not parked) slab page.
   static uint32_t ClassOf(uint64_t e) { return e & 0xff; }
-  static PageKind KindOf(uint64_t e) { return static_cast<PageKind>((e >> 8) & 0xf); }
+  static PageKind KindOf(uint64_t e) { return static_cast<PageKind>((e >> 8) & 0x7); }
+  static bool Parked(uint64_t e) { return (e & kParked) != 0; }
+  // The class of any slab page, parked or not.
+  static uint32_t SlabClassOf(uint64_t e) {
+    return Parked(e) ? static_cast<uint32_t>(e >> kAuxShift) : ClassOf(e);
+  }
+  static uint32_t PoolSlotOf(uint64_t e) { return static_cast<uint32_t>(e >> kAuxShift); }
   static uint32_t StartOf(uint64_t e) { return static_cast<uint32_t>(e >> kPageShift); }
-  static uint64_t StartBytes(uint64_t e) { return e & ~uint64_t{kPageSize - 1}; }
+  static uint64_t StartBytes(uint64_t e) { return uint64_t{StartOf(e)} << kPageShift; }
+  // StartBytes in one AND: exact only when ClassOf(e) != 0 (no aux bits), as on free()'s
+  // fast path, which rejects class 0 anyway.
+  static uint64_t LiveSlabStartBytes(uint64_t e) { return e & ~uint64_t{kPageSize - 1}; }
 };
 
 // RunMeta: the state of a run, kept at its first page's index.
 //   Free run:  pages, prev/next in the free-run bucket list, backed_pages (pages known to
 //              be backed by the file; 0 after purge). INVARIANT: 0 <= backed_pages <= pages,
 //              and no two free runs are adjacent (they coalesce).
-//   Slab:      pages, prev/next in its class's partial list, free_head (chain of free
-//              blocks in this slab), free_count. INVARIANT: free_count == length of the
-//              free_head chain <= Class(cls).blocks; on the partial list iff free_count > 0.
-//   Large:     pages, requested (bytes asked for).
+//   Slab:      pages, prev/next in its class's partial or parked list, free_head (chain of
+//              free blocks in this slab), free_count, backed_pages (pages not parked) and
+//              parked (blocks held back because a page they touch is parked: see
+//              slab_purge.h). INVARIANTS: free_count == length of the free_head chain;
+//              free_count + parked <= Class(cls).blocks; no block of the chain touches a
+//              parked page; parked == the blocks touching a parked page; backed_pages ==
+//              pages - parked pages; on a partial list iff free_count > 0, else on the
+//              parked list iff parked > 0 (slab_lists.h).
+//   Large, pool: pages, free_head = requested bytes (large), backed_pages == pages.
 // Guarded by the page-heap mutex (free runs, large) or the class mutex (slab lists).
 struct RunMeta {
   uint32_t pages;
@@ -98,7 +130,7 @@ struct RunMeta {
   uint32_t free_count;
   uint64_t free_head;  // offset of the first free block (slab), or requested bytes (large)
   uint32_t backed_pages;
-  uint32_t reserved;
+  uint32_t parked;
 };
 
 // A free block, while in a list, holds its link and a tag:
@@ -146,10 +178,11 @@ struct ArenaCounters {
   std::atomic<uint64_t> xlarge_requested;   // cumulative bytes asked for
   std::atomic<uint64_t> xlarge_handed_out;  // cumulative bytes handed out (whole pages)
   std::atomic<uint64_t> xpurge_count;
-  std::atomic<uint64_t> xpurged_bytes;     // cumulative
-  std::atomic<uint64_t> xpurge_ns;         // cumulative time spent purging
-  std::atomic<uint64_t> xfailed_allocs;    // exhaustion, quota or ENOSPC
-  std::atomic<uint64_t> xreclaimed_procs;  // dead processes reclaimed (recovery.h)
+  std::atomic<uint64_t> xpurged_bytes;         // cumulative
+  std::atomic<uint64_t> xpurge_ns;             // cumulative time spent purging
+  std::atomic<uint64_t> xfailed_allocs;        // exhaustion, quota or ENOSPC
+  std::atomic<uint64_t> xreclaimed_procs;      // dead processes reclaimed (recovery.h)
+  std::atomic<uint64_t> xpurges_by_reason[3];  // by PurgeReason (purge.h): sum == xpurge_count
 };
 
 // The tenant's limits, shared by every process (changed online by the daemon).
@@ -172,6 +205,22 @@ struct PoolSlot {
   char name[24];       // NUL-terminated
 };
 
+// The arena's generation: a reset (server/arena_registry.h) gives the arena a new segment
+// file and retires this one, which stays mapped by the clients that still use it.
+//   number:       0 for a new arena, +1 per reset; written by the daemon before the file
+//                 takes the arena's name, never changed after.
+//   xretired_by:  0 while this segment is the arena's current one; once a reset has put
+//                 the next generation under the arena's file name, that generation's
+//                 number (release store). A client that reads it non-zero maps the arena's
+//                 file again (client/src/client.cc).
+//   xstale_frees: frees of blocks of retired generations that this generation's clients
+//                 refused (never applied to this segment).
+struct GenerationState {
+  uint64_t number;
+  std::atomic<uint64_t> xretired_by;
+  std::atomic<uint64_t> xstale_frees;
+};
+
 struct SegmentHeader {
   std::atomic<uint64_t> xmagic;  // kMagic, published last by the creator
   uint32_t layout_version;
@@ -185,6 +234,7 @@ struct SegmentHeader {
   alignas(kCacheLine) ArenaCounters counters;
   alignas(kCacheLine) TenantState tenant;
   alignas(kCacheLine) PoolSlot pools[kMaxPools];
+  alignas(kCacheLine) GenerationState generation;
 };
 static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 
@@ -254,12 +304,28 @@ inline constexpr uint32_t kCacheNeverUsed = 0;
 inline constexpr uint32_t kCacheFree = 1;
 inline constexpr uint32_t CacheOwnerOf(uint32_t proc) { return proc + 2; }
 
+// One class's counters of a thread cache as they were when its current owner claimed it,
+// so attribution (client_stats.h) counts only what that owner did: xnmalloc - xnmalloc of
+// the base, nfree(cls) - xnfree of the base. Written by the claimer only.
+struct BinBase {
+  std::atomic<uint64_t> xnmalloc;
+  std::atomic<uint64_t> xnfree;
+};
+
 // A thread cache: owned by one thread of one process (owner[] names the process).
+// The counters of bins and cold are cumulative over the record's life, across owners;
+// `base` holds them as of the current owner's claim, and xbase_attach_ns says whose claim
+// that was (the owner's ProcRecord::attach_unix_ns, stored with release order after the
+// bases). INVARIANT once the claim is complete: xbase_attach_ns == the owner's
+// attach_unix_ns, and base[c] <= the counters of class c (they only grow). Until then the
+// record still carries the previous claim's stamp: its owner has done nothing through it.
 struct alignas(kCacheLine) ThreadCache {
   std::atomic<uint64_t> xtid;
   Transit transit;
   alignas(kCacheLine) Bin bins[kNumClasses];
   BinCold cold[kNumClasses];
+  std::atomic<uint64_t> xbase_attach_ns;
+  BinBase base[kNumClasses];
 
   // Bytes of class `cls` held free in this cache (list and spare).
   uint64_t cached_bytes(uint32_t cls) const {
@@ -275,19 +341,32 @@ struct alignas(kCacheLine) ThreadCache {
     return b.xcount.load(std::memory_order_relaxed) + b.xnmalloc.load(std::memory_order_relaxed) +
            k.xdrained.load(std::memory_order_relaxed) - k.xrefilled.load(std::memory_order_relaxed);
   }
+
+  // Takes the bases for a new owner: by the claimer, right after it won the record.
+  void TakeBase(uint64_t owner_attach_ns) {
+    for (uint32_t c = 1; c < kNumClasses; ++c) {
+      base[c].xnmalloc.store(bins[c].xnmalloc.load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+      base[c].xnfree.store(nfree(c), std::memory_order_relaxed);
+    }
+    xbase_attach_ns.store(owner_attach_ns, std::memory_order_release);
+  }
 };
 
 // Per size class, shared by all processes.
 //   xenq/xdeq: ring positions (64-bit, never wrap: see transfer_ring.h).
-//   mutex guards partial_head and the slab RunMeta of this class; on EOWNERDEAD the holder
-//   re-derives the partial list from the PageMap (slab_layer.cc).
+//   mutex guards partial_heads, parked_head, the slab RunMeta of this class and its parked
+//   page-map bits; on EOWNERDEAD the holder re-derives both lists from the PageMap
+//   (slab_layer.cc).
 // Fallback counters count the blocks of threads that could not get a cache.
 struct alignas(kCacheLine) ClassCentral {
   alignas(kCacheLine) std::atomic<uint64_t> xenq;
   alignas(kCacheLine) std::atomic<uint64_t> xdeq;
   alignas(kCacheLine) RobustMutex mutex;
-  uint32_t partial_head;  // page index + 1 of the first slab with free blocks
-  uint32_t reserved;
+  // Page index + 1 of the first slab of each list (slab_lists.h): partial slabs bucketed
+  // by fullness, then slabs whose free blocks are all parked.
+  uint32_t partial_heads[kPartialBuckets];
+  uint32_t parked_head;
   // Offset of the Transit record of the mutex holder's operation, or 0: the repair after
   // EOWNERDEAD finishes that operation from it (slab_layer.h).
   uint64_t holder_transit;
@@ -299,6 +378,8 @@ struct alignas(kCacheLine) ClassCentral {
   std::atomic<uint64_t> xslabs_created;  // cumulative
   std::atomic<uint64_t> xslabs_released;
   Transit transit;  // intent record of uncached threads and purge, used under `mutex`
+  std::atomic<uint64_t> xparked_pages;   // pages of this class's slabs punched out (parked)
+  std::atomic<uint64_t> xparked_blocks;  // free blocks held back by them (in xfree_in_slabs)
 };
 
 // One ring slot (Vyukov's bounded MPMC queue): seq says whose turn the slot is.

@@ -14,10 +14,11 @@ namespace shmpool::shm {
 namespace {
 
 TEST(Layout, Constants) {
-  EXPECT_EQ(kLayoutVersion, 3u);
+  EXPECT_EQ(kLayoutVersion, 4u);
   EXPECT_EQ(kMagic, 0x4c4f4f504d485353ull);  // "SSHMPOOL" read as a little-endian word
   EXPECT_EQ(kNumClasses, 41u);
   EXPECT_EQ(kFreeRunBuckets, 128u);
+  EXPECT_EQ(kPartialBuckets, 4u);
   EXPECT_EQ(kCacheLine, 64u);
   EXPECT_EQ(kPageSize, 4096u);
   EXPECT_EQ(ClassFingerprint(), 0x95270dd3d4f341b7ull);
@@ -48,6 +49,23 @@ TEST(Layout, PageEntryEncoding) {
   EXPECT_EQ(int{kPagePool}, 4);
   EXPECT_EQ(PageEntry::StartOf(PageEntry::Make(kNumClasses - 1, kPageLarge, ~uint32_t{0})),
             ~uint32_t{0});
+  // Pool and parked pages carry class 0 for free()'s fast path, their slot or class in aux.
+  const uint64_t pool = PageEntry::MakePool(kMaxPools - 1, 0xfedcba98u);
+  EXPECT_EQ(PageEntry::ClassOf(pool), 0u);
+  EXPECT_EQ(PageEntry::KindOf(pool), kPagePool);
+  EXPECT_EQ(PageEntry::PoolSlotOf(pool), kMaxPools - 1);
+  EXPECT_EQ(PageEntry::StartOf(pool), 0xfedcba98u);
+  EXPECT_EQ(PageEntry::StartBytes(pool), 0xfedcba98ull << 12);
+  EXPECT_FALSE(PageEntry::Parked(pool));
+  const uint64_t parked = PageEntry::MakeParked(kNumClasses - 1, 0xfedcba98u);
+  EXPECT_EQ(parked, uint64_t{kNumClasses - 1} << 56 | 0xfedcba98ull << 12 | 1u << 11 |
+                        uint64_t{kPageSlab} << 8);
+  EXPECT_EQ(PageEntry::ClassOf(parked), 0u);
+  EXPECT_EQ(PageEntry::KindOf(parked), kPageSlab);
+  EXPECT_TRUE(PageEntry::Parked(parked));
+  EXPECT_EQ(PageEntry::SlabClassOf(parked), kNumClasses - 1);
+  EXPECT_EQ(PageEntry::SlabClassOf(e), 37u);
+  EXPECT_EQ(PageEntry::StartOf(parked), 0xfedcba98u);
 }
 
 #define SHMPOOL_PIN_SIZE(T, size, align) \
@@ -87,7 +105,7 @@ TEST(Layout, RunMeta) {
   SHMPOOL_PIN_FIELD(RunMeta, free_count, 12);
   SHMPOOL_PIN_FIELD(RunMeta, free_head, 16);
   SHMPOOL_PIN_FIELD(RunMeta, backed_pages, 24);
-  SHMPOOL_PIN_FIELD(RunMeta, reserved, 28);
+  SHMPOOL_PIN_FIELD(RunMeta, parked, 28);
 }
 
 TEST(Layout, FreeBlock) {
@@ -113,7 +131,7 @@ TEST(Layout, PageHeapState) {
 }
 
 TEST(Layout, ArenaCounters) {
-  SHMPOOL_PIN_SIZE(ArenaCounters, 88, 8);
+  SHMPOOL_PIN_SIZE(ArenaCounters, 112, 8);
   SHMPOOL_PIN_FIELD(ArenaCounters, xinvalid_frees, 0);
   SHMPOOL_PIN_FIELD(ArenaCounters, xdouble_frees, 8);
   SHMPOOL_PIN_FIELD(ArenaCounters, xlarge_nmalloc, 16);
@@ -125,6 +143,7 @@ TEST(Layout, ArenaCounters) {
   SHMPOOL_PIN_FIELD(ArenaCounters, xpurge_ns, 64);
   SHMPOOL_PIN_FIELD(ArenaCounters, xfailed_allocs, 72);
   SHMPOOL_PIN_FIELD(ArenaCounters, xreclaimed_procs, 80);
+  SHMPOOL_PIN_FIELD(ArenaCounters, xpurges_by_reason, 88);
 }
 
 TEST(Layout, TenantState) {
@@ -141,7 +160,7 @@ TEST(Layout, PoolSlot) {
 }
 
 TEST(Layout, SegmentHeader) {
-  SHMPOOL_PIN_SIZE(SegmentHeader, 3136, 64);
+  SHMPOOL_PIN_SIZE(SegmentHeader, 3200, 64);
   SHMPOOL_PIN_FIELD(SegmentHeader, xmagic, 0);
   SHMPOOL_PIN_FIELD(SegmentHeader, layout_version, 8);
   SHMPOOL_PIN_FIELD(SegmentHeader, header_bytes, 12);
@@ -154,6 +173,11 @@ TEST(Layout, SegmentHeader) {
   SHMPOOL_PIN_FIELD(SegmentHeader, counters, 896);
   SHMPOOL_PIN_FIELD(SegmentHeader, tenant, 1024);
   SHMPOOL_PIN_FIELD(SegmentHeader, pools, 1088);
+  SHMPOOL_PIN_FIELD(SegmentHeader, generation, 3136);
+  SHMPOOL_PIN_SIZE(GenerationState, 24, 8);
+  SHMPOOL_PIN_FIELD(GenerationState, number, 0);
+  SHMPOOL_PIN_FIELD(GenerationState, xretired_by, 8);
+  SHMPOOL_PIN_FIELD(GenerationState, xstale_frees, 16);
 }
 
 TEST(Layout, ProcRecord) {
@@ -181,6 +205,12 @@ TEST(Layout, BinCold) {
   SHMPOOL_PIN_FIELD(BinCold, xdrained, 16);
 }
 
+TEST(Layout, BinBase) {
+  SHMPOOL_PIN_SIZE(BinBase, 16, 8);
+  SHMPOOL_PIN_FIELD(BinBase, xnmalloc, 0);
+  SHMPOOL_PIN_FIELD(BinBase, xnfree, 8);
+}
+
 TEST(Layout, Transit) {
   SHMPOOL_PIN_SIZE(Transit, 24, 8);
   SHMPOOL_PIN_FIELD(Transit, xbatch, 0);
@@ -190,11 +220,13 @@ TEST(Layout, Transit) {
 }
 
 TEST(Layout, ThreadCache) {
-  SHMPOOL_PIN_SIZE(ThreadCache, 2368, 64);
+  SHMPOOL_PIN_SIZE(ThreadCache, 3072, 64);
   SHMPOOL_PIN_FIELD(ThreadCache, xtid, 0);
   SHMPOOL_PIN_FIELD(ThreadCache, transit, 8);
   SHMPOOL_PIN_FIELD(ThreadCache, bins, 64);
   SHMPOOL_PIN_FIELD(ThreadCache, cold, 1376);
+  SHMPOOL_PIN_FIELD(ThreadCache, xbase_attach_ns, 2360);
+  SHMPOOL_PIN_FIELD(ThreadCache, base, 2368);
 }
 
 TEST(Layout, ClassCentral) {
@@ -202,17 +234,19 @@ TEST(Layout, ClassCentral) {
   SHMPOOL_PIN_FIELD(ClassCentral, xenq, 0);
   SHMPOOL_PIN_FIELD(ClassCentral, xdeq, 64);
   SHMPOOL_PIN_FIELD(ClassCentral, mutex, 128);
-  SHMPOOL_PIN_FIELD(ClassCentral, partial_head, 168);
-  SHMPOOL_PIN_FIELD(ClassCentral, reserved, 172);
-  SHMPOOL_PIN_FIELD(ClassCentral, holder_transit, 176);
-  SHMPOOL_PIN_FIELD(ClassCentral, xnslabs, 184);
-  SHMPOOL_PIN_FIELD(ClassCentral, xfree_in_slabs, 192);
-  SHMPOOL_PIN_FIELD(ClassCentral, xnmalloc, 200);
-  SHMPOOL_PIN_FIELD(ClassCentral, xnfree, 208);
-  SHMPOOL_PIN_FIELD(ClassCentral, xrequested, 216);
-  SHMPOOL_PIN_FIELD(ClassCentral, xslabs_created, 224);
-  SHMPOOL_PIN_FIELD(ClassCentral, xslabs_released, 232);
-  SHMPOOL_PIN_FIELD(ClassCentral, transit, 240);
+  SHMPOOL_PIN_FIELD(ClassCentral, partial_heads, 168);
+  SHMPOOL_PIN_FIELD(ClassCentral, parked_head, 184);
+  SHMPOOL_PIN_FIELD(ClassCentral, holder_transit, 192);
+  SHMPOOL_PIN_FIELD(ClassCentral, xnslabs, 200);
+  SHMPOOL_PIN_FIELD(ClassCentral, xfree_in_slabs, 208);
+  SHMPOOL_PIN_FIELD(ClassCentral, xnmalloc, 216);
+  SHMPOOL_PIN_FIELD(ClassCentral, xnfree, 224);
+  SHMPOOL_PIN_FIELD(ClassCentral, xrequested, 232);
+  SHMPOOL_PIN_FIELD(ClassCentral, xslabs_created, 240);
+  SHMPOOL_PIN_FIELD(ClassCentral, xslabs_released, 248);
+  SHMPOOL_PIN_FIELD(ClassCentral, transit, 256);
+  SHMPOOL_PIN_FIELD(ClassCentral, xparked_pages, 280);
+  SHMPOOL_PIN_FIELD(ClassCentral, xparked_blocks, 288);
 }
 
 TEST(Layout, RingCell) {
@@ -235,10 +269,10 @@ TEST(Layout, SectionsOfFixedGeometries) {
     EXPECT_EQ(s.classes, 12288ull);
     EXPECT_EQ(s.rings, 28672ull);
     EXPECT_EQ(s.caches, 36864ull);
-    EXPECT_EQ(s.pagemap, 77824ull);
-    EXPECT_EQ(s.runs, 208896ull);
-    EXPECT_EQ(s.data, 733184ull);
-    EXPECT_EQ(s.total, 67842048ull);
+    EXPECT_EQ(s.pagemap, 86016ull);
+    EXPECT_EQ(s.runs, 217088ull);
+    EXPECT_EQ(s.data, 741376ull);
+    EXPECT_EQ(s.total, 67850240ull);
     EXPECT_EQ(s.pages, 16384ull);
   }
   {
@@ -250,10 +284,10 @@ TEST(Layout, SectionsOfFixedGeometries) {
     EXPECT_EQ(s.classes, 86016ull);
     EXPECT_EQ(s.rings, 102400ull);
     EXPECT_EQ(s.caches, 147456ull);
-    EXPECT_EQ(s.pagemap, 9846784ull);
-    EXPECT_EQ(s.runs, 11943936ull);
-    EXPECT_EQ(s.data, 20332544ull);
-    EXPECT_EQ(s.total, 1094074368ull);
+    EXPECT_EQ(s.pagemap, 12730368ull);
+    EXPECT_EQ(s.runs, 14827520ull);
+    EXPECT_EQ(s.data, 23216128ull);
+    EXPECT_EQ(s.total, 1096957952ull);
     EXPECT_EQ(s.pages, 262144ull);
   }
 }

@@ -242,7 +242,9 @@ uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cl
   r = RunMeta{};
   r.pages = pages;
   r.backed_pages = pages;
-  for (uint32_t p = start; p < start + pages; ++p) SetEntry(seg, p, cls, kind, start);
+  const uint64_t entry =
+      kind == kPagePool ? PageEntry::MakePool(cls, start) : PageEntry::Make(cls, kind, start);
+  for (uint32_t p = start; p < start + pages; ++p) StoreRelaxed(seg.page_entry(p), entry);
   if (kind == kPageLarge) FetchAddRelaxed(h.xlarge_pages, uint64_t{pages});
   h.journal_op = kJournalNone;
   return start;
@@ -260,8 +262,10 @@ bool FreeRun(const Segment& seg, uint32_t start, PageKind kind) {
   h.journal_pages = pages;
   h.journal_op = kJournalFree;
   const uint32_t freed_from = start, freed_to = start + pages;
-  uint32_t backed = pages;
+  // A slab may come back with parked pages (slab_park.h): they stay unbacked, now retained.
+  uint32_t backed = std::min(seg.run(start).backed_pages, pages);
   FetchAddRelaxed(h.xfree_pages, uint64_t{pages});
+  FetchAddRelaxed(h.xretained_pages, uint64_t{pages - backed});
   if (kind == kPageLarge) FetchAddRelaxed(h.xlarge_pages, -uint64_t{pages});
   if (start > 0) {
     const uint64_t pe = LoadRelaxed(seg.page_entry(start - 1));

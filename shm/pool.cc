@@ -255,7 +255,7 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(std::shared_ptr<Segment> seg, u
   if (s < 0) return absl::NotFoundError(absl::StrFormat("pool \"%s\" does not exist", name));
   // Sanity of what another process wrote: the run must be a pool run of this slot.
   const uint64_t e = LoadRelaxed(seg->page_entry(seg->header().pools[s].run_start));
-  SHMPOOL_CHECK(PageEntry::KindOf(e) == kPagePool && PageEntry::ClassOf(e) == uint32_t(s));
+  SHMPOOL_CHECK(PageEntry::KindOf(e) == kPagePool && PageEntry::PoolSlotOf(e) == uint32_t(s));
   std::unique_ptr<Pool> p(new Pool(std::move(seg), proc, static_cast<uint32_t>(s)));
   SHMPOOL_CHECK(p->hdr_->count <= kPoolMaxCount &&
                 p->hdr_->objects_off + p->hdr_->stride * p->hdr_->count <=

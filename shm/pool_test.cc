@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstring>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,25 @@ TEST(Pool, BadPutsAndHeapFreeAreRefused) {
   EXPECT_EQ(CollectStats(*ts.segment()).invalid_frees, 1u);
   EXPECT_TRUE(pool->Put(b));
   EXPECT_EQ(StatsOf(*ts.segment(), "p").bad_puts, 2u);
+  ValidationReport r = Validate(*ts.segment());
+  EXPECT_TRUE(r.ok()) << r.ToString();
+}
+
+// Pools in slots 1.. carry a page-map class field of 0 like slot 0 (their slot lives in the
+// entry's aux bits), so free()'s fast path refuses their objects as it does slot 0's: with
+// the slot as the class, an object of the pool in slot 1 passed the 16-byte class's check.
+TEST(Pool, HeapFreeIsRefusedForThePoolInEverySlot) {
+  TempSegment ts(16 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  for (uint32_t slot = 0; slot < 4; ++slot) {
+    const std::string name = "p" + std::to_string(slot);
+    ASSERT_EQ(*CreatePool(*ts.segment(), {.name = name, .object_size = 16, .count = 64}), slot);
+    auto pool = *Pool::Open(ts.segment(), heap->proc_index(), name);
+    void* a = pool->Get();
+    heap->Free(a);
+    EXPECT_EQ(CollectStats(*ts.segment()).invalid_frees, slot + 1) << slot;
+    EXPECT_TRUE(pool->Put(a));
+  }
   ValidationReport r = Validate(*ts.segment());
   EXPECT_TRUE(r.ok()) << r.ToString();
 }

@@ -9,24 +9,27 @@
 
 namespace shmpool::shm {
 
-PurgeResult Purge(const Segment& seg) {
+PurgeResult Purge(const Segment& seg, PurgeReason reason) {
   const auto t0 = std::chrono::steady_clock::now();
   // The pop uses a private Transit: a purger that dies between popping a batch and taking
   // the class mutex loses that one batch until the arena is reset (bounded). Under the
   // mutex the class's shared Transit makes the return exact (slab_layer.h).
   Transit transit{};
+  uint64_t parked_pages = 0;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     while (const uint64_t batch = RingPop(seg, c, transit))
       ReturnBlocks(seg, c, batch, seg.central(c).transit);
     ReleaseEmptySlabs(seg, c);
+    parked_pages += ParkFreePages(seg, c);
   }
   PurgeResult r;
-  r.released_bytes = PurgeFreePages(seg);
+  r.released_bytes = PurgeFreePages(seg) + (parked_pages << kPageShift);
   r.nanoseconds = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
           .count());
   ArenaCounters& k = seg.header().counters;
   FetchAddRelaxed(k.xpurge_count, uint64_t{1});
+  FetchAddRelaxed(k.xpurges_by_reason[static_cast<uint32_t>(reason)], uint64_t{1});
   FetchAddRelaxed(k.xpurged_bytes, r.released_bytes);
   FetchAddRelaxed(k.xpurge_ns, r.nanoseconds);
   return r;

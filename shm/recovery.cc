@@ -1,7 +1,5 @@
 #include "shm/recovery.h"
 
-#include <vector>
-
 #include "absl/strings/str_format.h"
 #include "shm/atomics.h"
 #include "shm/pool.h"
@@ -11,9 +9,105 @@
 namespace shmpool::shm {
 namespace {
 
+using StepHook = void (*)();
+constinit StepHook step_hook = nullptr;
+
+// Marks a point between two stores that a resumed reclaim depends on (tests kill here).
+inline void Step() {
+  if (step_hook != nullptr) [[unlikely]]
+    step_hook();
+}
+
 bool IsRingOp(uint32_t op, bool push) {
   return push ? (op == Transit::kToRing || op == Transit::kToRingClaimed)
               : (op == Transit::kFromRing || op == Transit::kFromRingClaimed);
+}
+bool IsSlabOp(uint32_t op) { return op == Transit::kToSlabs || op == Transit::kFromSlabs; }
+
+// The Transit names nothing: the op store commits.
+void Drop(Transit& t) {
+  StoreRelease(t.xop, static_cast<uint32_t>(Transit::kNone));
+  Step();
+  StoreRelaxed(t.xbatch, uint64_t{0});
+  StoreRelaxed(t.xpos, uint64_t{0});
+  Step();
+}
+
+// The Transit carries `chain`, free blocks of `cls` wholly outside the slabs and the ring,
+// on their way home; the op store commits. xpos is cleared after it (a ring step's
+// position counts until the op changes) and before any ReturnBlocks reads the Transit (a
+// repair pushes xpos as a block of its own).
+void Carry(Transit& t, uint32_t cls, uint64_t chain) {
+  StoreRelaxed(t.xcls, cls);
+  Step();
+  StoreRelaxed(t.xbatch, chain);
+  Step();
+  StoreRelease(t.xop, static_cast<uint32_t>(Transit::kToSlabs));
+  Step();
+  StoreRelaxed(t.xpos, uint64_t{0});
+  Step();
+}
+
+// True when `b` is the start of a block of class `cls` on a live slab page.
+bool IsBlockOf(const Segment& seg, uint32_t cls, uint64_t b) {
+  const Sections& s = seg.sections();
+  if (b < s.data || b >= s.total) return false;
+  const uint64_t page = seg.page_of(b);
+  if (page >= LoadRelaxed(seg.header().heap.xfrontier_pages)) return false;
+  const uint64_t e = LoadRelaxed(seg.page_entry(page));
+  return PageEntry::KindOf(e) == kPageSlab && PageEntry::ClassOf(e) == cls &&
+         IsBlockStart(b - s.data - PageEntry::StartBytes(e), Class(cls));
+}
+
+// Readies a chain that only this reclaim names for ReturnBlocks: every block gets its free
+// tag (a free() killed between its commit and its tag store leaves the head without one),
+// and the chain is cut before the first link that is no block of `cls` or would make it
+// longer than a batch (only a corrupted record has either; a cut also ends a cycle).
+// Idempotent. Returns its length (0 when the head is no block).
+uint32_t TidyChain(const Segment& seg, uint32_t cls, uint64_t head, bool* cut) {
+  uint32_t n = 0;
+  uint64_t prev = 0;
+  for (uint64_t b = head; b != 0; b = seg.block(b).next) {
+    if (n == Class(cls).batch || !IsBlockOf(seg, cls, b)) {
+      if (prev != 0) seg.block(prev).next = 0;
+      *cut = true;
+      break;
+    }
+    seg.block(b).tag = seg.free_tag(b);
+    prev = b;
+    ++n;
+  }
+  return n;
+}
+
+// Takes and drops the mutex of `cls`: a holder that died inside a slab step (the dead
+// process, or a reclaim of ours killed inside ReturnBlocks) is repaired by the first locker,
+// which finishes the step its Transit names and clears that Transit (slab_layer.h). Giving
+// back the class's wholly free slabs is all this lock does besides.
+void RunOwedRepair(const Segment& seg, uint32_t cls) {
+  ReleaseEmptySlabs(seg, cls);
+  Step();
+}
+
+// The chain the Transit carries goes home under the class mutex, with the Transit as the
+// holder's record all the while; then the Transit is cleared. `drained`: the bin counter
+// to credit with the chain (a bin's list).
+void ReturnCarried(const Segment& seg, uint32_t cls, Transit& t, ReclaimReport& report,
+                   std::atomic<uint64_t>* drained) {
+  const uint64_t chain = LoadRelaxed(t.xbatch);
+  bool cut = false;
+  const uint32_t n = TidyChain(seg, cls, chain, &cut);
+  report.chains_cut += cut;
+  if (drained != nullptr) {
+    BumpOwned(*drained, uint64_t{n});
+    Step();
+  }
+  if (n != 0) {
+    ReturnBlocks(seg, cls, chain, t);
+    Step();
+    report.blocks_returned += n;
+  }
+  Drop(t);
 }
 
 // Who else names ring position `pos` of class `cls` for a push or pop: a cache of a live
@@ -49,15 +143,16 @@ Claimants FindClaimants(const Segment& seg, uint32_t cls, uint64_t pos, bool pus
 }
 
 // A dead cache's ring step. Returns the chain (if any) that must go back to the slabs, or
-// Unavailable when a live process still names the same cell.
-absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, const Transit& t,
+// Unavailable when a live process still names the same cell. Resumable: the decision that
+// a claim is the dead cache's is stored (op Claimed) before the cell is touched, and a
+// popped batch is stored in xbatch before its cell is released.
+absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, Transit& t,
                                         ReclaimReport& report) {
   const uint32_t op = LoadRelaxed(t.xop);
   const uint32_t cls = LoadRelaxed(t.xcls);
   const uint64_t xpos = LoadRelaxed(t.xpos);
   const uint64_t batch = LoadRelaxed(t.xbatch);
-  if (cls == 0 || cls >= kNumClasses) return uint64_t{0};
-  const bool push = op == Transit::kToRing || op == Transit::kToRingClaimed;
+  const bool push = IsRingOp(op, true);
   if (xpos == 0) return push ? batch : uint64_t{0};  // never reached a position
   const uint64_t pos = xpos - 1;
   ClassCentral& c = seg.central(cls);
@@ -75,11 +170,17 @@ absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, const
       // the scan: then the cell was its, and publishing over it would lose its batch.
       if (LoadAcquire(cell.xseq) != pos) return batch;
       ours = !who.other_dead_claimed && who.first_dead == self;
+      if (ours) {
+        StoreRelease(t.xop, static_cast<uint32_t>(Transit::kToRingClaimed));
+        Step();
+      }
     }
     if (!ours) return batch;  // not in the ring: it goes to the slabs
     if (stuck) {
       StoreRelaxed(cell.xbatch, batch);
+      Step();
       StoreRelease(cell.xseq, pos + 1);
+      Step();
       ++report.batches_published;
     }
     return uint64_t{0};  // the batch is in the ring
@@ -92,15 +193,92 @@ absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, const
     // Likewise: a live claimant released the cell (and took its batch) before the scan.
     if (LoadAcquire(cell.xseq) != pos + 1) return uint64_t{0};
     ours = !who.other_dead_claimed && who.first_dead == self;
+    if (ours) {
+      StoreRelease(t.xop, static_cast<uint32_t>(Transit::kFromRingClaimed));
+      Step();
+    }
   }
   if (!ours) return uint64_t{0};
   if (stuck) {
     const uint64_t b = LoadRelaxed(cell.xbatch);
+    StoreRelease(t.xbatch, b);
+    Step();
     StoreRelease(cell.xseq, pos + slots);
+    Step();
     ++report.cells_released;
     return b;
   }
   return batch;  // released already: xbatch names what was popped
+}
+
+// Leaves the dead cache's Transit naming nothing, or carrying one chain wholly outside the
+// slabs and the ring (Carry).
+absl::Status SettleTransit(const Segment& seg, uint32_t t, ReclaimReport& report) {
+  Transit& tr = seg.cache(t).transit;
+  const uint32_t op = LoadRelaxed(tr.xop);
+  const uint32_t cls = LoadRelaxed(tr.xcls);
+  if (op == Transit::kNone) return absl::OkStatus();
+  if (cls == 0 || cls >= kNumClasses || op > Transit::kFromRingClaimed) {
+    Drop(tr);  // no step writes such a record: a corrupted one names nothing we can trust
+    return absl::OkStatus();
+  }
+  uint64_t chain = 0;
+  if (IsSlabOp(op)) {
+    // After the owed repair, a slab step still named is not under way: its chain (a chain
+    // taken from the slabs, or one not yet pushed) is wholly outside them.
+    RunOwedRepair(seg, cls);
+    if (!IsSlabOp(LoadRelaxed(tr.xop))) return absl::OkStatus();  // the repair finished it
+    chain = LoadRelaxed(tr.xbatch);
+  } else {
+    absl::StatusOr<uint64_t> orphan = FinishRingStep(seg, t, tr, report);
+    if (!orphan.ok()) return orphan.status();
+    chain = *orphan;
+  }
+  if (chain != 0)
+    Carry(tr, cls, chain);
+  else
+    Drop(tr);
+  return absl::OkStatus();
+}
+
+// Class `c` of a dead cache: the chain its Transit carries (if of this class), its list and
+// its spare go home one at a time, each named by the record until ReturnBlocks has it.
+void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport& report) {
+  Transit& tr = tc.transit;
+  Bin& bin = tc.bins[c];
+  BinCold& cold = tc.cold[c];
+  const uint64_t list = LoadRelaxed(bin.xlist);
+  uint64_t spare = LoadRelaxed(cold.xspare);
+  if (LoadRelaxed(tr.xop) == Transit::kToSlabs && LoadRelaxed(tr.xcls) == c) {
+    const uint64_t chain = LoadRelaxed(tr.xbatch);
+    if (chain != 0 && chain != list && chain != spare)
+      ReturnCarried(seg, c, tr, report, nullptr);
+    else
+      Drop(tr);  // the bin names the same chain (a move between the two was cut short)
+  }
+  if (spare != 0 && spare == list) {  // likewise between list and spare: keep the list
+    StoreRelaxed(cold.xspare, uint64_t{0});
+    Step();
+    spare = 0;
+  }
+  if (list != 0) {
+    Carry(tr, c, list);
+    StoreRelaxed(bin.xlist, uint64_t{0});
+    Step();
+    StoreRelaxed(bin.xcount, 0u);
+    Step();
+    ReturnCarried(seg, c, tr, report, &cold.xdrained);
+  }
+  if (spare != 0) {
+    Carry(tr, c, spare);
+    StoreRelaxed(cold.xspare, uint64_t{0});
+    Step();
+    ReturnCarried(seg, c, tr, report, nullptr);
+  }
+  if (LoadRelaxed(bin.xcount) != 0) {  // lagged its list by one store: Bin's invariant holds
+    StoreRelaxed(bin.xcount, 0u);
+    Step();
+  }
 }
 
 }  // namespace
@@ -119,54 +297,32 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index)
   if (state != ProcRecord::kLive && state != ProcRecord::kDead)
     return absl::FailedPreconditionError(
         absl::StrFormat("process record %d is not attached (state %d)", index, state));
-  StoreRelease(rec.xstate, uint32_t{ProcRecord::kDead});  // idempotent: a retry resumes
+  StoreRelease(rec.xstate, uint32_t{ProcRecord::kDead});  // a reclaim is owed until kFree
+  Step();
 
   ReclaimReport report;
   const uint32_t me = CacheOwnerOf(index);
   for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
     if (LoadAcquire(seg.cache_owner(t)) != me) continue;
+    if (absl::Status s = SettleTransit(seg, t, report); !s.ok()) return s;
     ThreadCache& tc = seg.cache(t);
-    Transit& tr = tc.transit;
-    const uint32_t op = LoadRelaxed(tr.xop);
-    const uint32_t tcls = LoadRelaxed(tr.xcls);
-    // 1. A ring step is finished lock-free; what it leaves over is ours alone. A slab step
-    //    is read under its class mutex by ReclaimChains (a repair may have finished it).
-    uint64_t orphan = 0;
-    if (IsRingOp(op, true) || IsRingOp(op, false)) {
-      absl::StatusOr<uint64_t> r = FinishRingStep(seg, t, tr, report);
-      if (!r.ok()) return r.status();
-      orphan = *r;
-      StoreRelaxed(tr.xop, static_cast<uint32_t>(Transit::kNone));
-    }
-    // 2. Each class's chains under one hold of its mutex; equal heads count once.
-    for (uint32_t c = 1; c < kNumClasses; ++c) {
-      Bin& bin = tc.bins[c];
-      BinCold& cold = tc.cold[c];
-      const uint64_t list = LoadRelaxed(bin.xlist);
-      const uint64_t spare = LoadRelaxed(cold.xspare);
-      const bool transit_here = c == tcls && op != Transit::kNone;
-      if (!list && !spare && !transit_here) continue;
-      uint32_t count = 0;
-      for (uint64_t b = list; b && count <= Class(c).batch; b = seg.block(b).next) ++count;
-      BumpOwned(cold.xdrained, uint64_t{count});  // count recounted: Bin's invariant holds
-      StoreRelaxed(bin.xcount, 0u);
-      StoreRelaxed(bin.xlist, uint64_t{0});
-      StoreRelaxed(cold.xspare, uint64_t{0});
-      std::vector<uint64_t> chains = {list, spare};
-      if (c == tcls) chains.push_back(orphan);
-      report.blocks_returned += ReclaimChains(seg, c, tr, std::move(chains));
-    }
-    StoreRelaxed(tr.xop, static_cast<uint32_t>(Transit::kNone));
-    StoreRelaxed(tr.xbatch, uint64_t{0});
-    StoreRelaxed(tr.xpos, uint64_t{0});
-    StoreRelease(seg.cache_owner(t), kCacheFree);
+    // The class whose chain the Transit carries goes first: the Transit carries one chain.
+    if (LoadRelaxed(tc.transit.xop) == Transit::kToSlabs)
+      ReturnClass(seg, tc, LoadRelaxed(tc.transit.xcls), report);
+    for (uint32_t c = 1; c < kNumClasses; ++c) ReturnClass(seg, tc, c, report);
+    StoreRelease(seg.cache_owner(t), kCacheFree);  // empty: nothing left to find in it
+    Step();
     ++report.caches;
   }
-  // 3. Its caches in every object pool go back whole (pool.h).
+  // Its caches in every object pool go back whole (pool.h).
   report.pool_objects_returned = ReclaimPoolCaches(seg, index);
+  Step();
   FetchAddRelaxed(seg.header().counters.xreclaimed_procs, uint64_t{1});
+  Step();
   StoreRelease(rec.xstate, uint32_t{ProcRecord::kFree});
   return report;
 }
+
+void SetReclaimStepHookForTesting(void (*hook)()) { step_hook = hook; }
 
 }  // namespace shmpool::shm

@@ -11,16 +11,47 @@
 //       kToRing / kFromRing: nothing was claimed, unless the cell at xpos is still claimed
 //         and no other live or dead claimant names it (the dead process was killed in the
 //         one instruction after its CAS): then finish the push or pop as above
-//       kToSlabs / kFromSlabs: every block of the chain that its slab does not hold goes
-//         back to its slab (under the class mutex, so the check is exact)
+//       kToSlabs / kFromSlabs: if the process died holding the class mutex, the first
+//         locker's repair finishes the step (slab_layer.h); otherwise the chain it names
+//         is wholly outside the slabs and goes back like a bin's chain
 //   - a robust mutex it died holding: the next locker repairs (page_heap.h, slab_layer.h)
 //   - its per-thread caches in object pools                    -> back to each pool's
 //     central stack (ReclaimPoolCaches, pool.h)
 //   - blocks it allocated and did not free: they stay allocated (the application may have
 //     handed them to another process, which may still free them); Stats show them, and an
 //     arena reset reclaims them.
-// A chain that two records name (a crash between the two stores that move it) is returned
-// once: chains are compared by head, and a block its slab already holds is never pushed.
+//
+// Crash argument for the reclaimer itself (the daemon may be killed at any instruction of
+// ReclaimProcess; a restarted daemon, or any later call for the record, resumes):
+//   - The record says a reclaim is owed: ReclaimProcess stores kDead before anything else
+//     and kFree after everything; the daemon's audit reclaims every kDead record at start
+//     and every audit interval (server/reclaimer.h). A cache stays owned by the record
+//     until all its chains are home, so a re-run finds it.
+//   - Every chain stays named by the dead cache's record until it is home. A chain moves
+//     home in three steps: (1) the cache's Transit is made to carry it (xbatch = head,
+//     then op = kToSlabs, which commits, then xpos = 0), (2) the bin that named it is
+//     cleared, (3) ReturnBlocks pushes it under the class mutex with that same Transit as
+//     the holder's record (so a reclaimer killed inside is finished by the next locker's
+//     repair, which clears the Transit), then the Transit is cleared. Between (1) and (2)
+//     the bin and the Transit name one chain: equal heads count once.
+//   - A re-run first takes the class mutex of a slab step the Transit names (so any repair
+//     owed has run) and then reads the Transit: a slab step still named then is not under
+//     way, so its chain is wholly outside the slabs. A ring step is finished from the ring
+//     and the Transit alone, and each decision is stored before it is acted on (the op
+//     becomes Claimed before a cell is published or released for the dead process, the
+//     popped batch is stored in xbatch before its cell is released), so a re-run takes the
+//     same decision and finds the batch where the first run left it.
+//   - Nothing is pushed twice: ReturnBlocks moves the Transit past each block before it
+//     pushes it (xpos = the block, xbatch = the rest), so once a block is home and others
+//     may take it, no record names it; a repair finishes the rest from the same record,
+//     exactly (it relies on slab_layer's repair being itself restartable: it keeps the
+//     holder's record named until it is clear, and pushes the rest before xpos). A chain
+//     that two records name (the dead process was killed between the two stores that
+//     move it) is returned once.
+//   - Known gaps: a cumulative bin counter (drained) can miss or repeat one chain's count
+//     when the reclaimer dies between clearing a bin and counting it (counters only: the
+//     allocated figure comes from the lists); a pool object being returned when the
+//     reclaimer dies is lost (pool.h: loss over duplication).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +67,8 @@ struct ReclaimReport {
   uint64_t batches_published = 0;      // ring pushes finished for the dead process
   uint64_t cells_released = 0;         // ring pops finished for the dead process
   uint64_t pool_objects_returned = 0;  // objects of its pool caches (pool.h)
+  uint64_t chains_cut = 0;             // chains cut at a link that is no free block of their class
+                                       // (only a corrupted cache record has one)
 };
 
 // True when process record `index` is live in the segment but its process has exited
@@ -43,8 +76,13 @@ struct ReclaimReport {
 bool ProcessIsDead(const Segment& seg, uint32_t index);
 
 // Reclaims process record `index`, whose process must be dead (ProcessIsDead, or known
-// from its session). Unavailable when another process is mid-way through a ring step on a
-// cell the dead process also named: call again shortly.
+// from its session), or whose record is kDead (a reclaim that was interrupted: it resumes).
+// Unavailable when another process is mid-way through a ring step on a cell the dead
+// process also named: call again shortly.
 absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index);
+
+// Testing seam: `hook` (nullptr: none) runs after each store of ReclaimProcess that a
+// resumed reclaim depends on, so a test can kill the reclaimer between any two of them.
+void SetReclaimStepHookForTesting(void (*hook)());
 
 }  // namespace shmpool::shm

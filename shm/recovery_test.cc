@@ -1,26 +1,42 @@
-// Recovery after kill -9: child processes allocate, free and hand blocks to each other
-// through the segment while the parent kills them at random moments and reclaims the dead
-// with ReclaimProcess, as the daemon will. Afterwards Validate() must be clean: no free
-// block reachable twice, none lost from the balance of slabs, caches, rings and allocated
-// counts, no batch left in transit, no ring cell left claimed.
+// Recovery after kill -9.
+//   - A storm: child processes allocate, free and hand blocks to each other through the
+//     segment while the parent kills them at random moments and reclaims the dead with
+//     ReclaimProcess, as the daemon will. Afterwards Validate() must be clean: no free
+//     block reachable twice, none lost from the balance of slabs, caches, rings and
+//     allocated counts, no batch left in transit, no ring cell left claimed.
+//   - The reclaimer killed: a dead client (killed at a random moment, so its record may
+//     hold a step in transit) is frozen as its segment's bytes; each trial restores them,
+//     runs ReclaimProcess in a child that is killed at one step (every step in turn, via
+//     the step hook) or at a random instant (inside the slab layer too), then reclaims
+//     again in the parent. Every trial must end where an uninterrupted reclaim ends: the
+//     same blocks allocated in every class, Validate() clean, the record and its caches
+//     free; and at the end the whole capacity can be allocated again.
 #include "shm/recovery.h"
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "shm/heap.h"
+#include "shm/purge.h"
 #include "shm/stats.h"
 #include "shm/validate.h"
+#include "tests/crash/allocated_blocks.h"
+#include "tests/stress/whole_capacity.h"
 #include "tests/support/temp_segment.h"
 
 namespace shmpool::shm {
@@ -142,6 +158,291 @@ TEST(Recovery, KillStormLeavesAValidSegment) {
               static_cast<unsigned long>(reclaimed_caches), static_cast<unsigned long>(returned),
               static_cast<unsigned long>(st.allocated));
   munmap(box, sizeof(Mailbox));
+}
+
+// ---- the reclaimer killed -------------------------------------------------------------
+
+// The dead client: two threads churn blocks of five classes through their bins, spares,
+// the (small) rings and the slabs, handing a third of what they free to the other thread,
+// until the process is killed.
+[[noreturn]] void ChurnUntilKilled(const std::string& path, uint32_t seed) {
+  auto seg = Segment::Open(path);
+  if (!seg.ok()) _exit(2);
+  auto heap = Heap::Attach(std::shared_ptr<Segment>(std::move(*seg)));
+  if (!heap.ok()) _exit(3);
+  Heap* h = heap->get();
+  static std::atomic<void*> handoff[2][128];
+  auto churn = [h, seed](int me) {
+    // Batches of 64, 64, 21, 5 and 2 blocks: the large ones keep the slow paths busy.
+    constexpr size_t kSizes[] = {16, 256, 3000, 12000, 30000};
+    std::mt19937 rng(seed * 2 + me);
+    std::vector<void*> held;
+    for (;;) {
+      if (held.size() < 200 && rng() % 8 < 5) {
+        if (void* p = h->Allocate(kSizes[rng() % 5])) held.push_back(p);
+      } else if (!held.empty()) {
+        const size_t k = rng() % held.size();
+        void* p = held[k];
+        held[k] = held.back();
+        held.pop_back();
+        void* none = nullptr;
+        if (rng() % 3 != 0 || !handoff[1 - me][rng() % 128].compare_exchange_strong(none, p))
+          h->Free(p);
+      }
+      if (void* q = handoff[me][rng() % 128].exchange(nullptr)) h->Free(q);
+    }
+  };
+  std::thread other(churn, 1);
+  churn(0);
+  _exit(0);
+}
+
+// The blocks allocated, exactly: a purge drains the rings into the slabs first.
+std::vector<uint64_t> AllocatedAfterPurge(const Segment& seg) {
+  Purge(seg);
+  return crash::AllocatedBlocks(seg);
+}
+
+// Bytes allocated per class (and in large runs): what the lists say is handed out.
+std::map<uint32_t, uint64_t> AllocatedByClass(const Segment& seg) {
+  const ArenaStats st = CollectStats(seg);
+  std::map<uint32_t, uint64_t> out;
+  for (const ClassStats& c : st.classes)
+    if (c.allocated) out[c.cls] = c.allocated;
+  out[0] = st.large_allocated;
+  return out;
+}
+
+int steps_left = 0;  // in a reclaimer child: steps it takes before it dies
+void DieAtStep() {
+  if (steps_left-- == 0) raise(SIGKILL);
+}
+int steps_taken = 0;
+void CountStep() { ++steps_taken; }
+
+// Arms a timer that sends this process SIGKILL `delay` from now (wall time, so the kill
+// lands even while the process waits for a core).
+void KillSelfAfter(std::chrono::nanoseconds delay) {
+  prctl(PR_SET_TIMERSLACK, 1UL);  // the default 50 us slack would blur short delays
+  sigevent ev{};
+  ev.sigev_notify = SIGEV_SIGNAL;
+  ev.sigev_signo = SIGKILL;
+  timer_t timer;
+  if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0) _exit(4);
+  itimerspec when{};
+  when.it_value.tv_sec = delay.count() / 1000000000;
+  when.it_value.tv_nsec = std::max<int64_t>(delay.count() % 1000000000, 1);
+  if (timer_settime(timer, 0, &when, nullptr) != 0) _exit(4);
+}
+
+// The ops of the steps the dead client's caches were in when it died ("" when none).
+std::string StepsInTransit(const Segment& seg) {
+  std::string out;
+  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t)
+    if (LoadAcquire(seg.cache_owner(t)) == CacheOwnerOf(0))
+      if (const uint32_t op = LoadRelaxed(seg.cache(t).transit.xop))
+        out += (out.empty() ? "op " : ", op ") + std::to_string(op);
+  return out;
+}
+
+// The free blocks outside the slabs: in the lists, spares and Transit chains of process
+// record 0's caches, and in every ring cell that holds a batch. An exact reclaim leaves
+// each of them free.
+std::set<uint64_t> FreeBlocksOutsideSlabs(const Segment& seg) {
+  std::set<uint64_t> out;
+  auto walk = [&](uint32_t cls, uint64_t head, uint32_t most) {
+    uint32_t n = 0;
+    for (uint64_t b = head; b != 0 && n++ < most && b < seg.sections().total; b = seg.block(b).next)
+      out.insert(b);
+  };
+  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
+    if (LoadAcquire(seg.cache_owner(t)) != CacheOwnerOf(0)) continue;
+    const ThreadCache& tc = seg.cache(t);
+    for (uint32_t c = 1; c < kNumClasses; ++c) {
+      walk(c, LoadRelaxed(tc.bins[c].xlist), Class(c).batch);
+      walk(c, LoadRelaxed(tc.cold[c].xspare), Class(c).batch);
+    }
+    const uint32_t op = LoadRelaxed(tc.transit.xop), cls = LoadRelaxed(tc.transit.xcls);
+    if (op == Transit::kNone || cls == 0 || cls >= kNumClasses) continue;
+    walk(cls, LoadRelaxed(tc.transit.xbatch), Class(cls).batch);
+    if (op == Transit::kToSlabs) walk(cls, LoadRelaxed(tc.transit.xpos), 1);
+  }
+  const uint64_t slots = seg.geometry().ring_slots;
+  for (uint32_t c = 1; c < kNumClasses; ++c) {
+    const uint64_t deq = LoadRelaxed(seg.central(c).xdeq), enq = LoadRelaxed(seg.central(c).xenq);
+    for (uint64_t pos = deq > slots ? deq - slots : 0; pos < enq; ++pos) {
+      const RingCell& cell = seg.ring(c)[pos & (slots - 1)];
+      if (LoadRelaxed(cell.xseq) == pos + 1) walk(c, LoadRelaxed(cell.xbatch), Class(c).batch);
+    }
+  }
+  return out;
+}
+
+// A dead client frozen as its segment's bytes, and what an uninterrupted reclaim makes of
+// it: the trials restore the bytes, kill a reclaimer somewhere, reclaim again and compare.
+class FrozenDeadClient {
+ public:
+  // `in_transit`: kill clients until one dies inside a step with a batch in transit.
+  FrozenDeadClient(uint32_t seed, bool in_transit) {
+    std::mt19937 rng(seed);
+    for (int attempt = 0;; ++attempt) {
+      ts_ = std::make_unique<TempSegment>(
+          8 << 20, Geometry{.max_procs = 4, .max_thread_caches = 8, .ring_slots = 8});
+      const Segment& seg = *ts_->segment();
+      const pid_t pid = fork();
+      if (pid == 0) ChurnUntilKilled(ts_->path(), seed + attempt);
+      while (LoadAcquire(seg.proc(0).xstate) != ProcRecord::kLive) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 20000));
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      EXPECT_TRUE(ProcessIsDead(seg, 0));
+      transit_ = StepsInTransit(seg);
+      if (!in_transit || !transit_.empty() || attempt == 500) break;
+    }
+    const Segment& seg = *ts_->segment();
+    image_.assign(seg.base(), seg.sections().total);
+    const std::set<uint64_t> named_free = FreeBlocksOutsideSlabs(seg);
+    // The reference, counting the steps on the way.
+    SetReclaimStepHookForTesting(CountStep);
+    steps_taken = 0;
+    absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, 0);
+    SetReclaimStepHookForTesting(nullptr);
+    EXPECT_TRUE(r.ok()) << r.status();
+    steps_ = steps_taken;
+    blocks_returned_ = r.ok() ? r->blocks_returned : 0;
+    const ValidationReport v = Validate(seg);
+    EXPECT_TRUE(v.ok()) << v.ToString();
+    want_ = AllocatedByClass(seg);
+    allocated_ = AllocatedAfterPurge(seg);
+    int lost = 0;
+    for (uint64_t off : allocated_) lost += named_free.count(off);
+    EXPECT_EQ(lost, 0) << "free blocks the dead client's record or a ring named, not returned";
+  }
+
+  const std::string& transit() const { return transit_; }
+  int steps() const { return steps_; }
+  uint64_t blocks_returned() const { return blocks_returned_; }
+
+  // Restores the dead client, runs a reclaimer child that `arm` (run in the child just
+  // before its ReclaimProcess) sets up to die, then reclaims in this process and checks the
+  // outcome. Returns true when the child was killed.
+  template <typename Arm>
+  bool KillReclaimerAndResume(Arm arm, const std::string& what) {
+    const Segment& seg = *ts_->segment();
+    std::memcpy(seg.base(), image_.data(), image_.size());
+    const pid_t pid = fork();
+    if (pid == 0) {
+      auto child_seg = Segment::Open(ts_->path());
+      if (!child_seg.ok()) _exit(2);
+      arm();
+      const auto t0 = std::chrono::steady_clock::now();
+      const bool ok = ReclaimProcess(**child_seg, 0).ok();
+      *reclaim_ns_ = (std::chrono::steady_clock::now() - t0).count();
+      _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    EXPECT_TRUE(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) << what;
+    // Killed before its first store (live), during (dead: a reclaim is owed) or after its
+    // last (free): a second reclaim finishes the first or finds nothing to do.
+    const uint32_t state = LoadAcquire(seg.proc(0).xstate);
+    absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, 0);
+    if (state == ProcRecord::kFree) {
+      EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << what << ": " << r.status();
+    } else {
+      EXPECT_TRUE(r.ok()) << what << ": " << r.status();
+    }
+    EXPECT_EQ(LoadAcquire(seg.proc(0).xstate), uint32_t{ProcRecord::kFree}) << what;
+    for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t)
+      EXPECT_NE(LoadAcquire(seg.cache_owner(t)), CacheOwnerOf(0)) << what << ": cache " << t;
+    const ValidationReport v = Validate(seg);
+    EXPECT_TRUE(v.ok()) << what << ": " << v.ToString();
+    EXPECT_EQ(AllocatedByClass(seg), want_) << what << ": blocks lost or handed out twice";
+    EXPECT_EQ(AllocatedAfterPurge(seg), allocated_) << what << ": not the same blocks allocated";
+    return killed;
+  }
+
+  // Once the trials are done: frees what the dead client left allocated, then the whole
+  // capacity must be allocatable in one class.
+  void ExpectWholeCapacity() {
+    auto heap = Heap::Attach(ts_->segment());
+    ASSERT_TRUE(heap.ok()) << heap.status();
+    const Segment& seg = *ts_->segment();
+    Purge(seg);
+    for (uint64_t off : crash::AllocatedBlocks(seg)) {
+      seg.block(off).tag = 0;  // killed inside malloc, before it cleared the free tag
+      (*heap)->Free((*heap)->PtrOf(off));
+    }
+    stress::ExpectWholeCapacityInClass(**heap, ClassOf(1024));
+  }
+
+  // How long the last reclaimer child that finished took.
+  int64_t child_reclaim_ns() const { return *reclaim_ns_; }
+
+ private:
+  std::unique_ptr<TempSegment> ts_;
+  std::string transit_;
+  std::string image_;
+  int steps_ = 0;
+  uint64_t blocks_returned_ = 0;
+  std::map<uint32_t, uint64_t> want_;
+  std::vector<uint64_t> allocated_;  // after the reference reclaim (and a purge)
+  // Written by the reclaimer child (a shared mapping).
+  std::atomic<int64_t>* reclaim_ns_ = static_cast<std::atomic<int64_t>*>(
+      mmap(nullptr, sizeof(std::atomic<int64_t>), PROT_READ | PROT_WRITE,
+           MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+};
+
+int DeadClients() { return std::max(2, static_cast<int>(3 * Scale())); }
+
+TEST(Recovery, ReclaimerKilledAtEveryStepResumesExactly) {
+  for (int client = 0; client < DeadClients(); ++client) {
+    FrozenDeadClient dead(1000 + 1000 * client, /*in_transit=*/client > 0);
+    ASSERT_GT(dead.steps(), 10);
+    int killed = 0;
+    for (int k = 0; k < dead.steps(); ++k) {
+      killed += dead.KillReclaimerAndResume(
+          [k] {
+            steps_left = k;
+            SetReclaimStepHookForTesting(DieAtStep);
+          },
+          "client " + std::to_string(client) + ", step " + std::to_string(k));
+      if (::testing::Test::HasFailure()) return;
+    }
+    EXPECT_EQ(killed, dead.steps());
+    std::printf("client %d (in transit: %s): %d steps, killed at each; %lu blocks returned\n",
+                client, dead.transit().empty() ? "none" : dead.transit().c_str(), dead.steps(),
+                static_cast<unsigned long>(dead.blocks_returned()));
+    dead.ExpectWholeCapacity();
+  }
+}
+
+TEST(Recovery, ReclaimerKilledAtRandomInstantsResumesExactly) {
+  const int trials = std::max(20, static_cast<int>(150 * Scale()));
+  for (int client = 0; client < DeadClients(); ++client) {
+    FrozenDeadClient dead(5000 + 1000 * client, /*in_transit=*/client > 0);
+    // How long a reclaim takes in a child (a fresh mapping: slower than the reference).
+    int64_t span = 0;
+    for (int i = 0; i < 3; ++i) {
+      dead.KillReclaimerAndResume([] {}, "calibration");
+      span = std::max(span, 2 * dead.child_reclaim_ns());
+    }
+    std::mt19937_64 rng(client);
+    int killed = 0;
+    for (int i = 0; i < trials; ++i) {
+      const auto delay = std::chrono::nanoseconds(rng() % span);
+      killed += dead.KillReclaimerAndResume([delay] { KillSelfAfter(delay); },
+                                            "client " + std::to_string(client) + ", killed after " +
+                                                std::to_string(delay.count()) + " ns");
+      if (::testing::Test::HasFailure()) return;
+    }
+    std::printf("client %d (in transit: %s): %d of %d reclaimers killed (a reclaim: %ld ns)\n",
+                client, dead.transit().empty() ? "none" : dead.transit().c_str(), killed, trials,
+                static_cast<long>(span / 2));
+    EXPECT_GT(killed, 0);
+    dead.ExpectWholeCapacity();
+  }
 }
 
 }  // namespace

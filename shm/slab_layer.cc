@@ -5,27 +5,11 @@
 #include "shm/atomics.h"
 #include "shm/check.h"
 #include "shm/page_heap.h"
+#include "shm/slab_lists.h"
+#include "shm/slab_park.h"
 
 namespace shmpool::shm {
 namespace {
-
-void PushPartial(const Segment& seg, ClassCentral& c, uint32_t slab) {
-  RunMeta& r = seg.run(slab);
-  r.prev = 0;
-  r.next = c.partial_head;
-  if (r.next) seg.run(r.next - 1).prev = slab + 1;
-  c.partial_head = slab + 1;
-}
-
-void UnlinkPartial(const Segment& seg, ClassCentral& c, uint32_t slab) {
-  RunMeta& r = seg.run(slab);
-  if (r.prev)
-    seg.run(r.prev - 1).next = r.next;
-  else
-    c.partial_head = r.next;
-  if (r.next) seg.run(r.next - 1).prev = r.prev;
-  r.prev = r.next = 0;
-}
 
 // Links every block of the slab at page `start` into one chain, each with its free tag,
 // and publishes the chain as the slab's free list. Class mutex held.
@@ -41,8 +25,10 @@ void InitSlab(const Segment& seg, uint32_t cls, uint32_t start) {
   RunMeta& r = seg.run(start);
   r.free_head = first;
   r.free_count = info.blocks;
+  r.parked = 0;
+  r.backed_pages = r.pages;
   ClassCentral& c = seg.central(cls);
-  PushPartial(seg, c, start);
+  LinkSlab(seg, c, start, ListFor(r, info));
   FetchAddRelaxed(c.xfree_in_slabs, uint64_t{info.blocks});
 }
 
@@ -107,22 +93,32 @@ bool SlabHolds(const Segment& seg, uint32_t cls, uint32_t slab, uint64_t b) {
   return false;
 }
 
+// Gives `slab`, whose blocks are all free (listed or parked), back to the page heap.
+void ReleaseSlab(const Segment& seg, uint32_t cls, uint32_t slab, SlabList was) {
+  ClassCentral& c = seg.central(cls);
+  const RunMeta& r = seg.run(slab);
+  if (was != kNoList) UnlinkSlab(seg, c, slab, was);
+  FetchAddRelaxed(c.xfree_in_slabs, -uint64_t{Class(cls).blocks});
+  FetchAddRelaxed(c.xparked_pages, -uint64_t{r.pages - r.backed_pages});
+  FetchAddRelaxed(c.xparked_blocks, -uint64_t{r.parked});
+  FetchAddRelaxed(c.xnslabs, -uint64_t{1});
+  FetchAddRelaxed(c.xslabs_released, uint64_t{1});
+  SHMPOOL_CHECK(FreeRun(seg, slab, kPageSlab));
+}
+
 // Pushes free block b onto its slab (class mutex held); releases the slab when it empties.
 void PushHome(const Segment& seg, uint32_t cls, uint32_t slab, uint64_t b) {
   ClassCentral& c = seg.central(cls);
-  const SizeClassInfo& info = Class(cls);
   RunMeta& r = seg.run(slab);
+  const SlabList was = ListFor(r, Class(cls));
   seg.block(b).next = r.free_head;
   r.free_head = b;
   FetchAddRelaxed(c.xfree_in_slabs, uint64_t{1});
-  if (++r.free_count == 1) PushPartial(seg, c, slab);
-  if (r.free_count == info.blocks) {
-    UnlinkPartial(seg, c, slab);
-    FetchAddRelaxed(c.xfree_in_slabs, -uint64_t{info.blocks});
-    FetchAddRelaxed(c.xnslabs, -uint64_t{1});
-    FetchAddRelaxed(c.xslabs_released, uint64_t{1});
-    SHMPOOL_CHECK(FreeRun(seg, slab, kPageSlab));
-  }
+  ++r.free_count;
+  if (r.free_count + r.parked == Class(cls).blocks)
+    ReleaseSlab(seg, cls, slab, was);
+  else
+    Relist(seg, cls, slab, was);
 }
 
 // Pushes home every block of the chain at `head` (just `head` when `single`) that its slab
@@ -145,34 +141,41 @@ uint64_t PushChainIfAbsent(const Segment& seg, uint32_t cls, uint64_t head, bool
   return pushed;
 }
 
-// Recounts every slab of `cls` from its chain and rebuilds the partial list.
+// Recounts every slab of `cls` from its chain and page map (dropping listed blocks that a
+// parked page holds back: slab_park.h) and rebuilds both lists.
 void RecountClass(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
   const SizeClassInfo& info = Class(cls);
-  c.partial_head = 0;
-  uint64_t nslabs = 0, free_blocks = 0;
+  std::fill(std::begin(c.partial_heads), std::end(c.partial_heads), 0u);
+  c.parked_head = 0;
+  uint64_t nslabs = 0, free_blocks = 0, parked_pages = 0, parked_blocks = 0;
   PageHeapState& h = seg.header().heap;
   RobustLock heap_lock(h.mutex, [&] { RepairPageHeap(seg); });
   for (uint32_t p = 0; p < h.frontier;) {
     const uint64_t e = LoadRelaxed(seg.page_entry(p));
     RunMeta& r = seg.run(p);
-    if (PageEntry::KindOf(e) == kPageSlab && PageEntry::ClassOf(e) == cls) {
+    if (PageEntry::KindOf(e) == kPageSlab && PageEntry::SlabClassOf(e) == cls) {
+      uint32_t parked = 0;
+      parked_pages += RepairSlabParking(seg, cls, p, &parked);
       uint32_t count = 0;
       for (uint64_t b = r.free_head; b && count <= info.blocks; b = seg.block(b).next) {
         SHMPOOL_CHECK(SlabOf(seg, cls, b) == p);
         ++count;
       }
-      SHMPOOL_CHECK(count <= info.blocks);
+      SHMPOOL_CHECK(count + parked <= info.blocks);
       r.free_count = count;
-      if (count) PushPartial(seg, c, p);
+      if (ListFor(r, info) != kNoList) LinkSlab(seg, c, p, ListFor(r, info));
       ++nslabs;
-      free_blocks += count;
+      free_blocks += count + parked;
+      parked_blocks += parked;
     }
     SHMPOOL_CHECK(r.pages > 0);  // p is always a run's first page
     p += r.pages;
   }
   StoreRelaxed(c.xnslabs, nslabs);
   StoreRelaxed(c.xfree_in_slabs, free_blocks);
+  StoreRelaxed(c.xparked_pages, parked_pages);
+  StoreRelaxed(c.xparked_blocks, parked_blocks);
 }
 
 // Holds the class mutex and names the holder's Transit for the repair after a crash.
@@ -215,16 +218,15 @@ uint64_t ReleaseEmptySlabsLocked(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
   const SizeClassInfo& info = Class(cls);
   uint64_t released = 0;
-  for (uint32_t i = c.partial_head; i;) {
-    const uint32_t slab = i - 1;
-    i = seg.run(slab).next;
-    if (seg.run(slab).free_count != info.blocks) continue;
-    UnlinkPartial(seg, c, slab);
-    FetchAddRelaxed(c.xfree_in_slabs, -uint64_t{info.blocks});
-    FetchAddRelaxed(c.xnslabs, -uint64_t{1});
-    FetchAddRelaxed(c.xslabs_released, uint64_t{1});
-    SHMPOOL_CHECK(FreeRun(seg, slab, kPageSlab));
-    ++released;
+  for (SlabList list = 0; list < kNoList; ++list) {
+    for (uint32_t i = HeadOf(c, list); i;) {
+      const uint32_t slab = i - 1;
+      const RunMeta& r = seg.run(slab);
+      i = r.next;
+      if (r.free_count + r.parked != info.blocks) continue;
+      ReleaseSlab(seg, cls, slab, list);
+      ++released;
+    }
   }
   return released;
 }
@@ -263,6 +265,20 @@ uint64_t ReleaseEmptySlabs(const Segment& seg, uint32_t cls) {
   return ReleaseEmptySlabsLocked(seg, cls);
 }
 
+uint64_t ParkFreePages(const Segment& seg, uint32_t cls) {
+  ClassCentral& c = seg.central(cls);
+  ClassLock lock(seg, cls, c.transit);
+  uint64_t parked = 0;
+  for (SlabList list = 0; list < kPartialBuckets; ++list) {
+    for (uint32_t i = c.partial_heads[list]; i;) {
+      const uint32_t slab = i - 1;
+      i = seg.run(slab).next;  // parking moves the slab to another list
+      parked += ParkSlabPages(seg, cls, slab);
+    }
+  }
+  return parked;
+}
+
 uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& transit,
                     uint64_t* head) {
   ClassCentral& c = seg.central(cls);
@@ -274,9 +290,14 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
   uint64_t out = 0, tail = 0;
   uint32_t n = 0;
   while (n < want) {
-    if (!c.partial_head && !NewSlab(seg, cls, transit)) break;
-    const uint32_t slab = c.partial_head - 1;
+    // Resident free blocks first, then parked ones, then a new slab.
+    if (!FullestPartial(c) && c.parked_head &&
+        UnparkBlocks(seg, cls, c.parked_head - 1, want - n) == 0)
+      break;  // the file system could not back a page
+    if (!FullestPartial(c) && !NewSlab(seg, cls, transit)) break;
+    const uint32_t slab = FullestPartial(c) - 1;
     RunMeta& r = seg.run(slab);
+    const SlabList was = ListFor(r, Class(cls));
     const uint32_t k = std::min(want - n, r.free_count);
     uint64_t last = r.free_head;
     for (uint32_t i = 1; i < k; ++i) last = seg.block(last).next;
@@ -292,7 +313,7 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
     r.free_count -= k;
     n += k;
     FetchAddRelaxed(c.xfree_in_slabs, -uint64_t{k});
-    if (r.free_count == 0) UnlinkPartial(seg, c, slab);
+    Relist(seg, cls, slab, was);
   }
   *head = out;
   return n;

@@ -4,8 +4,9 @@
 // every call holds the class's robust mutex (lock order: class mutex, then page heap).
 //
 // Placement: TakeBlocks serves from the most recently partial slab, so partly used slabs
-// fill up before a new one is made; a slab whose blocks are all free goes back to the page
-// heap at once (thread caches and rings already absorb alloc/free churn at the boundary).
+// fill up before a new one is made, and unparks pages of a parked slab (slab_park.h) only
+// when no slab is partial; a slab whose blocks are all free (listed or parked) goes back
+// to the page heap at once (thread caches and rings already absorb alloc/free churn).
 //
 // Crash argument. A holder killed inside leaves slab chains that are each intact (a chain
 // is cut or extended by one store of a slab's free_head) and ClassCentral.holder_transit
@@ -48,6 +49,10 @@ uint64_t ReclaimChains(const Segment& seg, uint32_t cls, Transit& transit,
 // Gives every slab of `cls` whose blocks are all free back to the page heap (purge does
 // this; a slab also goes back by itself as its last block comes home). Returns how many.
 uint64_t ReleaseEmptySlabs(const Segment& seg, uint32_t cls);
+
+// Purge's second step: in every partial slab of `cls`, parks the pages that only free
+// blocks touch and punches them out of the file (slab_park.h). Returns the pages parked.
+uint64_t ParkFreePages(const Segment& seg, uint32_t cls);
 
 // The repair after EOWNERDEAD (mutex held): recounts the class and finishes the dead
 // holder's operation.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 
 #include "shm/atomics.h"
 
@@ -26,9 +27,13 @@ void ForEachRun(const Segment& seg, uint64_t frontier, Fn fn) {
     run.pages = pages;
     const PageKind kind = PageEntry::KindOf(e);
     if (kind == kPageSlab) {
-      run.cls = std::min<uint32_t>(PageEntry::ClassOf(e), kNumClasses - 1);
+      run.cls = std::min<uint32_t>(PageEntry::SlabClassOf(e), kNumClasses - 1);
       run.blocks = Class(run.cls).blocks;
-      const uint32_t free_count = std::min(Peek(r.free_count), run.blocks);
+      run.backed_pages = std::min(Peek(r.backed_pages), pages);
+      for (uint32_t i = 0; i < pages && i < 64; ++i)
+        if (PageEntry::Parked(LoadRelaxed(seg.page_entry(p + i))))
+          run.parked_mask |= uint64_t{1} << i;
+      const uint32_t free_count = std::min(Peek(r.free_count) + Peek(r.parked), run.blocks);
       run.used_blocks = run.blocks - free_count;
       run.state = free_count == 0            ? RunState::kFull
                   : free_count == run.blocks ? RunState::kEmpty
@@ -84,7 +89,13 @@ std::vector<MapCell> MapCells(const SegmentMap& map, uint32_t cells, uint64_t* p
       const uint64_t c = p / span;
       const uint64_t end = std::min<uint64_t>((c + 1) * span, run_end);
       const uint32_t n = static_cast<uint32_t>(end - p);
-      out[c].pages[static_cast<size_t>(r.state)] += n;
+      const uint64_t window = n < 64 ? (uint64_t{1} << n) - 1 : ~uint64_t{0};
+      const uint32_t parked =
+          r.parked_mask
+              ? static_cast<uint32_t>(std::popcount((r.parked_mask >> (p - r.first_page)) & window))
+              : 0;
+      out[c].pages[static_cast<size_t>(r.state)] += n - parked;
+      out[c].pages[static_cast<size_t>(RunState::kPurged)] += parked;
       if (r.blocks) {
         used[c] += double(r.used_blocks) / r.blocks * n;
         total[c] += n;

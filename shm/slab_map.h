@@ -24,7 +24,8 @@ enum class RunState : uint8_t {
   kEmpty,    // a slab whose blocks are all free (transient: it is released at once)
   kLarge,    // a large allocation
   kFree,     // a free run, backed
-  kPurged,   // a free run, purged (some or all of its pages unbacked)
+  kPurged,   // a free run, purged (some or all of its pages unbacked); in cells, also
+             // the parked pages of slabs (slab_park.h)
   kUnused,   // above the frontier
 };
 
@@ -35,7 +36,8 @@ struct MapRun {
   uint32_t cls = 0;           // slabs
   uint32_t used_blocks = 0;   // slabs: blocks handed out (to clients, caches or rings)
   uint32_t blocks = 0;        // slabs: blocks per slab
-  uint32_t backed_pages = 0;  // free runs
+  uint32_t backed_pages = 0;  // free runs and slabs
+  uint64_t parked_mask = 0;   // slabs: bit i set when page first_page + i is parked
 };
 
 struct SegmentMap {

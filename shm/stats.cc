@@ -12,6 +12,7 @@ ArenaStats CollectStats(const Segment& seg) {
   ArenaStats a;
   const Geometry& g = seg.geometry();
   std::vector<ClassStats> cs(kNumClasses);
+  uint64_t parked_pages = 0;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     const ClassCentral& cc = seg.central(c);
     cs[c].nmalloc = LoadRelaxed(cc.xnmalloc);
@@ -41,11 +42,14 @@ ArenaStats CollectStats(const Segment& seg) {
     s.size = info.size;
     s.nslabs = LoadRelaxed(cc.xnslabs);
     s.active = s.nslabs * info.slab_pages * kPageSize;
-    s.free_in_slabs = LoadRelaxed(cc.xfree_in_slabs) * info.size;
+    const uint64_t free_blocks = LoadRelaxed(cc.xfree_in_slabs);
+    const uint64_t parked_blocks = std::min(free_blocks, LoadRelaxed(cc.xparked_blocks));
+    s.free_in_slabs = (free_blocks - parked_blocks) * info.size;
+    s.parked = parked_blocks * info.size;
     s.in_ring = RingDepth(seg, c) * info.batch * info.size;
     // Allocated is what the lists do not hold: exact when quiescent, and right after any
     // crash (the cumulative counters may have lost a dead process's last update).
-    const uint64_t used = s.nslabs * info.blocks * info.size - s.free_in_slabs;
+    const uint64_t used = s.nslabs * info.blocks * info.size - free_blocks * info.size;
     const uint64_t held = s.cached + s.in_ring;
     s.allocated = used > held ? used - held : 0;
     s.handed_out = s.nmalloc * info.size;
@@ -54,6 +58,8 @@ ArenaStats CollectStats(const Segment& seg) {
     a.cached += s.cached;
     a.in_ring += s.in_ring;
     a.free_in_slabs += s.free_in_slabs;
+    a.parked += s.parked;
+    parked_pages += LoadRelaxed(cc.xparked_pages);
     a.nmalloc += s.nmalloc;
     a.nfree += s.nfree;
     a.nslabs += s.nslabs;
@@ -76,11 +82,14 @@ ArenaStats CollectStats(const Segment& seg) {
   a.double_frees = LoadRelaxed(k.xdouble_frees);
   a.failed_allocs = LoadRelaxed(k.xfailed_allocs);
   a.purge_count = LoadRelaxed(k.xpurge_count);
+  for (size_t r = 0; r < a.purges_by_reason.size(); ++r)
+    a.purges_by_reason[r] = LoadRelaxed(k.xpurges_by_reason[r]);
   a.purged_bytes = LoadRelaxed(k.xpurged_bytes);
   a.purge_ns = LoadRelaxed(k.xpurge_ns);
   a.free_run_bytes = LoadRelaxed(h.heap.xfree_pages) << kPageShift;
-  a.retained = LoadRelaxed(h.heap.xretained_pages) << kPageShift;
-  a.dirty = a.free_run_bytes - std::min(a.free_run_bytes, a.retained);
+  const uint64_t run_retained = LoadRelaxed(h.heap.xretained_pages) << kPageShift;
+  a.retained = run_retained + (parked_pages << kPageShift);
+  a.dirty = a.free_run_bytes - std::min(a.free_run_bytes, run_retained);
   a.capacity = g.capacity;
   a.metadata = seg.sections().data;
   a.resident = seg.ResidentBytes();

@@ -19,7 +19,8 @@ struct ClassStats {
   uint64_t active = 0;         // bytes of this class's slabs
   uint64_t cached = 0;         // bytes in thread caches
   uint64_t in_ring = 0;        // bytes in full batches waiting in the transfer ring
-  uint64_t free_in_slabs = 0;  // bytes free inside slabs
+  uint64_t free_in_slabs = 0;  // bytes free inside slabs, resident (on the slabs' free lists)
+  uint64_t parked = 0;         // bytes free inside slabs on pages purge gave back
   uint64_t nmalloc = 0;
   uint64_t nfree = 0;
   uint64_t nslabs = 0;
@@ -38,8 +39,9 @@ struct ArenaStats {
   uint64_t cached = 0;    // thread caches
   uint64_t in_ring = 0;
   uint64_t free_in_slabs = 0;
+  uint64_t parked = 0;  // free blocks inside slabs on purged pages
   uint64_t free_run_bytes = 0;
-  uint64_t retained = 0;  // purged, reusable
+  uint64_t retained = 0;  // purged, reusable: free-run pages and parked slab pages
   uint64_t dirty = 0;     // free page runs still backed: free_run_bytes - retained
   uint64_t metadata = 0;  // bytes before the data pages
   uint64_t nmalloc = 0, nfree = 0, nslabs = 0;
@@ -47,6 +49,7 @@ struct ArenaStats {
   uint64_t requested = 0, handed_out = 0;
   uint64_t invalid_frees = 0, double_frees = 0, failed_allocs = 0;
   uint64_t purge_count = 0, purged_bytes = 0, purge_ns = 0;
+  std::array<uint64_t, 3> purges_by_reason{};  // indexed by PurgeReason (purge.h)
   uint32_t attached_procs = 0, thread_caches = 0;
   std::vector<ClassStats> classes;  // classes with any activity
 

@@ -1,5 +1,7 @@
 #include "shm/transfer_ring.h"
 
+#include <algorithm>
+
 #include "shm/atomics.h"
 
 namespace shmpool::shm {
@@ -9,6 +11,8 @@ bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit
   RingCell* cells = seg.ring(cls);
   const uint64_t mask = seg.geometry().ring_slots - 1;
   uint64_t pos = LoadRelaxed(c.xenq);
+  // The byte budget (racy by design: it bounds what the ring hoards, not its correctness).
+  if (pos - std::min(pos, LoadRelaxed(c.xdeq)) >= RingBatchLimit(seg, cls)) return false;
   RingCell* cell;
   for (;;) {
     cell = &cells[pos & mask];
@@ -55,6 +59,11 @@ uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit) {
   StoreRelaxed(transit.xbatch, batch);
   StoreRelease(cell->xseq, pos + slots);
   return batch;
+}
+
+uint64_t RingBatchLimit(const Segment& seg, uint32_t cls) {
+  const uint64_t batch_bytes = uint64_t{Class(cls).batch} * Class(cls).size;
+  return std::clamp<uint64_t>(kRingBytesPerClass / batch_bytes, 2, seg.geometry().ring_slots);
 }
 
 uint64_t RingDepth(const Segment& seg, uint32_t cls) {

@@ -3,6 +3,10 @@
 // process with one CAS per batch, not per block. A producer that frees what another
 // process allocated (packet buffers) fills batches in its own cache and hands them over
 // here; the allocating side takes them back. Full ring: the batch goes to the slab layer.
+// A ring holds at most kRingBytesPerClass (at least 2 batches, at most ring_slots): blocks
+// in a ring are free memory nobody can purge or place, so the budget bounds that hoard
+// (40 classes x 512 KiB, not 40 x 4 MiB), and the slabs' fullest-first placement then
+// decides where most refills land.
 //
 // What it holds: cells[R] of {seq, batch}, and two 64-bit positions enq and deq.
 // INVARIANTS: deq <= enq <= deq + R. Cell i is free for the enqueue at position p iff
@@ -37,7 +41,13 @@ namespace shmpool::shm {
 // The caller has recorded the batch in `transit` (op kToRing or kFromRing, class, batch)
 // and clears it afterwards; these record the position they claim and, for a pop, the batch.
 
-// Enqueues a full batch. False when the ring is full (the caller keeps the batch).
+inline constexpr uint64_t kRingBytesPerClass = 512 << 10;
+
+// Batches the class's ring may hold: kRingBytesPerClass of them, within [2, ring_slots].
+uint64_t RingBatchLimit(const Segment& seg, uint32_t cls);
+
+// Enqueues a full batch. False when the ring is full or at its byte budget (the caller
+// keeps the batch).
 bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit);
 
 // Dequeues a full batch, or returns 0 when the ring is empty.

@@ -5,7 +5,7 @@
 // popped (the crash argument of transfer_ring.h relies on it), and under many threads
 // pushing and popping at once every batch comes out exactly once, in push order per
 // producer as each consumer sees it. Batches are opaque to the ring, so plain numbers
-// stand in for them here.
+// stand in for them here. A ring also refuses a push beyond its byte budget.
 #include "shm/transfer_ring.h"
 
 #include <atomic>
@@ -32,6 +32,24 @@ Geometry RingGeometry(uint32_t slots) {
 }
 
 constexpr uint32_t kCls = 5;
+
+// A ring holds at most kRingBytesPerClass: 8 batches of 64 KiB for 2 KiB blocks, however
+// many slots it has; small classes are bounded by the slots.
+TEST(TransferRing, ByteBudgetBoundsWhatARingHolds) {
+  TempSegment ts(1 << 20, RingGeometry(64));
+  const Segment& seg = *ts.segment();
+  const uint32_t big = ClassOf(2048);
+  ASSERT_EQ(uint64_t{Class(big).batch} * Class(big).size, 65536u);
+  EXPECT_EQ(RingBatchLimit(seg, big), kRingBytesPerClass / 65536);
+  EXPECT_EQ(RingBatchLimit(seg, ClassOf(32768)), kRingBytesPerClass / 65536);
+  EXPECT_EQ(RingBatchLimit(seg, ClassOf(16)), 64u);  // 64 x 1 KiB: the slots bound it
+  Transit t{};
+  for (uint64_t i = 1; i <= RingBatchLimit(seg, big); ++i)
+    ASSERT_TRUE(RingPush(seg, big, i * 16, t)) << i;
+  EXPECT_FALSE(RingPush(seg, big, 4096, t));
+  EXPECT_NE(RingPop(seg, big, t), 0u);
+  EXPECT_TRUE(RingPush(seg, big, 4096, t));  // room again after a pop
+}
 
 TEST(TransferRing, EmptyRingPopsZero) {
   TempSegment ts(1 << 20, RingGeometry(8));

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "shm/atomics.h"
+#include "shm/slab_lists.h"
 #include "shm/transfer_ring.h"
 
 namespace shmpool::shm {
@@ -68,15 +69,20 @@ class Validator {
         retained += r.pages - std::min(r.backed_pages, r.pages);
         free_runs_.push_back(p);
       } else if (kind == kPageSlab || kind == kPageLarge || kind == kPagePool) {
-        const uint32_t cls = PageEntry::ClassOf(e);
+        const uint32_t cls =
+            kind == kPagePool ? PageEntry::PoolSlotOf(e) : PageEntry::SlabClassOf(e);
         if (kind == kPagePool && (cls >= kMaxPools || seg_.header().pools[cls].run_start != p))
           Error("pool run at page %d: slot %d does not name it", p, cls);
         if (kind == kPageSlab &&
             (cls == 0 || cls >= kNumClasses || r.pages != Class(cls).slab_pages))
           Error("slab at page %d: class %d with %d pages", p, cls, r.pages);
-        for (uint32_t q = p; q < p + r.pages; ++q)
-          if (LoadRelaxed(seg_.page_entry(q)) != e)
-            Error("run at page %d: page %d disagrees", p, q);
+        // A slab's pages are live or parked (slab_park.h); any other run's all equal.
+        const uint64_t live = kind == kPageSlab ? PageEntry::Make(cls, kind, p) : e;
+        const uint64_t parked = kind == kPageSlab ? PageEntry::MakeParked(cls, p) : e;
+        for (uint32_t q = p; q < p + r.pages; ++q) {
+          const uint64_t qe = LoadRelaxed(seg_.page_entry(q));
+          if (qe != live && qe != parked) Error("run at page %d: page %d disagrees", p, q);
+        }
         if (kind == kPageLarge) large_bytes += uint64_t{r.pages} << kPageShift;
         if (kind == kPageSlab) slabs_.push_back(p);
       } else {
@@ -156,31 +162,89 @@ class Validator {
     return n;
   }
 
+  // Parked pages and blocks of a slab (slab_park.h): checks that no listed block touches a
+  // parked page and that the slab's counts agree. Returns its parked blocks.
+  uint64_t CheckParking(uint32_t cls, uint32_t slab, uint64_t* parked_pages) {
+    const SizeClassInfo& info = Class(cls);
+    const RunMeta& r = seg_.run(slab);
+    std::vector<bool> page_parked(r.pages);
+    uint32_t pages = 0;
+    for (uint32_t i = 0; i < r.pages; ++i)
+      if (PageEntry::Parked(LoadRelaxed(seg_.page_entry(slab + i)))) page_parked[i] = true, ++pages;
+    *parked_pages += pages;
+    if (r.backed_pages != r.pages - pages)
+      Error("slab at page %d: %d pages parked, backed_pages %d of %d", slab, pages, r.backed_pages,
+            r.pages);
+    if (pages == 0) {
+      if (r.parked != 0) Error("slab at page %d: no page parked, parked %d", slab, r.parked);
+      return 0;
+    }
+    auto touches = [&](uint64_t k) {
+      for (uint64_t q = k * info.size >> kPageShift; q <= ((k + 1) * info.size - 1) >> kPageShift;
+           ++q)
+        if (page_parked[q]) return true;
+      return false;
+    };
+    uint64_t blocks = 0;
+    for (uint64_t k = 0; k < info.blocks; ++k) blocks += touches(k) ? 1 : 0;
+    if (blocks != r.parked)
+      Error("slab at page %d: %d blocks parked, parked says %d", slab, blocks, r.parked);
+    const uint64_t first = seg_.page_offset(slab);
+    uint32_t steps = 0;
+    for (uint64_t b = r.free_head; b && steps++ < info.blocks; b = seg_.block(b).next)
+      if (touches((b - first) / info.size))
+        Error("slab at page %d: listed block %#x touches a parked page", slab, b);
+    return blocks;
+  }
+
+  // Checks one list of slabs (slab_lists.h): each member's state belongs on it.
+  uint64_t CheckList(uint32_t cls, SlabList list, uint64_t nslabs) {
+    uint64_t listed = 0;
+    for (uint32_t i = HeadOf(seg_.central(cls), list); i; i = seg_.run(i - 1).next) {
+      if (ListFor(seg_.run(i - 1), Class(cls)) != list)
+        Error("class %d: slab at page %d is on list %d, not its own", cls, i - 1, list);
+      if (++listed > nslabs) {
+        Error("class %d: list %d longer than its slabs", cls, list);
+        break;
+      }
+    }
+    return listed;
+  }
+
   void CheckClass(uint32_t cls) {
     const ClassCentral& c = seg_.central(cls);
     const SizeClassInfo& info = Class(cls);
-    uint64_t nslabs = 0, free_blocks = 0, on_list = 0;
+    uint64_t nslabs = 0, free_blocks = 0, on_partial = 0, on_parked = 0;
+    uint64_t parked_pages = 0, parked_blocks = 0;
     for (uint32_t p : slabs_) {
-      if (PageEntry::ClassOf(LoadRelaxed(seg_.page_entry(p))) != cls) continue;
+      if (PageEntry::SlabClassOf(LoadRelaxed(seg_.page_entry(p))) != cls) continue;
       const RunMeta& r = seg_.run(p);
       ++nslabs;
       const uint64_t n = WalkChain(r.free_head, cls, info.blocks, "slab");
       if (n != r.free_count)
         Error("slab at page %d: %d free blocks, free_count %d", p, n, r.free_count);
-      free_blocks += r.free_count;
-      if (r.free_count) ++on_list;
+      const uint64_t parked = CheckParking(cls, p, &parked_pages);
+      parked_blocks += parked;
+      if (r.free_count + parked > info.blocks)
+        Error("slab at page %d: %d free and %d parked of %d blocks", p, r.free_count, parked,
+              info.blocks);
+      free_blocks += r.free_count + parked;
+      if (r.free_count)
+        ++on_partial;
+      else if (parked)
+        ++on_parked;
     }
     uint64_t listed = 0;
-    for (uint32_t i = c.partial_head; i; i = seg_.run(i - 1).next) {
-      if (seg_.run(i - 1).free_count == 0)
-        Error("class %d: a full slab is on the partial list", cls);
-      if (++listed > nslabs) {
-        Error("class %d: partial list longer than its slabs", cls);
-        break;
-      }
-    }
-    if (listed != on_list)
-      Error("class %d: %d slabs have free blocks, %d listed", cls, on_list, listed);
+    for (SlabList list = 0; list < kNoList; ++list) listed += CheckList(cls, list, nslabs);
+    if (listed != on_partial + on_parked)
+      Error("class %d: %d slabs have free or parked blocks, %d listed", cls, on_partial + on_parked,
+            listed);
+    if (parked_pages != LoadRelaxed(c.xparked_pages))
+      Error("class %d: %d parked pages, counter says %d", cls, parked_pages,
+            LoadRelaxed(c.xparked_pages));
+    if (parked_blocks != LoadRelaxed(c.xparked_blocks))
+      Error("class %d: %d parked blocks, counter says %d", cls, parked_blocks,
+            LoadRelaxed(c.xparked_blocks));
     if (nslabs != LoadRelaxed(c.xnslabs))
       Error("class %d: %d slabs, counter says %d", cls, nslabs, LoadRelaxed(c.xnslabs));
     if (free_blocks != LoadRelaxed(c.xfree_in_slabs))

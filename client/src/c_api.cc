@@ -88,6 +88,12 @@ shmpool_ref shmpool_ref_of(shmpool_client* c, const void* p) { return c->client-
 
 void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r) { return c->client->PtrOf(r); }
 
+uint64_t shmpool_generation(shmpool_client* c) { return c->client->Generation(); }
+
+uint64_t shmpool_stale_frees(const shmpool_client* c) { return c->client->StaleFrees(); }
+
+int shmpool_release_retired(shmpool_client* c) { return c->client->ReleaseRetired(); }
+
 int64_t shmpool_purge(shmpool_client* c) {
   absl::StatusOr<uint64_t> r = c->client->Purge();
   return r.ok() ? static_cast<int64_t>(*r) : ToCode(r.status());

@@ -1,6 +1,7 @@
 // The C ABI of pools and regions: thin wrappers over shm::Pool and shm::Region.
 #include <new>
 
+#include "absl/strings/str_format.h"
 #include "shm/pool.h"
 #include "shm/region.h"
 #include "shmpool/shmpool.h"
@@ -10,8 +11,10 @@ struct shmpool_pool {
   std::unique_ptr<shmpool::shm::Pool> pool;
 };
 
+// A region and its generation's ref bits (client.h): its refs name that generation.
 struct shmpool_region {
   shmpool::shm::Region region;
+  uint64_t ref_tag;
 };
 
 extern "C" {
@@ -20,7 +23,7 @@ int shmpool_pool_open(shmpool_client* c, const char* name, shmpool_pool** out) {
   if (c == nullptr || name == nullptr || out == nullptr)
     return shmpool::internal::StatusToCode(
         absl::InvalidArgumentError("shmpool_pool_open: c, name and out must not be NULL"));
-  shmpool::shm::Heap& heap = c->client->heap();
+  shmpool::shm::Heap& heap = *c->client->current().heap;
   // Non-owning: the client (and its segment) outlives its pools (shmpool.h).
   std::shared_ptr<shmpool::shm::Segment> seg(std::shared_ptr<void>(), &heap.segment());
   absl::StatusOr<std::unique_ptr<shmpool::shm::Pool>> p =
@@ -45,10 +48,11 @@ int shmpool_region_create(shmpool_client* c, size_t chunk_bytes, shmpool_region*
   if (c == nullptr || out == nullptr)
     return shmpool::internal::StatusToCode(
         absl::InvalidArgumentError("shmpool_region_create: c and out must not be NULL"));
+  const shmpool::Client::Current cur = c->client->current();
   absl::StatusOr<shmpool::shm::Region> r = shmpool::shm::Region::Create(
-      c->client->heap(), chunk_bytes ? chunk_bytes : shmpool::shm::Region::kDefaultChunk);
+      *cur.heap, chunk_bytes ? chunk_bytes : shmpool::shm::Region::kDefaultChunk);
   if (!r.ok()) return shmpool::internal::StatusToCode(r.status());
-  *out = new (std::nothrow) shmpool_region{*r};
+  *out = new (std::nothrow) shmpool_region{*r, shmpool::Client::RefTag(cur.generation)};
   return *out ? SHMPOOL_OK : SHMPOOL_E_EXHAUSTED;
 }
 
@@ -56,15 +60,25 @@ int shmpool_region_open(shmpool_client* c, shmpool_ref ref, shmpool_region** out
   if (c == nullptr || out == nullptr)
     return shmpool::internal::StatusToCode(
         absl::InvalidArgumentError("shmpool_region_open: c and out must not be NULL"));
-  absl::StatusOr<shmpool::shm::Region> r = shmpool::shm::Region::Open(c->client->heap(), ref);
+  using shmpool::Client;
+  const uint64_t tag = ref & ~Client::kRefOffsetMask;
+  if (tag != Client::RefTag(c->client->current().generation)) c->client->Generation();
+  const Client::Current cur = c->client->current();
+  if (tag != Client::RefTag(cur.generation))
+    return shmpool::internal::StatusToCode(absl::NotFoundError(absl::StrFormat(
+        "shmpool_region_open: ref %#x is not of the arena's generation %d (the arena was reset "
+        "since the region was made)",
+        ref, cur.generation)));
+  absl::StatusOr<shmpool::shm::Region> r =
+      shmpool::shm::Region::Open(*cur.heap, ref & Client::kRefOffsetMask);
   if (!r.ok()) return shmpool::internal::StatusToCode(r.status());
-  *out = new (std::nothrow) shmpool_region{*r};
+  *out = new (std::nothrow) shmpool_region{*r, tag};
   return *out ? SHMPOOL_OK : SHMPOOL_E_EXHAUSTED;
 }
 
 void* shmpool_region_alloc(shmpool_region* r, size_t size) { return r->region.Allocate(size); }
 
-shmpool_ref shmpool_region_ref(const shmpool_region* r) { return r->region.ref(); }
+shmpool_ref shmpool_region_ref(const shmpool_region* r) { return r->region.ref() | r->ref_tag; }
 
 void shmpool_region_destroy(shmpool_region* r) {
   r->region.Destroy();

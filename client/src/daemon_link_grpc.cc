@@ -4,6 +4,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -42,7 +43,10 @@ struct DaemonLink::Impl {
   std::unique_ptr<v1::ArenaService::Stub> arenas;
   SegmentInfo segment;
   std::string session;  // "sessions/{id}" of the current session
-  int32_t proc_index = -1;
+  // Owned by the thread once it runs.
+  Mapping mapping;
+  FollowReset follow;
+  uint64_t follow_failed_for = 0;  // the generation whose follow failure was reported
 
   absl::Mutex mu;
   bool stopping ABSL_GUARDED_BY(mu) = false;
@@ -50,6 +54,8 @@ struct DaemonLink::Impl {
   std::thread thread;
 
   absl::Status AttachRpc();
+  // Follows the arena to `generation` (FollowReset); false, reported once, when it cannot.
+  bool Follow(uint64_t generation);
   // Opens a stream for `session` and reads ATTACHED; on success the stream is returned.
   absl::Status OpenStream(std::unique_ptr<grpc::ClientContext>* ctx,
                           std::unique_ptr<grpc::ClientReader<v1::SessionEvent>>* reader);
@@ -77,6 +83,7 @@ absl::Status DaemonLink::Impl::AttachRpc() {
   s.layout_version = resp.segment().layout_version();
   s.max_procs = resp.segment().max_procs();
   s.max_thread_caches = resp.segment().max_thread_caches();
+  s.generation = resp.segment().generation();
   if (!segment.path.empty() && (s.path != segment.path || s.segment_bytes != segment.segment_bytes))
     return absl::FailedPreconditionError(absl::StrFormat(
         "the daemon now serves %s from %s, not the segment this client mapped", arena, s.path));
@@ -91,7 +98,7 @@ absl::Status DaemonLink::Impl::OpenStream(
   *ctx = std::make_unique<grpc::ClientContext>();
   v1::StreamSessionRequest req;
   req.set_session(session);
-  req.set_proc_index(proc_index);
+  req.set_proc_index(mapping.proc_index);
   *reader = sessions->StreamSession(ctx->get(), req);
   v1::SessionEvent ev;
   if ((*reader)->Read(&ev) && ev.kind() == v1::SessionEvent::ATTACHED) return absl::OkStatus();
@@ -100,7 +107,26 @@ absl::Status DaemonLink::Impl::OpenStream(
   return FromGrpc(st, absl::StrCat("open session ", session));
 }
 
-// The background thread: holds the stream; when the daemon goes away, re-registers.
+bool DaemonLink::Impl::Follow(uint64_t generation) {
+  absl::StatusOr<Mapping> m = follow(generation);
+  if (!m.ok()) {
+    if (follow_failed_for != generation && !absl::IsCancelled(m.status()))
+      std::fprintf(stderr,
+                   "shmpool: cannot follow the reset of %s to generation %llu (%s); this process "
+                   "keeps allocating from generation %llu and retries every second\n",
+                   arena.c_str(), static_cast<unsigned long long>(generation),
+                   std::string(m.status().message()).c_str(),
+                   static_cast<unsigned long long>(mapping.generation));
+    follow_failed_for = generation;
+    return false;
+  }
+  mapping = *m;
+  return true;
+}
+
+// The background thread: holds the stream. On RESET it follows the arena to the new
+// generation and registers again at once (the old session is the retired generation's);
+// when the daemon goes away, it re-registers every second.
 void DaemonLink::Impl::HoldStreams(std::unique_ptr<grpc::ClientContext> ctx,
                                    std::unique_ptr<grpc::ClientReader<v1::SessionEvent>> reader) {
   for (;;) {
@@ -110,23 +136,28 @@ void DaemonLink::Impl::HoldStreams(std::unique_ptr<grpc::ClientContext> ctx,
       stream_ctx = ctx.get();
     }
     v1::SessionEvent ev;
-    while (reader->Read(&ev)) {
-    }
+    bool reset = false;
+    while (!reset && reader->Read(&ev)) reset = ev.kind() == v1::SessionEvent::RESET;
+    if (reset) ctx->TryCancel();
     reader->Finish();
     {
       absl::MutexLock lock(&mu);
       stream_ctx = nullptr;
     }
-    // The stream ended without a detach: the daemon stopped. Re-register with the next one.
-    for (;;) {
-      {
+    if (reset) Follow(ev.generation());
+    // Re-register: at once after a reset, else (the daemon stopped) with the next daemon.
+    for (bool wait = !reset;; wait = true) {
+      if (wait) {
         absl::MutexLock lock(&mu);
         auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stopping; };
         if (mu.AwaitWithTimeout(absl::Condition(&cond), absl::Seconds(1))) return;
+      } else if (Stopping()) {
+        return;
       }
       absl::Status st = AttachRpc();
       if (absl::IsFailedPrecondition(st)) return;  // another segment now: give up
-      if (st.ok() && OpenStream(&ctx, &reader).ok()) break;
+      // The daemon's generation may be newer than the client's (a reset it missed).
+      if (st.ok() && Follow(segment.generation) && OpenStream(&ctx, &reader).ok()) break;
     }
   }
 }
@@ -152,8 +183,9 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
 
 const DaemonLink::SegmentInfo& DaemonLink::segment() const { return impl_->segment; }
 
-absl::Status DaemonLink::OpenSession(int32_t proc_index) {
-  impl_->proc_index = proc_index;
+absl::Status DaemonLink::OpenSession(const Mapping& mapping, FollowReset follow) {
+  impl_->mapping = mapping;
+  impl_->follow = std::move(follow);
   std::unique_ptr<grpc::ClientContext> ctx;
   std::unique_ptr<grpc::ClientReader<v1::SessionEvent>> reader;
   if (absl::Status st = impl_->OpenStream(&ctx, &reader); !st.ok()) return st;

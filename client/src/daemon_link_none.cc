@@ -19,7 +19,9 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
 DaemonLink::DaemonLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DaemonLink::~DaemonLink() = default;
 const DaemonLink::SegmentInfo& DaemonLink::segment() const { return impl_->segment; }
-absl::Status DaemonLink::OpenSession(int32_t) { return absl::UnavailableError("no gRPC"); }
+absl::Status DaemonLink::OpenSession(const Mapping&, FollowReset) {
+  return absl::UnavailableError("no gRPC");
+}
 absl::StatusOr<uint64_t> DaemonLink::Purge() { return absl::UnavailableError("no gRPC"); }
 
 }  // namespace shmpool::internal

@@ -35,6 +35,7 @@
 #include "shm/stats.h"
 #include "shm/validate.h"
 #include "shmpool/shmpool.h"
+#include "tests/crash/allocated_blocks.h"
 #include "tests/crash/storm_shared.h"
 #include "tests/stress/block_tag.h"
 #include "tests/stress/whole_capacity.h"
@@ -91,6 +92,7 @@ std::string TagProblem(const void* p, uint64_t size, uint32_t owner, uint32_t se
       if (r < 70) {  // malloc
         const size_t size = RandomSize(rng);
         log.intent_slot = k;
+        log.intent_size = size;
         log.intent = ChildLog::kMalloc;
         void* p = shmpool_malloc(c, size);
         if (p == nullptr) {
@@ -268,7 +270,10 @@ class Storm {
     if (intent != ChildLog::kNone) {
       ++windows_[intent];
       HeldEntry& h = log.held[log.intent_slot.load()];
-      if (intent == ChildLog::kMalloc && h.packed.load() == 0) ++unknowable_;
+      if (intent == ChildLog::kMalloc && h.packed.load() == 0) {
+        ++unknowable_;
+        ++unknowable_in_[shm::ClassOf(log.intent_size.load())];  // 0: a large block
+      }
       if (h.packed.load() != 0) {
         ASSERT_LT(sh_->nlimbo, static_cast<uint32_t>(kLimbo));
         sh_->limbo[sh_->nlimbo++] = h.packed.load();
@@ -415,29 +420,28 @@ class Storm {
     // once every free block is in a slab chain (caches flushed, rings purged).
     h.FlushThreadCache();
     shm::Purge(*segment);
-    const std::vector<uint64_t> unnamed = AllocatedBlocks(h);
+    const std::vector<uint64_t> unnamed = AllocatedBlocks(*segment);
+    // Each kill inside a malloc window leaves at most one such block, of its size's class.
+    std::map<uint32_t, uint64_t> unnamed_in;
+    uint64_t tagged_free = 0;  // free blocks no list holds: lost (or killed inside malloc
+                               // between its commit and its clearing of the free tag)
+    for (uint64_t off : unnamed) {
+      ++unnamed_in[ClassOfBlock(*segment, off)];
+      tagged_free += segment->block(off).tag == segment->free_tag(off);
+    }
     for (uint64_t off : unnamed) {
       // Killed between malloc's commit and its clearing of the free tag: allocated, but
       // still tagged; as its owner, clear the tag before the free.
       h.segment().block(off).tag = 0;
       h.Free(h.PtrOf(off));
     }
-    // Known shm window (recovery.cc): a reclaimer killed inside ReclaimProcess, after it
-    // cleared a dead cache's bin of one class and before the chains reached their slabs,
-    // loses those chains (list, spare, a batch in transit: 3 batches at most). Only the
-    // daemon-kill variant can hit it; counted and bounded apart from the harness windows.
-    uint32_t max_batch = 0;
-    for (uint32_t c = 1; c < shm::kNumClasses; ++c)
-      max_batch = std::max(max_batch, shm::Class(c).batch);
-    const uint64_t reclaimer_bound = uint64_t{3} * max_batch * daemon_kills_;
-    EXPECT_LE(unnamed.size(), unknowable_ + reclaimer_bound)
-        << "allocated blocks no log names, beyond the kills inside malloc windows"
-        << (daemon_kills_ ? " and the reclaimer's window" : "");
-    if (unnamed.size() > unknowable_)
-      std::printf(
-          "lost to the reclaimer-death window (daemon kill -9 inside ReclaimProcess): "
-          "at least %zu blocks\n",
-          unnamed.size() - static_cast<size_t>(unknowable_));
+    uint64_t lost = 0;
+    for (const auto& [cls, n] : unnamed_in) {
+      EXPECT_LE(n, unknowable_in_[cls])
+          << "class " << cls << ": allocated blocks no log names, beyond the kills inside "
+          << "malloc windows of that class (lost)";
+      lost += n - std::min(n, unknowable_in_[cls]);
+    }
     h.FlushThreadCache();
     shm::Purge(*segment);
     const shm::ArenaStats st = shm::CollectStats(*segment);
@@ -458,42 +462,19 @@ class Storm {
         (unsigned long)windows_[4], (unsigned long)unknowable_, (unsigned long)freed,
         (unsigned long)already_free, unnamed.size(), (unsigned long)left_bytes,
         (unsigned long)st.double_frees, (unsigned long)st.invalid_frees);
-    std::printf("blocks lost per kill: %.4f (in malloc windows, found by a segment walk: %zu)\n",
-                double(unnamed.size()) / kills_, unnamed.size());
+    std::printf(
+        "unnamed allocated blocks per kill: %.4f (found by a segment walk: %zu, %lu of them "
+        "still tagged free); beyond the malloc windows of their class (lost): %lu\n",
+        double(unnamed.size()) / kills_, unnamed.size(), (unsigned long)tagged_free,
+        (unsigned long)lost);
     // Nothing lost for good: the whole capacity again, in one class.
     stress::ExpectWholeCapacityInClass(h, shm::ClassOf(1024));
   }
 
-  // Every allocated block of the segment, with every free block in a slab chain: slab
-  // blocks not in their slab's chain, and large runs.
-  static std::vector<uint64_t> AllocatedBlocks(const shm::Heap& h) {
-    const shm::Segment& seg = h.segment();
-    const uint64_t frontier = seg.header().heap.xfrontier_pages.load();
-    std::vector<uint64_t> out;
-    for (uint64_t p = 0; p < frontier;) {
-      const uint64_t e = seg.page_entry(p).load();
-      const uint32_t start = shm::PageEntry::StartOf(e);
-      const shm::PageKind kind = shm::PageEntry::KindOf(e);
-      if (start != p || (kind != shm::kPageSlab && kind != shm::kPageLarge)) {
-        ++p;
-        continue;
-      }
-      const uint64_t first = seg.page_offset(p);
-      if (kind == shm::kPageLarge) {
-        out.push_back(first);
-        p += seg.run(p).pages;
-        continue;
-      }
-      const shm::SizeClassInfo& info = shm::Class(shm::PageEntry::ClassOf(e));
-      std::vector<bool> free(info.blocks);
-      uint32_t n = 0;
-      for (uint64_t b = seg.run(p).free_head; b && n++ < info.blocks; b = seg.block(b).next)
-        free[(b - first) / info.size] = true;
-      for (uint32_t i = 0; i < info.blocks; ++i)
-        if (!free[i]) out.push_back(first + uint64_t{i} * info.size);
-      p += info.slab_pages;
-    }
-    return out;
+  // The size class of an allocated block (0: a large run).
+  static uint32_t ClassOfBlock(const shm::Segment& seg, uint64_t off) {
+    const uint64_t e = seg.page_entry(seg.page_of(off)).load();
+    return shm::PageEntry::KindOf(e) == shm::kPageLarge ? 0 : shm::PageEntry::SlabClassOf(e);
   }
 
   static bool IsAllocated(const shm::Heap& h, uint64_t off) {
@@ -516,6 +497,7 @@ class Storm {
   int kills_ = 0, daemon_kills_ = 0;
   uint64_t windows_[5] = {};
   uint64_t unknowable_ = 0, ops_ = 0, failed_ = 0, corrupt_ = 0;
+  std::map<uint32_t, uint64_t> unknowable_in_;  // by size class (0: large)
 };
 
 TEST(KillStorm, DeadClientsAreReclaimedAndNothingIsLost) {

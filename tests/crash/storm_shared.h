@@ -4,10 +4,11 @@
 //
 // Side log protocol (a child killed at any instruction leaves every block it could hold
 // named somewhere, except in the one malloc window below):
-//   malloc: intent = {kMalloc, k}; p = malloc; held[k] = {ref(p), size, kUntagged};
+//   malloc: intent = {kMalloc, k, size}; p = malloc; held[k] = {ref(p), size, kUntagged};
 //           WriteTag; held[k].state = kTagged; intent = kNone.
 //           Killed between malloc's return and the held[k] store: the block is unknown
-//           to the harness (counted as an unknowable window, bounded by the kills there).
+//           to the harness (counted as an unknowable window of the size's class: each
+//           can leave at most one allocated block that no log names, of that class).
 //   free:   intent = {kFree, k}; check the tag; free(p); held[k] = 0; intent = kNone.
 //           held[k] names the block until free returned: the harness asks the segment
 //           whether it is free.
@@ -48,10 +49,11 @@ struct ChildLog {
   std::atomic<uint32_t> pid;
   std::atomic<uint32_t> intent;
   std::atomic<uint32_t> intent_slot;
-  std::atomic<uint32_t> attached;  // 1 once attach succeeded
-  std::atomic<uint64_t> ops;       // malloc + free + put + take done
-  std::atomic<uint64_t> failed;    // malloc that returned NULL
-  std::atomic<uint64_t> corrupt;   // tags found overwritten
+  std::atomic<uint64_t> intent_size;  // what a kMalloc intent asks for
+  std::atomic<uint32_t> attached;     // 1 once attach succeeded
+  std::atomic<uint64_t> ops;          // malloc + free + put + take done
+  std::atomic<uint64_t> failed;       // malloc that returned NULL
+  std::atomic<uint64_t> corrupt;      // tags found overwritten
   HeldEntry held[kHeld];
 };
 

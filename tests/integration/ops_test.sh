@@ -57,6 +57,7 @@ for _ in $(seq 50); do
 done
 [[ $purges -ge 1 ]] || fail "decay: no purge 5 s after freeing 4 MiB (log: $(cat "$work/log"))"
 grep -q 'event=purged arena=default reason=decay' "$work/log" || fail "decay purge not logged"
+[[ $(stat_of default purges_decay) -ge 1 ]] || fail "decay: purges_decay not counted"
 resident_after=$(stat_of default resident)
 (( resident_after + 4 * 1048576 <= resident_full )) ||
   fail "decay: resident $resident_full -> $resident_after, want 4 MiB less"
@@ -67,7 +68,7 @@ retained=$(stat_of default retained)
 http_get "http://127.0.0.1:$mport/metrics" >"$work/metrics.txt" || fail "GET /metrics"
 promtool check metrics <"$work/metrics.txt" >"$work/promtool.txt" 2>&1 ||
   fail "promtool check metrics: $(cat "$work/promtool.txt")"
-grep -q '^shmpool_arena_purges_total{arena="default"} [1-9]' "$work/metrics.txt" ||
+grep -q '^shmpool_arena_purges_total{arena="default",reason="decay"} [1-9]' "$work/metrics.txt" ||
   fail "purges_total missing: $(grep purges_total "$work/metrics.txt")"
 
 # A real Prometheus scrapes the daemon; the value comes back through its query API.
@@ -136,6 +137,7 @@ for _ in $(seq 50); do
 done
 [[ $purges -ge 1 ]] || fail "memory limit: no purge (log: $(cat "$work/log2"))"
 grep -q 'reason=memory_limit' "$work/log2" || fail "memory-limit purge not logged"
+[[ $(stat_of default purges_pressure) -ge 1 ]] || fail "memory limit: purges_pressure not counted"
 echo "exit" >&"${W2[1]}"
 
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"

@@ -54,7 +54,7 @@ contains "64 MiB" "$out"
 expect 1 arena get nope
 contains "NOT_FOUND" "$err"
 
-# A client allocates: stats show it; delete is refused while it is attached.
+# A client allocates: stats show it; delete is refused while it is attached, reset is not.
 coproc W { "$worker"; }
 echo "attach $ep t1" >&"${W[1]}"
 read -r line <&"${W[0]}"
@@ -71,8 +71,14 @@ json 'len(d["arenas"]) == 2'
 expect 1 arena delete t1
 contains "FAILED_PRECONDITION" "$err"
 contains "1 client is still attached" "$err"
-expect 1 arena reset t1
-contains "FAILED_PRECONDITION" "$err"
+expect 0 arena reset t1
+contains "reset arena t1 to generation 1" "$out"
+contains "1 retired generation kept" "$out"
+expect 0 arena get t1 --json
+json 'd["generation"] == 1 and len(d["retired_segments"]) == 1'
+json 'd["retired_segments"][0]["attached_clients"] == 1'
+expect 0 arena get t1
+contains "retired generation 0" "$out"
 echo "free ${line#ok }" >&"${W[1]}"
 read -r _ <&"${W[0]}"
 echo "detach" >&"${W[1]}"
@@ -87,7 +93,15 @@ json 'len(d["arenas"]) == 2'
 expect 0 purge --all
 contains "released" "$out"
 expect 2 purge
+# The retired generation goes once its client has detached.
+for _ in $(seq 50); do
+  expect 0 arena get t1 --json
+  [[ $out == *'"retired_segments":[]'* ]] && break
+  sleep 0.1
+done
+json 'd["retired_segments"] == []'
 expect 0 arena reset t1
+contains "to generation 2" "$out"
 expect 0 arena delete t1 --json
 json 'd["deleted"] is True'
 expect 1 stats t1

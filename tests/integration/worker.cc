@@ -2,10 +2,19 @@
 // command per line on stdin, one reply per line on stdout ("ok ..." or "err CODE MESSAGE"):
 //
 //   attach ENDPOINT ARENA   shmpool_attach through the daemon; replies "ok PID"
+//   attachseg PATH          shmpool_attach_segment (no daemon); replies "ok PID"
 //   alloc SIZE N            N blocks of SIZE bytes, each filled; replies "ok REF..."
 //   free REF...             frees blocks (any process's); "ok"
 //   purge                   shmpool_purge; "ok BYTES"
 //   hammer MILLIS           allocates and frees flat out for MILLIS ms; "ok OPS"
+//   talloc SIZE N           N blocks of SIZE bytes, every 8-byte word set to the block's
+//                           ref (a tag); replies "ok REF..."
+//   check SIZE REF...       each block still holds its tag; "ok", or "err" naming one
+//   addr REF...             the blocks' addresses in this process; "ok ADDR..."
+//   gen                     shmpool_generation and shmpool_stale_frees; "ok GEN STALE"
+//   release                 shmpool_release_retired; "ok N"
+//   region                  creates a region with one 64-byte allocation; "ok REF"
+//   regionopen REF          opens (and closes) the region REF; "ok", or "err CODE ..."
 //   detach                  shmpool_detach; "ok"
 //
 // EOF or "exit" ends the process (without detaching if still attached: like a crash of
@@ -14,6 +23,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -37,6 +47,12 @@ std::string Run(const std::string& line) {
     in >> endpoint >> arena;
     const int rc =
         shmpool_attach(endpoint == "-" ? nullptr : endpoint.c_str(), arena.c_str(), &client);
+    return rc == 0 ? "ok " + std::to_string(getpid()) : Err(rc);
+  }
+  if (cmd == "attachseg") {
+    std::string path;
+    in >> path;
+    const int rc = shmpool_attach_segment(path.c_str(), &client);
     return rc == 0 ? "ok " + std::to_string(getpid()) : Err(rc);
   }
   if (client == nullptr) return "err -1 not attached";
@@ -80,6 +96,60 @@ std::string Run(const std::string& line) {
     }
     for (void* p : live) shmpool_free(client, p);
     return "ok " + std::to_string(ops);
+  }
+  if (cmd == "talloc") {
+    size_t size = 0, n = 0;
+    in >> size >> n;
+    std::string out = "ok";
+    for (size_t i = 0; i < n; ++i) {
+      auto* p = static_cast<uint64_t*>(shmpool_malloc(client, size));
+      if (p == nullptr) return "err -5 exhausted after " + std::to_string(i);
+      const uint64_t ref = shmpool_ref_of(client, p);
+      for (size_t w = 0; w < size / 8; ++w) p[w] = ref;
+      out += " " + std::to_string(ref);
+    }
+    return out;
+  }
+  if (cmd == "check") {
+    size_t size = 0;
+    unsigned long long ref;
+    in >> size;
+    while (in >> ref) {
+      const auto* p = static_cast<const uint64_t*>(shmpool_ptr_of(client, ref));
+      if (p == nullptr) return "err -2 no block for ref " + std::to_string(ref);
+      for (size_t w = 0; w < size / 8; ++w)
+        if (p[w] != ref)
+          return "err -7 block " + std::to_string(ref) + " word " + std::to_string(w) + " holds " +
+                 std::to_string(p[w]);
+    }
+    return "ok";
+  }
+  if (cmd == "addr") {
+    unsigned long long ref;
+    std::string out = "ok";
+    while (in >> ref)
+      out += " " + std::to_string(reinterpret_cast<uintptr_t>(shmpool_ptr_of(client, ref)));
+    return out;
+  }
+  if (cmd == "gen")
+    return "ok " + std::to_string(shmpool_generation(client)) + " " +
+           std::to_string(shmpool_stale_frees(client));
+  if (cmd == "release") return "ok " + std::to_string(shmpool_release_retired(client));
+  if (cmd == "region") {
+    shmpool_region* r = nullptr;
+    if (const int rc = shmpool_region_create(client, 0, &r); rc != 0) return Err(rc);
+    if (shmpool_region_alloc(r, 64) == nullptr) return "err -5 region_alloc";
+    const shmpool_ref ref = shmpool_region_ref(r);
+    shmpool_region_close(r);
+    return "ok " + std::to_string(ref);
+  }
+  if (cmd == "regionopen") {
+    unsigned long long ref = 0;
+    in >> ref;
+    shmpool_region* r = nullptr;
+    if (const int rc = shmpool_region_open(client, ref, &r); rc != 0) return Err(rc);
+    shmpool_region_close(r);
+    return "ok";
   }
   if (cmd == "detach") {
     shmpool_detach(client);

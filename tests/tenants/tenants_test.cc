@@ -5,10 +5,16 @@
 //     process and put back in another, stats per holder, delete refused while open;
 //   - isolation: a process of another uid can neither attach through the daemon
 //     (PERMISSION_DENIED) nor open the segment file itself (the kernel's EACCES); the
-//     owner can; a non-admin creates arenas only for itself and manages only its own.
+//     owner can; a non-admin creates arenas only for itself and manages only its own;
+//   - reads: a non-admin lists, watches and reads only its own tenant's arenas and pools;
+//   - attribution: the arena's stats show each client's pool holdings.
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
 
 #include "harness.h"
 #include "shmpool/v1/pool.grpc.pb.h"
@@ -52,9 +58,10 @@ v1::Arena GetArena(TestDaemon& d, const std::string& id) {
   return a;
 }
 
-// Runs shmpoolctl (optionally as `uid`, gid the same); returns exit status, fills output.
+// Runs shmpoolctl (optionally as `uid`, gid the same); returns exit status, fills output
+// (and its standard error when `err` is given).
 int Ctl(TestDaemon& d, std::vector<std::string> args, std::string* out = nullptr,
-        std::optional<uid_t> uid = std::nullopt) {
+        std::optional<uid_t> uid = std::nullopt, std::string* err = nullptr) {
   std::vector<std::string> argv;
   if (uid) {
     const std::string id = std::to_string(*uid);
@@ -64,11 +71,30 @@ int Ctl(TestDaemon& d, std::vector<std::string> args, std::string* out = nullptr
   argv.push_back("--endpoint");
   argv.push_back(d.endpoint());
   argv.insert(argv.end(), args.begin(), args.end());
-  Child c(argv);
+  const std::string err_path = d.log_path() + ".ctl-stderr";
+  Child c(argv, err ? err_path : "");
   c.CloseInput();
   const std::string text = c.ReadAll();
   if (out) *out = text;
-  return c.Wait();
+  const int rc = c.Wait();
+  if (err) {
+    std::ifstream in(err_path);
+    *err = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return rc;
+}
+
+// The ids of the arenas in the output of `arena list`, `stats` or `pool list` with --json
+// ("arenas/ID" as it appears in the names there), sorted and unique.
+std::vector<std::string> ArenasNamedIn(const std::string& json) {
+  std::set<std::string> ids;
+  for (size_t at = json.find("\"arenas/"); at != std::string::npos;
+       at = json.find("\"arenas/", at + 1)) {
+    const size_t start = at + 8;
+    const size_t end = json.find_first_of("\"/", start);
+    ids.insert(json.substr(start, end - start));
+  }
+  return {ids.begin(), ids.end()};
 }
 
 std::unique_ptr<Child> Worker(std::optional<uid_t> uid = std::nullopt) {
@@ -152,6 +178,21 @@ TEST(Tenants, PoolsAcrossTwoClientProcesses) {
   EXPECT_EQ(held, (std::vector<int64_t>{-100, 100}));
   EXPECT_EQ(Ctl(d, {"pool", "list"}, &out), 0);
   EXPECT_NE(out.find("arenas/default/pools/pkt"), std::string::npos) << out;
+  // Attribution: the arena's stats show the same holdings per client.
+  {
+    v1::GetStatsRequest req;
+    req.set_name("arenas/default");
+    v1::GetStatsResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(d.stats().GetStats(&ctx, req, &resp).ok());
+    std::map<pid_t, int64_t> held_by_pid;
+    for (const v1::ClientStats& c : resp.arenas(0).clients()) {
+      ASSERT_EQ(c.pools_size(), 1) << c.session().name();
+      EXPECT_EQ(c.pools(0).pool(), "arenas/default/pools/pkt");
+      held_by_pid[static_cast<pid_t>(c.session().pid())] = c.pools(0).held();
+    }
+    EXPECT_EQ(held_by_pid, (std::map<pid_t, int64_t>{{prod->pid(), 100}, {cons->pid(), -100}}));
+  }
 
   v1::DeletePoolRequest del;
   del.set_name("arenas/default/pools/pkt");
@@ -212,6 +253,70 @@ TEST(Tenants, AnotherTenantCannotAttachOrMap) {
       Ctl(d, {"pool", "create", "alice", "p", "--object-size", "64", "--count", "8"}, &out, kAlice),
       0);
   EXPECT_EQ(Ctl(d, {"arena", "delete", "bobs"}, &out, kBob), 0) << "the owner may";
+  EXPECT_EQ(alice->Ask("detach"), "ok");
+}
+
+// Reads are isolated too (authz.h): a tenant lists, watches and reads only its own arenas
+// and pools; naming another tenant's arena is PERMISSION_DENIED (NOT_FOUND only when there
+// is no such arena, as for mutations); an admin sees everything.
+TEST(Tenants, ReadsShowOnlyTheCallersTenant) {
+  ASSERT_EQ(geteuid(), 0u) << "this test runs clients under other uids with setpriv: run as root";
+  TestDaemon d;
+  ASSERT_EQ(chmod(d.shm_dir().c_str(), 0755), 0);
+  const std::string sock_dir = d.socket_path().substr(0, d.socket_path().rfind('/'));
+  ASSERT_EQ(chmod(sock_dir.c_str(), 0755), 0);
+  d.Start();
+  ASSERT_TRUE(CreateArena(d, "alice", 16 << 20, 0, kAlice).ok());
+  ASSERT_TRUE(CreateArena(d, "bob", 16 << 20, 0, kBob).ok());
+  std::string out, err;
+  for (const char* arena : {"alice", "bob"})
+    ASSERT_EQ(Ctl(d, {"pool", "create", arena, "p", "--object-size", "64", "--count", "8"}, &out),
+              0)
+        << out;
+  auto alice = Worker(kAlice);
+  ASSERT_EQ(alice->Ask("attach " + d.endpoint() + " alice").rfind("ok", 0), 0u);
+  EXPECT_EQ(alice->Ask("alloc 100 10"), "ok 10");
+
+  using Ids = std::vector<std::string>;
+  // Lists and the all-arenas forms: bob sees his arena only (not alice's, nor the daemon's
+  // default arena); alice hers; an admin (root) all three.
+  ASSERT_EQ(Ctl(d, {"arena", "list", "--json"}, &out, kBob), 0);
+  EXPECT_EQ(ArenasNamedIn(out), (Ids{"bob"})) << out;
+  ASSERT_EQ(Ctl(d, {"stats", "--json"}, &out, kBob), 0);
+  EXPECT_EQ(ArenasNamedIn(out), (Ids{"bob"})) << out;
+  ASSERT_EQ(Ctl(d, {"pool", "list", "--json"}, &out, kBob), 0);
+  EXPECT_EQ(ArenasNamedIn(out), (Ids{"bob"})) << out;
+  ASSERT_EQ(Ctl(d, {"top", "--iterations", "1"}, &out, kBob), 0);  // WatchStats
+  EXPECT_NE(out.find("bob"), std::string::npos) << out;
+  EXPECT_EQ(out.find("alice"), std::string::npos) << out;
+  EXPECT_EQ(out.find("default"), std::string::npos) << out;
+  ASSERT_EQ(Ctl(d, {"stats", "--json"}, &out, kAlice), 0);
+  EXPECT_EQ(ArenasNamedIn(out), (Ids{"alice"})) << out;
+  EXPECT_NE(out.find("\"client_name\":\"shmpool_tenant_worker\""), std::string::npos)
+      << "alice sees her own client: " << out;
+  ASSERT_EQ(Ctl(d, {"arena", "list", "--json"}, &out), 0);
+  EXPECT_EQ(ArenasNamedIn(out), (Ids{"alice", "bob", "default"})) << out;
+  ASSERT_EQ(Ctl(d, {"stats", "--json"}, &out), 0);
+  EXPECT_EQ(ArenasNamedIn(out), (Ids{"alice", "bob", "default"})) << out;
+
+  // Another tenant's arena by name: PERMISSION_DENIED, for every read.
+  const std::vector<std::vector<std::string>> named_reads = {{"arena", "get", "alice"},
+                                                             {"stats", "alice"},
+                                                             {"pool", "list", "alice"},
+                                                             {"map", "alice"},
+                                                             {"top", "alice", "--iterations", "1"}};
+  for (const std::vector<std::string>& args : named_reads) {
+    EXPECT_EQ(Ctl(d, args, &out, kBob, &err), 1) << args[0] << " " << args[1] << ": " << out;
+    EXPECT_NE(err.find("may not read arena \"alice\""), std::string::npos)
+        << args[0] << ": " << err;
+  }
+  EXPECT_EQ(Ctl(d, {"stats", "alice"}, &out, kBob, &err), 1);
+  EXPECT_NE(err.find("PERMISSION_DENIED"), std::string::npos) << err;
+  EXPECT_EQ(Ctl(d, {"arena", "get", "nope"}, &out, kBob, &err), 1);
+  EXPECT_NE(err.find("NOT_FOUND"), std::string::npos) << err;
+  // The owner reads its arena by name.
+  EXPECT_EQ(Ctl(d, {"stats", "alice"}, &out, kAlice, &err), 0) << err;
+  EXPECT_EQ(Ctl(d, {"map", "alice"}, &out, kAlice, &err), 0) << err;
   EXPECT_EQ(alice->Ask("detach"), "ok");
 }
 

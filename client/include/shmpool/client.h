@@ -5,12 +5,35 @@
 // Attach goes through shmpoold: the daemon says where the arena's segment is, the client
 // maps it itself and keeps a session stream open on a background thread until it is
 // destroyed (detach). After Attach, allocation and free make no RPC and no syscall.
+//
+// Arena reset (shmpoolctl arena reset) while attached: the daemon gives the arena a new,
+// empty segment (its next generation) and says so on the session stream; the background
+// thread maps the new generation and switches the client to it (one pointer store), and
+// from then on Allocate returns blocks of the new generation. A client attached without
+// the daemon, or one that missed the message, follows the reset when Generation() (or
+// PtrOf with a ref of a newer generation) reads the retired mark in its segment header.
+// Retired generations stay mapped until detach (or ReleaseRetired), so pointers into them
+// stay readable and never fault; freeing one is refused and counted (StaleFrees, and the
+// arena's stale_frees), never applied to the new generation. A call that raced with the
+// switch may still return a block of the generation before it.
+//
+// Refs (RefOf, PtrOf, shmpool_ref) are position-independent: the low 48 bits are the
+// block's offset in its segment, the high 16 bits the low 16 bits of its generation (0
+// until the arena's first reset, so refs of an arena never reset are plain offsets).
+// PtrOf of a ref of a retired generation gives the block in that generation if this client
+// still maps it, else nullptr: never a block of another generation at the same offset.
+//
+// Pool and region handles stay on the generation they were opened in; reopen them after a
+// reset (the pools are re-created, empty, in the new generation).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "shm/heap.h"
@@ -20,10 +43,18 @@ namespace shmpool {
 
 namespace internal {
 class DaemonLink;
-}
+struct Mapping;
+}  // namespace internal
 
 class Client {
  public:
+  static constexpr int kRefGenerationShift = 48;
+  static constexpr uint64_t kRefOffsetMask = (uint64_t{1} << kRefGenerationShift) - 1;
+  // The generation bits of the refs of generation `generation`.
+  static constexpr uint64_t RefTag(uint64_t generation) {
+    return generation << kRefGenerationShift;
+  }
+
   // Attaches through the daemon at `endpoint` ("unix:PATH" or "HOST:PORT"; empty:
   // $SHMPOOL_ENDPOINT, else the default socket) to the arena `arena` (its id, e.g.
   // "default"). options.name is the client's name in the daemon's stats (default: the
@@ -36,24 +67,100 @@ class Client {
   static absl::StatusOr<std::unique_ptr<Client>> AttachSegment(
       const std::string& path, const shm::AttachOptions& options = {});
   ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
 
-  void* Allocate(size_t size) { return heap_->Allocate(size); }
-  void Free(void* p) { heap_->Free(p); }
-  size_t UsableSize(const void* p) const { return heap_->UsableSize(p); }
-  uint64_t RefOf(const void* p) const { return heap_->RefOf(p); }
-  void* PtrOf(uint64_t ref) const { return heap_->PtrOf(ref); }
+  void* Allocate(size_t size) { return heap_.load(std::memory_order_acquire)->Allocate(size); }
+  void Free(void* p);
+  size_t UsableSize(const void* p) const;
+  uint64_t RefOf(const void* p) const;
+  void* PtrOf(uint64_t ref);
+
+  // The arena generation this client allocates from (0 until the arena's first reset, +1
+  // per reset), after following a reset it has not followed yet.
+  uint64_t Generation();
+  // Frees this client refused because the block belongs to a retired generation.
+  uint64_t StaleFrees() const { return stale_frees_.load(std::memory_order_relaxed); }
+  // Unmaps the retired generations (returning what this process cached in them); returns
+  // how many. No thread may still use a block of one, or be inside a call on this client
+  // that began before the reset was followed (as for detach).
+  int ReleaseRetired();
 
   // Returns this thread's cache and purges the arena (through the daemon when attached
   // through one); bytes released.
   absl::StatusOr<uint64_t> Purge();
-  shm::ArenaStats Stats() const { return shm::CollectStats(heap_->segment()); }
-  shm::Heap& heap() { return *heap_; }
+  shm::ArenaStats Stats() const { return shm::CollectStats(heap().segment()); }
+  // The heap of the current generation, and that generation, read together.
+  struct Current {
+    shm::Heap* heap;
+    uint64_t generation;
+  };
+  Current current() const;
+  shm::Heap& heap() const { return *heap_.load(std::memory_order_acquire); }
   bool through_daemon() const { return link_ != nullptr; }
 
  private:
-  Client(std::unique_ptr<shm::Heap> heap, std::unique_ptr<internal::DaemonLink> link);
-  std::unique_ptr<shm::Heap> heap_;
+  // One mapped generation of the arena. Kept until detach or ReleaseRetired: other threads
+  // may still be inside a call on it.
+  struct MappedGeneration {
+    std::unique_ptr<shm::Heap> heap;
+    const char* base = nullptr;
+    uint64_t number = 0;
+    uint64_t ref_tag = 0;                 // RefTag(number)
+    mutable bool stale_reported = false;  // guarded by mu_
+  };
+
+  Client(std::unique_ptr<shm::Heap> heap, std::string path, shm::AttachOptions options);
+  // Maps the arena's file if it holds a generation newer than the current one and at least
+  // `at_least`, and switches to it. Returns the mapping the client allocates from.
+  absl::StatusOr<internal::Mapping> Follow(uint64_t at_least);
+  void PublishLocked(std::unique_ptr<MappedGeneration> g);
+  void FreeOutside(void* p);
+  uint64_t RefOfOther(const void* p) const;
+  void* PtrOfOther(uint64_t ref);
+  // The generation whose mapping holds p, or nullptr. Under mu_.
+  const MappedGeneration* FindLocked(const void* p) const;
+  bool Holds(const MappedGeneration& g, const void* p) const {
+    return static_cast<uint64_t>(static_cast<const char*>(p) - g.base) < segment_bytes_;
+  }
+
+  const uint64_t segment_bytes_;  // the same for every generation (same geometry)
+  const std::string path_;        // the arena's segment file: each generation's, in turn
+  const shm::AttachOptions options_;
+  // The current generation: heap_ for Allocate and Free, current_ for everything else.
+  // Both are switched together (release) and only ever point to a live MappedGeneration.
+  std::atomic<shm::Heap*> heap_;
+  std::atomic<const MappedGeneration*> current_;
+  std::atomic<uint64_t> stale_frees_{0};
+  // std::mutex rather than absl::Mutex: TSan sees its synchronisation (as in shm/pool.h).
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<MappedGeneration>> generations_;  // guarded by mu_; current last
+  bool detaching_ = false;                                      // guarded by mu_
   std::unique_ptr<internal::DaemonLink> link_;  // null when attached without the daemon
 };
+
+// Free's fast path: one load of the current heap and a range check, then shm::Heap's. A
+// pointer outside the current generation (a retired one's, or none) takes FreeOutside.
+__attribute__((always_inline)) inline void Client::Free(void* p) {
+  shm::Heap* h = heap_.load(std::memory_order_acquire);
+  if (__builtin_expect(h->RefOf(p) < segment_bytes_, 1)) return h->Free(p);
+  FreeOutside(p);
+}
+
+inline uint64_t Client::RefOf(const void* p) const {
+  const MappedGeneration* g = current_.load(std::memory_order_acquire);
+  if (__builtin_expect(Holds(*g, p), 1))
+    return static_cast<uint64_t>(static_cast<const char*>(p) - g->base) | g->ref_tag;
+  return RefOfOther(p);
+}
+
+inline void* Client::PtrOf(uint64_t ref) {
+  const MappedGeneration* g = current_.load(std::memory_order_acquire);
+  const uint64_t off = ref & kRefOffsetMask;
+  if (__builtin_expect((ref & ~kRefOffsetMask) == g->ref_tag && off != 0 && off < segment_bytes_,
+                       1))
+    return const_cast<char*>(g->base) + off;
+  return PtrOfOther(ref);
+}
 
 }  // namespace shmpool

@@ -50,8 +50,33 @@ void shmpool_free(shmpool_client* c, void* p);
 /* The usable size of a live block, or 0. */
 size_t shmpool_usable_size(shmpool_client* c, const void* p);
 
+/* A ref is position-independent: the block's offset in its segment (low 48 bits) and its
+ * arena generation (high 16 bits, 0 until the arena's first reset). shmpool_ptr_of of a ref
+ * of a retired generation gives that block if c still maps the generation, else NULL:
+ * never a block of the new generation. 0 for a pointer in no generation c maps. */
 shmpool_ref shmpool_ref_of(shmpool_client* c, const void* p);
 void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r);
+
+/* Arena reset (`shmpoolctl arena reset`, everything freed at once) is safe while clients
+ * are attached: the arena gets a new, empty segment (its next generation) and the daemon
+ * tells every client, which maps it and allocates from it from then on (within
+ * milliseconds; a call that raced with the switch may return a block of the generation
+ * before). The retired generation stays mapped until detach or shmpool_release_retired,
+ * so its blocks stay readable and no pointer faults; freeing one is refused, counted
+ * (shmpool_stale_frees, and the arena's stale_frees) and reported on stderr once per
+ * generation, never applied to the new generation, and never aborts. Pool and region
+ * handles stay on the generation they were opened in: reopen them after a reset (pools are
+ * re-created empty; a region ref of a retired generation no longer opens). */
+/* The arena generation c allocates from: 0 until the arena's first reset, +1 per reset.
+ * Also follows a reset c has not followed yet (attached without the daemon, or while it
+ * was away), so polling it is how an application learns that a reset happened. */
+uint64_t shmpool_generation(shmpool_client* c);
+/* Frees c refused because the block belonged to a retired generation. */
+uint64_t shmpool_stale_frees(const shmpool_client* c);
+/* Unmaps the retired generations c still maps (what c cached there is returned; the daemon
+ * then removes their files) and returns how many. No thread may still use one of their
+ * blocks, or be inside a call on c that began before the reset (as for detach). */
+int shmpool_release_retired(shmpool_client* c);
 
 /* Returns this thread's cached blocks and purges the arena (through the daemon when
  * attached through one). Bytes released, or a negative error code. */
