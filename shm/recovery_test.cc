@@ -250,7 +250,7 @@ std::string StepsInTransit(const Segment& seg) {
 // each of them free.
 std::set<uint64_t> FreeBlocksOutsideSlabs(const Segment& seg) {
   std::set<uint64_t> out;
-  auto walk = [&](uint32_t cls, uint64_t head, uint32_t most) {
+  auto walk = [&](uint64_t head, uint32_t most) {
     uint32_t n = 0;
     for (uint64_t b = head; b != 0 && n++ < most && b < seg.sections().total; b = seg.block(b).next)
       out.insert(b);
@@ -259,20 +259,20 @@ std::set<uint64_t> FreeBlocksOutsideSlabs(const Segment& seg) {
     if (LoadAcquire(seg.cache_owner(t)) != CacheOwnerOf(0)) continue;
     const ThreadCache& tc = seg.cache(t);
     for (uint32_t c = 1; c < kNumClasses; ++c) {
-      walk(c, LoadRelaxed(tc.bins[c].xlist), Class(c).batch);
-      walk(c, LoadRelaxed(tc.cold[c].xspare), Class(c).batch);
+      walk(LoadRelaxed(tc.bins[c].xlist), Class(c).batch);
+      walk(LoadRelaxed(tc.cold[c].xspare), Class(c).batch);
     }
     const uint32_t op = LoadRelaxed(tc.transit.xop), cls = LoadRelaxed(tc.transit.xcls);
     if (op == Transit::kNone || cls == 0 || cls >= kNumClasses) continue;
-    walk(cls, LoadRelaxed(tc.transit.xbatch), Class(cls).batch);
-    if (op == Transit::kToSlabs) walk(cls, LoadRelaxed(tc.transit.xpos), 1);
+    walk(LoadRelaxed(tc.transit.xbatch), Class(cls).batch);
+    if (op == Transit::kToSlabs) walk(LoadRelaxed(tc.transit.xpos), 1);
   }
   const uint64_t slots = seg.geometry().ring_slots;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     const uint64_t deq = LoadRelaxed(seg.central(c).xdeq), enq = LoadRelaxed(seg.central(c).xenq);
     for (uint64_t pos = deq > slots ? deq - slots : 0; pos < enq; ++pos) {
       const RingCell& cell = seg.ring(c)[pos & (slots - 1)];
-      if (LoadRelaxed(cell.xseq) == pos + 1) walk(c, LoadRelaxed(cell.xbatch), Class(c).batch);
+      if (LoadRelaxed(cell.xseq) == pos + 1) walk(LoadRelaxed(cell.xbatch), Class(c).batch);
     }
   }
   return out;

@@ -270,10 +270,10 @@ TEST(SlabPark, PurgesRaceWithAllocationAndFree) {
   const Segment& seg = *ts.segment();
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> corrupt{0}, failed{0};
+  auto heap = *Heap::Attach(ts.segment());  // one per process; each thread has its cache
   std::vector<std::thread> workers;
   for (int t = 0; t < 3; ++t) {
     workers.emplace_back([&, t] {
-      auto heap = *Heap::Attach(ts.segment());
       std::mt19937_64 rng(t);
       const size_t sizes[] = {48, 1280, 3072, 5120, 20480, 32768};
       std::vector<std::pair<void*, size_t>> live;
