@@ -43,9 +43,17 @@ Registry& registry() {
   return *r;
 }
 
+// xpos is cleared with every op it does not belong to: a ring position left in it would
+// otherwise read as a block offset to the repair of a slab op (slab_layer.h).
 void BeginTransit(Transit& t, Transit::Op op, uint32_t cls, uint64_t batch) {
   StoreRelaxed(t.xcls, cls);
   StoreRelaxed(t.xbatch, batch);
+  StoreRelaxed(t.xpos, uint64_t{0});
+  StoreRelaxed(t.xop, static_cast<uint32_t>(op));
+}
+// Turns a ring op that found the ring empty or full into the slab op that replaces it.
+void SwitchToSlabs(Transit& t, Transit::Op op) {
+  StoreRelaxed(t.xpos, uint64_t{0});
   StoreRelaxed(t.xop, static_cast<uint32_t>(op));
 }
 void EndTransit(Transit& t) {
@@ -276,7 +284,7 @@ bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
   uint64_t chain = RingPop(seg, cls, cache.transit);
   uint32_t n = info.batch;
   if (chain == 0) {
-    StoreRelaxed(cache.transit.xop, static_cast<uint32_t>(Transit::kFromSlabs));
+    SwitchToSlabs(cache.transit, Transit::kFromSlabs);
     n = TakeBlocks(seg, cls, info.batch, cache.transit, &chain);
   }
   if (n == 0) {
@@ -312,7 +320,7 @@ uint32_t Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
   BumpOwned(cold.xdrained, uint64_t{count});
   UnpoisonChain(seg, spare, Class(cls).size);
   if (!RingPush(seg, cls, spare, cache.transit)) {
-    StoreRelaxed(cache.transit.xop, static_cast<uint32_t>(Transit::kToSlabs));
+    SwitchToSlabs(cache.transit, Transit::kToSlabs);
     ReturnBlocks(seg, cls, spare, cache.transit);
   }
   EndTransit(cache.transit);

@@ -121,24 +121,13 @@ void PushHome(const Segment& seg, uint32_t cls, uint32_t slab, uint64_t b) {
     Relist(seg, cls, slab, was);
 }
 
-// Pushes home every block of the chain at `head` (just `head` when `single`) that its slab
-// does not hold; stops at anything that is not a block of `cls`. Class mutex held.
-uint64_t PushChainIfAbsent(const Segment& seg, uint32_t cls, uint64_t head, bool single) {
-  uint64_t pushed = 0, steps = 0;
-  const uint64_t limit = (seg.data_pages() << kPageShift) / kMinBlock;  // no chain is longer
-  for (uint64_t b = head; b && steps++ < limit;) {
-    const uint32_t slab = SlabOf(seg, cls, b);
-    if (slab == kNoRun) break;
-    const uint64_t next = seg.block(b).next;
-    if (!SlabHolds(seg, cls, slab, b)) {
-      seg.block(b).tag = seg.free_tag(b);
-      PushHome(seg, cls, slab, b);
-      ++pushed;
-    }
-    if (single) break;
-    b = next;
-  }
-  return pushed;
+// Pushes block b home, with its free tag, unless it is no block of `cls` or its slab holds
+// it already. Class mutex held.
+void PushIfAbsent(const Segment& seg, uint32_t cls, uint64_t b) {
+  const uint32_t slab = b ? SlabOf(seg, cls, b) : kNoRun;
+  if (slab == kNoRun || SlabHolds(seg, cls, slab, b)) return;
+  seg.block(b).tag = seg.free_tag(b);
+  PushHome(seg, cls, slab, b);
 }
 
 // Recounts every slab of `cls` from its chain and page map (dropping listed blocks that a
@@ -231,25 +220,50 @@ uint64_t ReleaseEmptySlabsLocked(const Segment& seg, uint32_t cls) {
   return released;
 }
 
+// Pushes home the chain at t.xbatch, block by block unless its slab holds it, keeping the
+// Transit exact as ReturnBlocks does (xpos = the block being pushed, xbatch = the rest), so
+// a repairer killed here leaves the next repair the same record to finish. Stops at
+// anything that is no block of `cls`. Class mutex held.
+void PushRecorded(const Segment& seg, uint32_t cls, Transit& t) {
+  const uint64_t limit = (seg.data_pages() << kPageShift) / kMinBlock;  // no chain is longer
+  uint64_t steps = 0;
+  for (uint64_t b = LoadRelaxed(t.xbatch); b && steps++ < limit;) {
+    const uint32_t slab = SlabOf(seg, cls, b);
+    if (slab == kNoRun) break;
+    const uint64_t next = seg.block(b).next;
+    StoreRelaxed(t.xpos, b);
+    StoreRelaxed(t.xbatch, next);
+    PushIfAbsent(seg, cls, b);
+    b = next;
+  }
+}
+
 // Finishes the dead holder's operation: every block it was moving that no slab holds goes
-// home. Exact, because nobody could take blocks from these slabs since it died.
+// home. Exact, because nobody could take blocks from these slabs since it died; restartable,
+// because holder_transit names the record until it is clear and the record stays exact.
 void FinishHolderStep(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
   const uint64_t at = c.holder_transit;
-  c.holder_transit = 0;
-  if (at == 0 || at + sizeof(Transit) > seg.sections().total) return;
+  if (at == 0 || at + sizeof(Transit) > seg.sections().total) {
+    c.holder_transit = 0;
+    return;
+  }
   Transit& t = *reinterpret_cast<Transit*>(seg.base() + at);
-  const uint32_t op = LoadRelaxed(t.xop);
-  if (op == Transit::kToSlabs) {
-    PushChainIfAbsent(seg, cls, LoadRelaxed(t.xpos), /*single=*/true);
-    PushChainIfAbsent(seg, cls, LoadRelaxed(t.xbatch), /*single=*/false);
-  } else if (op == Transit::kFromSlabs) {
+  if (LoadRelaxed(t.xop) == Transit::kFromSlabs) {
     FinishNewSlab(seg, cls, LoadRelaxed(t.xpos));
-    PushChainIfAbsent(seg, cls, LoadRelaxed(t.xbatch), /*single=*/false);
+    StoreRelaxed(t.xpos, uint64_t{0});
+    StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kToSlabs));  // the rest: a push
+  }
+  if (LoadRelaxed(t.xop) == Transit::kToSlabs) {
+    // xpos == xbatch: killed between ReturnBlocks' two stores, before the push; the chain
+    // from xbatch is whole then, and pushing xpos alone first would cut it.
+    if (LoadRelaxed(t.xpos) != LoadRelaxed(t.xbatch)) PushIfAbsent(seg, cls, LoadRelaxed(t.xpos));
+    PushRecorded(seg, cls, t);
   }
   StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kNone));
   StoreRelaxed(t.xbatch, uint64_t{0});
   StoreRelaxed(t.xpos, uint64_t{0});
+  c.holder_transit = 0;
 }
 
 }  // namespace
@@ -336,24 +350,6 @@ void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& tran
     b = next;
   }
   StoreRelaxed(transit.xpos, uint64_t{0});
-}
-
-uint64_t ReclaimChains(const Segment& seg, uint32_t cls, Transit& transit,
-                       std::vector<uint64_t> chains) {
-  ClassLock lock(seg, cls, seg.central(cls).transit);
-  uint64_t pushed = 0;
-  const uint32_t op = LoadRelaxed(transit.xop);
-  if (LoadRelaxed(transit.xcls) == cls && (op == Transit::kToSlabs || op == Transit::kFromSlabs)) {
-    if (op == Transit::kToSlabs)
-      pushed += PushChainIfAbsent(seg, cls, LoadRelaxed(transit.xpos), /*single=*/true);
-    chains.push_back(LoadRelaxed(transit.xbatch));
-    StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kNone));
-  }
-  std::sort(chains.begin(), chains.end());
-  chains.erase(std::unique(chains.begin(), chains.end()), chains.end());
-  for (uint64_t head : chains)
-    if (head) pushed += PushChainIfAbsent(seg, cls, head, /*single=*/false);
-  return pushed;
 }
 
 }  // namespace shmpool::shm

@@ -21,7 +21,6 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "shm/segment.h"
 
@@ -37,14 +36,6 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
 
 // Returns a 0-terminated chain of free blocks of class `cls` to their slabs.
 void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& transit);
-
-// Recovery of a dead thread cache's chains of class `cls`, under one hold of the class
-// mutex (after any repair): the slab step `transit` names, if it is one of this class (read
-// under the mutex, so a step the repair already finished is not redone), then each chain
-// of `chains`. A chain head named twice is returned once, a block its slab already holds
-// is never pushed, and returned blocks get their free tag. Returns the blocks pushed.
-uint64_t ReclaimChains(const Segment& seg, uint32_t cls, Transit& transit,
-                       std::vector<uint64_t> chains);
 
 // Gives every slab of `cls` whose blocks are all free back to the page heap (purge does
 // this; a slab also goes back by itself as its last block comes home). Returns how many.
