@@ -52,15 +52,8 @@ std::vector<std::string> Refs(const std::string& reply) {
 
 // Clients of arena `id` by the name they attached with.
 std::map<std::string, v1::ClientStats> ClientsOf(TestDaemon& d, const std::string& id) {
-  v1::GetStatsRequest req;
-  req.set_name("arenas/" + id);
-  v1::GetStatsResponse resp;
-  grpc::ClientContext ctx;
-  grpc::Status st = d.stats().GetStats(&ctx, req, &resp);
-  EXPECT_TRUE(st.ok()) << st.error_message();
   std::map<std::string, v1::ClientStats> out;
-  for (const v1::ArenaStats& a : resp.arenas())
-    for (const v1::ClientStats& c : a.clients()) out[c.session().client_name()] = c;
+  for (const v1::ClientStats& c : StatsOf(d, id).clients()) out[c.session().client_name()] = c;
   return out;
 }
 

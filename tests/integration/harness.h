@@ -216,4 +216,24 @@ inline uint64_t BlocksOf(const std::string& path) {
   return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
+// The stats of arena `id` (an empty message, and a failed EXPECT, when the call fails).
+inline v1::ArenaStats StatsOf(TestDaemon& d, const std::string& id) {
+  v1::GetStatsRequest req;
+  req.set_name("arenas/" + id);
+  v1::GetStatsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status st = d.stats().GetStats(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return resp.arenas_size() ? resp.arenas(0) : v1::ArenaStats();
+}
+
+// Waits up to `seconds` until the arena's stats show `n` clients.
+inline bool WaitForClients(TestDaemon& d, const std::string& id, int n, int seconds = 5) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (StatsOf(d, id).clients_size() == n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 }  // namespace shmpool::testing

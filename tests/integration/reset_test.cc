@@ -42,16 +42,6 @@ v1::Arena GetArena(TestDaemon& d, const std::string& id) {
   return a;
 }
 
-v1::ArenaStats StatsOf(TestDaemon& d, const std::string& id) {
-  v1::GetStatsRequest req;
-  req.set_name("arenas/" + id);
-  v1::GetStatsResponse resp;
-  grpc::ClientContext ctx;
-  grpc::Status st = d.stats().GetStats(&ctx, req, &resp);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  return resp.arenas_size() ? resp.arenas(0) : v1::ArenaStats();
-}
-
 // The refs of an "ok REF..." reply.
 std::vector<uint64_t> Refs(const std::string& reply) {
   EXPECT_EQ(reply.rfind("ok", 0), 0u) << reply;
@@ -88,16 +78,6 @@ bool WaitGone(const std::string& path) {
   for (int i = 0; i < 100 && Exists(path); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   return !Exists(path);
-}
-
-// Waits until `n` sessions of the arena are live with the daemon. After a restart clients
-// re-register every second, through a channel that backs off for seconds after failures.
-bool WaitForClients(TestDaemon& d, const std::string& id, int n, int seconds = 5) {
-  for (int i = 0; i < seconds * 20; ++i) {
-    if (StatsOf(d, id).clients_size() == n) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
 }
 
 TEST(Reset, AttachedClientsFollowAndNoBlockIsHandedOutTwice) {

@@ -19,31 +19,12 @@ void CreateArena(TestDaemon& d, const std::string& id, uint64_t capacity) {
   ASSERT_TRUE(st.ok()) << st.error_message();
 }
 
-v1::ArenaStats StatsOf(TestDaemon& d, const std::string& id) {
-  v1::GetStatsRequest req;
-  req.set_name("arenas/" + id);
-  v1::GetStatsResponse resp;
-  grpc::ClientContext ctx;
-  grpc::Status st = d.stats().GetStats(&ctx, req, &resp);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  return resp.arenas_size() ? resp.arenas(0) : v1::ArenaStats();
-}
-
 // Refs of an "ok REF..." reply, as one "free" command.
 std::string FreeCommand(const std::string& reply) {
   std::vector<std::string> w = Words(reply);
   std::string cmd = "free";
   for (size_t i = 1; i < w.size(); ++i) cmd += " " + w[i];
   return cmd;
-}
-
-// Waits until the arena's stats show `n` clients.
-bool WaitForClients(TestDaemon& d, const std::string& id, int n) {
-  for (int i = 0; i < 100; ++i) {
-    if (StatsOf(d, id).clients_size() == n) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
 }
 
 TEST(Sessions, StatsAgreeWithWhatClientsDidAndPurgeReleasesMemory) {

@@ -211,14 +211,19 @@ TEST(Tenants, PoolsAcrossTwoClientProcesses) {
   EXPECT_EQ(Ctl(d, {"pool", "delete", "default", "pkt"}), 1) << "already deleted";
 }
 
-TEST(Tenants, AnotherTenantCannotAttachOrMap) {
-  ASSERT_EQ(geteuid(), 0u) << "this test runs clients under other uids with setpriv: run as root";
-  TestDaemon d;
-  // Let other uids reach the socket and the segment files (like /run and /dev/shm).
+// Lets other uids reach the daemon's socket and segment files (as /run and /dev/shm do),
+// then starts it.
+void StartReachableByOtherUids(TestDaemon& d) {
   ASSERT_EQ(chmod(d.shm_dir().c_str(), 0755), 0);
   const std::string sock_dir = d.socket_path().substr(0, d.socket_path().rfind('/'));
   ASSERT_EQ(chmod(sock_dir.c_str(), 0755), 0);
   d.Start();
+}
+
+TEST(Tenants, AnotherTenantCannotAttachOrMap) {
+  ASSERT_EQ(geteuid(), 0u) << "this test runs clients under other uids with setpriv: run as root";
+  TestDaemon d;
+  ASSERT_NO_FATAL_FAILURE(StartReachableByOtherUids(d));
   ASSERT_TRUE(CreateArena(d, "alice", 16 << 20, 0, kAlice).ok());
   struct stat st {};
   ASSERT_EQ(stat(d.SegmentPath("alice").c_str(), &st), 0);
@@ -262,10 +267,7 @@ TEST(Tenants, AnotherTenantCannotAttachOrMap) {
 TEST(Tenants, ReadsShowOnlyTheCallersTenant) {
   ASSERT_EQ(geteuid(), 0u) << "this test runs clients under other uids with setpriv: run as root";
   TestDaemon d;
-  ASSERT_EQ(chmod(d.shm_dir().c_str(), 0755), 0);
-  const std::string sock_dir = d.socket_path().substr(0, d.socket_path().rfind('/'));
-  ASSERT_EQ(chmod(sock_dir.c_str(), 0755), 0);
-  d.Start();
+  ASSERT_NO_FATAL_FAILURE(StartReachableByOtherUids(d));
   ASSERT_TRUE(CreateArena(d, "alice", 16 << 20, 0, kAlice).ok());
   ASSERT_TRUE(CreateArena(d, "bob", 16 << 20, 0, kBob).ok());
   std::string out, err;
