@@ -52,8 +52,9 @@ std::vector<std::string> Refs(const std::string& reply) {
 
 // Clients of arena `id` by the name they attached with.
 std::map<std::string, v1::ClientStats> ClientsOf(TestDaemon& d, const std::string& id) {
+  const v1::ArenaStats stats = StatsOf(d, id);  // a range over a temporary's member dangles
   std::map<std::string, v1::ClientStats> out;
-  for (const v1::ClientStats& c : StatsOf(d, id).clients()) out[c.session().client_name()] = c;
+  for (const v1::ClientStats& c : stats.clients()) out[c.session().client_name()] = c;
   return out;
 }
 
