@@ -59,7 +59,8 @@ struct Sections {
 };
 
 // Kinds of a data page.
-// A pool run (kPagePool) holds one object pool; its page-map class field is the pool's slot.
+// A pool run (kPagePool) holds one object pool; its page-map entries carry the pool's slot
+// in their aux bits (PageEntry::MakePool) and class 0, so free() refuses its objects.
 enum PageKind : uint8_t {
   kPageUnused = 0,
   kPageFree = 1,

@@ -1,6 +1,6 @@
 // Object pools: fixed-size objects (packet buffers, like DPDK mbufs) preallocated in one
-// run of the page heap (page kind kPagePool, class field = the pool's slot in the
-// segment header's pool directory), handed out and taken back lock-free.
+// run of the page heap (page kind kPagePool; the page-map entries' aux bits name the pool's
+// slot in the segment header's pool directory), handed out and taken back lock-free.
 //
 // What a pool run holds, from its first page:
 //   PoolHeader            geometry of the pool, the central free stack's head, counters
@@ -34,7 +34,9 @@
 //     push, for a refill the CAS before count++: a kill in between loses that one object,
 //     never hands one out twice (we chose loss over duplication).
 //   - a dead process's caches are returned whole by ReclaimPoolCaches (recovery.cc): their
-//     slots are exact (the count store commits), so every cached object goes back once.
+//     slots are exact (the count store commits), so every cached object goes back once. It
+//     gives back like any give-back, so a reclaimer killed inside loses that one object
+//     (the one pool window not yet restartable; recovery.h).
 // Create and delete are control-plane operations: one at a time (the daemon serialises
 // them). Delete is refused while any process has the pool open (it owns a cache) or any
 // object is out; Open and Delete order themselves with sequentially consistent accesses.
