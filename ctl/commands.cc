@@ -216,14 +216,20 @@ void PrintStats(const v1::ArenaStats& s) {
   PrintClients(s, std::cout);
 }
 
-int Stats(const Args& args, v1::StatsService::Stub& stub) {
-  if (args.words.size() > 2) return Usage("stats [NAME] [--json]");
+// The stats of the arena `args` names (its second word), or of every arena.
+grpc::Status FetchStats(const Args& args, v1::StatsService::Stub& stub,
+                        v1::GetStatsResponse* resp) {
   v1::GetStatsRequest req;
   req.set_name(args.words.size() == 2 ? ArenaNameOf(args.words[1]) : std::string(api::kAllArenas));
-  v1::GetStatsResponse resp;
   grpc::ClientContext ctx;
   Prepare(ctx);
-  if (grpc::Status st = stub.GetStats(&ctx, req, &resp); !st.ok()) return Failed(st);
+  return stub.GetStats(&ctx, req, resp);
+}
+
+int Stats(const Args& args, v1::StatsService::Stub& stub) {
+  if (args.words.size() > 2) return Usage("stats [NAME] [--json]");
+  v1::GetStatsResponse resp;
+  if (grpc::Status st = FetchStats(args, stub, &resp); !st.ok()) return Failed(st);
   if (args.Has("json")) {
     std::cout << ToJson(resp) << "\n";
     return kExitOk;
@@ -262,12 +268,8 @@ int Purge(const Args& args, v1::ArenaService::Stub& stub) {
 // The doctor: the checks of ctl/doctor.h over one arena's stats, or every arena's.
 int Doctor(const Args& args, v1::StatsService::Stub& stub) {
   if (args.words.size() > 2) return Usage("doctor [NAME]");
-  v1::GetStatsRequest req;
-  req.set_name(args.words.size() == 2 ? ArenaNameOf(args.words[1]) : std::string(api::kAllArenas));
   v1::GetStatsResponse resp;
-  grpc::ClientContext ctx;
-  Prepare(ctx);
-  if (grpc::Status st = stub.GetStats(&ctx, req, &resp); !st.ok()) return Failed(st);
+  if (grpc::Status st = FetchStats(args, stub, &resp); !st.ok()) return Failed(st);
   std::cout << DoctorReport(resp);
   return kExitOk;
 }

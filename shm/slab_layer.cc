@@ -145,17 +145,12 @@ void RecountClass(const Segment& seg, uint32_t cls) {
     RunMeta& r = seg.run(p);
     if (PageEntry::KindOf(e) == kPageSlab && PageEntry::SlabClassOf(e) == cls) {
       uint32_t parked = 0;
+      // Walks the chain (checking every block is one of this slab) and sets free_count.
       parked_pages += RepairSlabParking(seg, cls, p, &parked);
-      uint32_t count = 0;
-      for (uint64_t b = r.free_head; b && count <= info.blocks; b = seg.block(b).next) {
-        SHMPOOL_CHECK(SlabOf(seg, cls, b) == p);
-        ++count;
-      }
-      SHMPOOL_CHECK(count + parked <= info.blocks);
-      r.free_count = count;
+      SHMPOOL_CHECK(r.free_count + parked <= info.blocks);
       if (ListFor(r, info) != kNoList) LinkSlab(seg, c, p, ListFor(r, info));
       ++nslabs;
-      free_blocks += count + parked;
+      free_blocks += r.free_count + parked;
       parked_blocks += parked;
     }
     SHMPOOL_CHECK(r.pages > 0);  // p is always a run's first page

@@ -30,9 +30,10 @@ void ForEachRun(const Segment& seg, uint64_t frontier, Fn fn) {
       run.cls = std::min<uint32_t>(PageEntry::SlabClassOf(e), kNumClasses - 1);
       run.blocks = Class(run.cls).blocks;
       run.backed_pages = std::min(Peek(r.backed_pages), pages);
-      for (uint32_t i = 0; i < pages && i < 64; ++i)
-        if (PageEntry::Parked(LoadRelaxed(seg.page_entry(p + i))))
-          run.parked_mask |= uint64_t{1} << i;
+      if (run.backed_pages < pages)  // some page is parked (slab_park.h): find which
+        for (uint32_t i = 0; i < pages && i < 64; ++i)
+          if (PageEntry::Parked(LoadRelaxed(seg.page_entry(p + i))))
+            run.parked_mask |= uint64_t{1} << i;
       const uint32_t free_count = std::min(Peek(r.free_count) + Peek(r.parked), run.blocks);
       run.used_blocks = run.blocks - free_count;
       run.state = free_count == 0            ? RunState::kFull

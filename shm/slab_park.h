@@ -42,9 +42,10 @@ uint32_t ParkSlabPages(const Segment& seg, uint32_t cls, uint32_t slab);
 // could not back a page).
 uint32_t UnparkBlocks(const Segment& seg, uint32_t cls, uint32_t slab, uint32_t want);
 
-// After a crash (the class repair): makes the slab's free list, parked count and backed
-// pages agree with its page map, and punches its parked pages again. Returns its parked
-// pages; `*parked_blocks` receives its parked blocks.
+// After a crash (the class repair): makes the slab's free list, free_count, parked count
+// and backed pages agree with its page map (a chain that leaves the slab fails a check),
+// and punches its parked pages again. Returns its parked pages; `*parked_blocks` receives
+// its parked blocks.
 uint32_t RepairSlabParking(const Segment& seg, uint32_t cls, uint32_t slab,
                            uint32_t* parked_blocks);
 

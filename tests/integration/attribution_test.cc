@@ -96,14 +96,7 @@ std::string Ctl(const TestDaemon& d, const std::vector<std::string>& args) {
 TEST(Attribution, PerClientPerClassFiguresAreExact) {
   TestDaemon d;
   d.Start();
-  {
-    v1::CreateArenaRequest req;
-    req.set_arena_id("attr");
-    req.mutable_arena()->set_capacity_bytes(64 << 20);
-    v1::Arena resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(d.arenas().CreateArena(&ctx, req, &resp).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateArena(d, "attr", 64 << 20));
   NamedWorkers names;
   auto producer = names.Attach("producer", d, "attr");
   auto consumer = names.Attach("consumer", d, "attr");

@@ -216,6 +216,17 @@ inline uint64_t BlocksOf(const std::string& path) {
   return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
+// Creates arena `id` of `capacity` bytes (a fatal failure when the daemon refuses).
+inline void CreateArena(TestDaemon& d, const std::string& id, uint64_t capacity) {
+  v1::CreateArenaRequest req;
+  req.set_arena_id(id);
+  req.mutable_arena()->set_capacity_bytes(capacity);
+  v1::Arena resp;
+  grpc::ClientContext ctx;
+  grpc::Status st = d.arenas().CreateArena(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+}
+
 // The stats of arena `id` (an empty message, and a failed EXPECT, when the call fails).
 inline v1::ArenaStats StatsOf(TestDaemon& d, const std::string& id) {
   v1::GetStatsRequest req;

@@ -28,6 +28,15 @@ stat_of() {
     python3 -c "import json,sys; print(int(json.load(sys.stdin)['arenas'][0].get('$2', 0)))"
 }
 
+# wait_for_purge: waits up to 5 s until arena "default" has been purged at least once.
+wait_for_purge() {
+  for _ in $(seq 50); do
+    [[ $(stat_of default purge_count) -ge 1 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # --- one daemon with /metrics and a 300 ms decay -----------------------------------------
 ep=unix:$work/d.sock
 mport=$(free_port)
@@ -49,13 +58,7 @@ refs=${line#ok }
 resident_full=$(stat_of default resident)
 echo "free $refs" >&"${W[1]}"
 read -r line <&"${W[0]}"
-purges=0
-for _ in $(seq 50); do
-  purges=$(stat_of default purge_count)
-  [[ $purges -ge 1 ]] && break
-  sleep 0.1
-done
-[[ $purges -ge 1 ]] || fail "decay: no purge 5 s after freeing 4 MiB (log: $(cat "$work/log"))"
+wait_for_purge || fail "decay: no purge 5 s after freeing 4 MiB (log: $(cat "$work/log"))"
 grep -q 'event=purged arena=default reason=decay' "$work/log" || fail "decay purge not logged"
 [[ $(stat_of default purges_decay) -ge 1 ]] || fail "decay: purges_decay not counted"
 resident_after=$(stat_of default resident)
@@ -129,13 +132,7 @@ read -r line <&"${W2[0]}"
 refs=${line#ok }
 echo "free $refs" >&"${W2[1]}"
 read -r line <&"${W2[0]}"
-purges=0
-for _ in $(seq 50); do
-  purges=$(stat_of default purge_count)
-  [[ $purges -ge 1 ]] && break
-  sleep 0.1
-done
-[[ $purges -ge 1 ]] || fail "memory limit: no purge (log: $(cat "$work/log2"))"
+wait_for_purge || fail "memory limit: no purge (log: $(cat "$work/log2"))"
 grep -q 'reason=memory_limit' "$work/log2" || fail "memory-limit purge not logged"
 [[ $(stat_of default purges_pressure) -ge 1 ]] || fail "memory limit: purges_pressure not counted"
 echo "exit" >&"${W2[1]}"

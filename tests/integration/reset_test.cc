@@ -15,16 +15,6 @@ namespace {
 
 constexpr int kGenShift = 48;  // a ref's generation bits (client/include/shmpool/client.h)
 
-void CreateArena(TestDaemon& d, const std::string& id, uint64_t capacity) {
-  v1::CreateArenaRequest req;
-  req.set_arena_id(id);
-  req.mutable_arena()->set_capacity_bytes(capacity);
-  v1::Arena resp;
-  grpc::ClientContext ctx;
-  grpc::Status st = d.arenas().CreateArena(&ctx, req, &resp);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-}
-
 grpc::Status Reset(TestDaemon& d, const std::string& id, v1::Arena* out) {
   v1::ResetArenaRequest req;
   req.set_name("arenas/" + id);

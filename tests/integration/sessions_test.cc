@@ -9,16 +9,6 @@
 namespace shmpool::testing {
 namespace {
 
-void CreateArena(TestDaemon& d, const std::string& id, uint64_t capacity) {
-  v1::CreateArenaRequest req;
-  req.set_arena_id(id);
-  req.mutable_arena()->set_capacity_bytes(capacity);
-  v1::Arena resp;
-  grpc::ClientContext ctx;
-  grpc::Status st = d.arenas().CreateArena(&ctx, req, &resp);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-}
-
 // Refs of an "ok REF..." reply, as one "free" command.
 std::string FreeCommand(const std::string& reply) {
   std::vector<std::string> w = Words(reply);
