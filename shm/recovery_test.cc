@@ -164,15 +164,18 @@ TEST(Recovery, KillStormLeavesAValidSegment) {
 
 // The dead client: two threads churn blocks of five classes through their bins, spares,
 // the (small) rings and the slabs, handing a third of what they free to the other thread,
-// until the process is killed.
-[[noreturn]] void ChurnUntilKilled(const std::string& path, uint32_t seed) {
+// until the process is killed. Each thread counts its operations in `ops` (shared with the
+// parent), so the parent kills it after an amount of work, not of time: a slow machine or
+// a sanitizer must not leave the client with nearly nothing to reclaim.
+[[noreturn]] void ChurnUntilKilled(const std::string& path, uint32_t seed,
+                                   std::atomic<uint64_t>* ops) {
   auto seg = Segment::Open(path);
   if (!seg.ok()) _exit(2);
   auto heap = Heap::Attach(std::shared_ptr<Segment>(std::move(*seg)));
   if (!heap.ok()) _exit(3);
   Heap* h = heap->get();
   static std::atomic<void*> handoff[2][128];
-  auto churn = [h, seed](int me) {
+  auto churn = [h, seed, ops](int me) {
     // Batches of 64, 64, 21, 5 and 2 blocks: the large ones keep the slow paths busy.
     constexpr size_t kSizes[] = {16, 256, 3000, 12000, 30000};
     std::mt19937 rng(seed * 2 + me);
@@ -190,6 +193,7 @@ TEST(Recovery, KillStormLeavesAValidSegment) {
           h->Free(p);
       }
       if (void* q = handoff[me][rng() % 128].exchange(nullptr)) h->Free(q);
+      ops[me].fetch_add(1, std::memory_order_relaxed);
     }
   };
   std::thread other(churn, 1);
@@ -289,10 +293,20 @@ class FrozenDeadClient {
       ts_ = std::make_unique<TempSegment>(
           8 << 20, Geometry{.max_procs = 4, .max_thread_caches = 8, .ring_slots = 8});
       const Segment& seg = *ts_->segment();
+      ops_[0] = ops_[1] = 0;
       const pid_t pid = fork();
-      if (pid == 0) ChurnUntilKilled(ts_->path(), seed + attempt);
-      while (LoadAcquire(seg.proc(0).xstate) != ProcRecord::kLive) std::this_thread::yield();
-      std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 20000));
+      if (pid == 0) ChurnUntilKilled(ts_->path(), seed + attempt, ops_);
+      // Both threads past their warm-up (bins, spares and rings in use), then a random
+      // further stretch of work.
+      const uint64_t goal = kWarmUpOps + rng() % (4 * kWarmUpOps);
+      int status = 0;
+      while (ops_[0].load() < goal || ops_[1].load() < kWarmUpOps) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          ADD_FAILURE() << "the churning client exited before it was killed: " << status;
+          return;
+        }
+        std::this_thread::yield();
+      }
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
       EXPECT_TRUE(ProcessIsDead(seg, 0));
@@ -318,6 +332,13 @@ class FrozenDeadClient {
     for (uint64_t off : allocated_) lost += named_free.count(off);
     EXPECT_EQ(lost, 0) << "free blocks the dead client's record or a ring named, not returned";
   }
+
+  ~FrozenDeadClient() {
+    munmap(ops_, 2 * sizeof(std::atomic<uint64_t>));
+    munmap(reclaim_ns_, sizeof(std::atomic<int64_t>));
+  }
+  FrozenDeadClient(const FrozenDeadClient&) = delete;
+  FrozenDeadClient& operator=(const FrozenDeadClient&) = delete;
 
   const std::string& transit() const { return transit_; }
   int steps() const { return steps_; }
@@ -387,8 +408,13 @@ class FrozenDeadClient {
   int steps_ = 0;
   uint64_t blocks_returned_ = 0;
   std::map<uint32_t, uint64_t> want_;
-  std::vector<uint64_t> allocated_;  // after the reference reclaim (and a purge)
-  // Written by the reclaimer child (a shared mapping).
+  std::vector<uint64_t> allocated_;             // after the reference reclaim (and a purge)
+  static constexpr uint64_t kWarmUpOps = 2000;  // per thread: ten times its 200 held blocks
+  // Written by the children (shared mappings): the dead client's operation counts per
+  // thread, and the reclaimer's time.
+  std::atomic<uint64_t>* ops_ = static_cast<std::atomic<uint64_t>*>(
+      mmap(nullptr, 2 * sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE,
+           MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   std::atomic<int64_t>* reclaim_ns_ = static_cast<std::atomic<int64_t>*>(
       mmap(nullptr, sizeof(std::atomic<int64_t>), PROT_READ | PROT_WRITE,
            MAP_SHARED | MAP_ANONYMOUS, -1, 0));
@@ -414,6 +440,7 @@ TEST(Recovery, ReclaimerKilledAtEveryStepResumesExactly) {
     std::printf("client %d (in transit: %s): %d steps, killed at each; %lu blocks returned\n",
                 client, dead.transit().empty() ? "none" : dead.transit().c_str(), dead.steps(),
                 static_cast<unsigned long>(dead.blocks_returned()));
+    std::fflush(stdout);  // before the next fork: a child must not inherit it
     dead.ExpectWholeCapacity();
   }
 }
@@ -440,6 +467,7 @@ TEST(Recovery, ReclaimerKilledAtRandomInstantsResumesExactly) {
     std::printf("client %d (in transit: %s): %d of %d reclaimers killed (a reclaim: %ld ns)\n",
                 client, dead.transit().empty() ? "none" : dead.transit().c_str(), killed, trials,
                 static_cast<long>(span / 2));
+    std::fflush(stdout);  // before the next fork: a child must not inherit it
     EXPECT_GT(killed, 0);
     dead.ExpectWholeCapacity();
   }
