@@ -187,6 +187,14 @@ int Reclaimer::Audit(const char* how) {
     const shm::Segment& seg = *a->segment;
     for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
       const uint32_t state = shm::LoadAcquire(seg.proc(i).xstate);
+      if (shm::ReleaseAbandonedClaim(seg, i)) {
+        LogWarning("abandoned_claim_released")
+            .Kv("arena", a->spec.id)
+            .Kv("proc_index", i)
+            .Kv("pid", shm::ProcRecord::ClaimantOf(state))
+            .Kv("note", "a client was killed while it attached; its process record is free");
+        continue;
+      }
       // kDead: a reclaim that a previous daemon began and did not finish.
       if (!shm::ProcessIsDead(seg, i) && state != shm::ProcRecord::kDead) continue;
       for (int attempt = 0; attempt < 200; ++attempt) {

@@ -109,7 +109,10 @@ class ThreadExitHook {
 };
 namespace {
 thread_local ThreadExitHook exit_hook;
+void (*attach_claim_hook)() = nullptr;
 }  // namespace
+
+void SetAttachClaimHookForTesting(void (*hook)()) { attach_claim_hook = hook; }
 
 absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segment,
                                                    const AttachOptions& options) {
@@ -119,8 +122,9 @@ absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segm
     ProcRecord& rec = segment->proc(i);
     uint32_t expected = ProcRecord::kFree;
     if (LoadRelaxed(rec.xstate) != expected ||
-        !CasStrongAcqRel(rec.xstate, expected, uint32_t{ProcRecord::kClaiming}))
+        !CasStrongAcqRel(rec.xstate, expected, ProcRecord::ClaimBy(self.pid)))
       continue;
+    if (attach_claim_hook) attach_claim_hook();
     rec.pid = self.pid;
     rec.start_time = self.start_time;
     rec.attach_unix_ns =

@@ -100,6 +100,10 @@ class Heap {
   const int owner_pid_;  // the process that attached
 };
 
+// Testing seam: `hook` (nullptr: none) runs in Heap::Attach just after the process record
+// is claimed, before it is live, so a test can kill the attaching process there.
+void SetAttachClaimHookForTesting(void (*hook)());
+
 __attribute__((always_inline)) inline void* Heap::Allocate(size_t size) {
   const TlsSlot t = tls_;  // by value: one 16-byte read of this thread's slot
   const uint32_t cls = ClassOf(size);

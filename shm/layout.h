@@ -242,8 +242,15 @@ static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 // A process attached to the segment.
 // INVARIANT: xstate == kLive iff the process with (pid, start_time) attached and has not
 // detached; its thread caches are exactly those whose owner == index + 1.
+// A process claims a free record with one CAS to ClaimBy(its pid) (kClaiming in the low two
+// bits, the pid above them), fills in the fields and then stores kLive. The pid in the
+// claim lets the daemon's audit free a record whose claimant was killed before kLive
+// (recovery.h: ReleaseAbandonedClaim); pids fit in 22 bits (the kernel's PID_MAX_LIMIT).
 struct alignas(kCacheLine) ProcRecord {
   enum State : uint32_t { kFree = 0, kClaiming = 1, kLive = 2, kDead = 3 };
+  static constexpr uint32_t ClaimBy(uint32_t pid) { return pid << 2 | kClaiming; }
+  static constexpr bool IsClaim(uint32_t state) { return (state & 3) == kClaiming; }
+  static constexpr uint32_t ClaimantOf(uint32_t state) { return state >> 2; }
   std::atomic<uint32_t> xstate;
   uint32_t pid;
   uint64_t start_time;  // from /proc/PID/stat: tells a reused pid apart

@@ -1,5 +1,9 @@
 #include "shm/recovery.h"
 
+#include <signal.h>
+
+#include <cerrno>
+
 #include "absl/strings/str_format.h"
 #include "shm/atomics.h"
 #include "shm/pool.h"
@@ -287,6 +291,16 @@ bool ProcessIsDead(const Segment& seg, uint32_t index) {
   const ProcRecord& rec = seg.proc(index);
   if (LoadAcquire(rec.xstate) != ProcRecord::kLive) return false;
   return !ProcIdentity{rec.pid, rec.start_time}.Alive();
+}
+
+bool ReleaseAbandonedClaim(const Segment& seg, uint32_t index) {
+  ProcRecord& rec = seg.proc(index);
+  uint32_t state = LoadAcquire(rec.xstate);
+  if (!ProcRecord::IsClaim(state)) return false;
+  const pid_t pid = static_cast<pid_t>(ProcRecord::ClaimantOf(state));
+  // kill(pid, 0) fails with ESRCH only when no process has that pid (EPERM: one exists).
+  if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) return false;
+  return CasStrongAcqRel(rec.xstate, state, uint32_t{ProcRecord::kFree});
 }
 
 absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index) {

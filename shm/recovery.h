@@ -75,6 +75,13 @@ struct ReclaimReport {
 // (pid gone, or reused by a process with another start time).
 bool ProcessIsDead(const Segment& seg, uint32_t index);
 
+// Frees process record `index` when it holds a claim (layout.h: ProcRecord) whose claimant
+// no longer exists: a process killed inside Heap::Attach, between its claim and kLive. It
+// owns nothing yet (a process claims thread caches only once live). Returns true when it
+// freed the record. A claimant's pid reused by a later process keeps the record claimed
+// until that process exits too.
+bool ReleaseAbandonedClaim(const Segment& seg, uint32_t index);
+
 // Reclaims process record `index`, whose process must be dead (ProcessIsDead, or known
 // from its session), or whose record is kDead (a reclaim that was interrupted: it resumes).
 // Unavailable when another process is mid-way through a ring step on a cell the dead

@@ -420,6 +420,41 @@ class FrozenDeadClient {
            MAP_SHARED | MAP_ANONYMOUS, -1, 0));
 };
 
+// A process killed inside Heap::Attach, after its claim and before its record went live,
+// owned nothing: ReleaseAbandonedClaim frees that record, and never a live claimant's.
+TEST(Recovery, AnAttachKilledAfterItsClaimLeavesARecordTheAuditFrees) {
+  TempSegment ts(8 << 20, Geometry{.max_procs = 2, .max_thread_caches = 8, .ring_slots = 8});
+  const Segment& seg = *ts.segment();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    auto child_seg = Segment::Open(ts.path());
+    if (!child_seg.ok()) _exit(2);
+    SetAttachClaimHookForTesting([] { raise(SIGKILL); });
+    (void)Heap::Attach(std::shared_ptr<Segment>(std::move(*child_seg)));
+    _exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  const uint32_t state = LoadAcquire(seg.proc(0).xstate);
+  ASSERT_TRUE(ProcRecord::IsClaim(state)) << state;
+  EXPECT_EQ(ProcRecord::ClaimantOf(state), static_cast<uint32_t>(pid));
+  EXPECT_FALSE(ProcessIsDead(seg, 0)) << "a claimed record owes no reclaim";
+  // Record 1 claimed by a process that still runs (this one, as if mid-attach): it stays.
+  StoreRelease(seg.proc(1).xstate, ProcRecord::ClaimBy(static_cast<uint32_t>(getpid())));
+  EXPECT_FALSE(ReleaseAbandonedClaim(seg, 1));
+  EXPECT_TRUE(ReleaseAbandonedClaim(seg, 0));
+  EXPECT_EQ(LoadAcquire(seg.proc(0).xstate), uint32_t{ProcRecord::kFree});
+  EXPECT_FALSE(ReleaseAbandonedClaim(seg, 0)) << "freed twice";
+  // The freed record can be attached again, and a live record is never released.
+  auto heap = Heap::Attach(ts.segment());
+  ASSERT_TRUE(heap.ok()) << heap.status();
+  EXPECT_EQ((*heap)->proc_index(), 0u);
+  EXPECT_FALSE(ReleaseAbandonedClaim(seg, 0));
+  EXPECT_EQ(LoadAcquire(seg.proc(0).xstate), uint32_t{ProcRecord::kLive});
+  StoreRelease(seg.proc(1).xstate, uint32_t{ProcRecord::kFree});
+}
+
 int DeadClients() { return std::max(2, static_cast<int>(3 * Scale())); }
 
 TEST(Recovery, ReclaimerKilledAtEveryStepResumesExactly) {

@@ -6,7 +6,8 @@
 // (from the side logs, see storm_shared.h), checks every tag, Validate(), and that the
 // whole capacity can be allocated again in one size class. A second test kills the daemon
 // (kill -9) and restarts it in the middle of the storm: clients must see no failed
-// operation.
+// operation. A third kills a client inside its attach, between its claim of a process
+// record and the record going live: the daemon's audit must free that record.
 //
 // Scale: SHMPOOL_STRESS_SCALE multiplies the kills (CI: a few hundred); SHMPOOL_KILLS=N
 // sets them (the long run: SHMPOOL_KILLS=1000 or more). The numbers are printed at the end.
@@ -222,6 +223,7 @@ class Storm {
     daemon_ = -1;
   }
 
+  const Paths& paths() const { return paths_; }
   std::string Log() const {
     std::ifstream in(paths_.log);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -353,7 +355,7 @@ class Storm {
     EXPECT_EQ(stuck, -1) << "the child in slot " << stuck << " made no progress for 5 s";
   }
 
-  // The daemon reclaims every dead client: no record stays live or dead.
+  // The daemon reclaims every dead client: no record stays live, dead or claimed.
   void WaitReclaimed() {
     auto seg = shm::Segment::Open(paths_.segment);
     ASSERT_TRUE(seg.ok()) << seg.status();
@@ -362,8 +364,7 @@ class Storm {
     do {
       left = 0;
       for (uint32_t i = 0; i < (*seg)->geometry().max_procs; ++i) {
-        const uint32_t s = (*seg)->proc(i).xstate.load();
-        if (s == shm::ProcRecord::kLive || s == shm::ProcRecord::kDead) ++left;
+        if ((*seg)->proc(i).xstate.load() != shm::ProcRecord::kFree) ++left;
       }
       if (left == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -508,6 +509,27 @@ TEST(KillStorm, DeadClientsAreReclaimedAndNothingIsLost) {
 TEST(KillStorm, DaemonKilledAndRestartedMidStorm) {
   Storm storm;
   storm.Run(/*kill_daemon=*/true);
+}
+
+// A client killed inside its attach, after it claimed a process record and before the
+// record went live, owned nothing yet: the daemon's audit frees the record.
+TEST(KillStorm, AClientKilledInsideItsAttachLeavesNoRecordBehind) {
+  Storm storm;
+  storm.StartDaemon();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    shm::SetAttachClaimHookForTesting([] { raise(SIGKILL); });
+    shmpool_client* c = nullptr;
+    shmpool_attach(storm.paths().endpoint().c_str(), kArena, &c);
+    _exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  storm.WaitReclaimed();
+  const std::string log = storm.Log();
+  EXPECT_NE(log.find("event=abandoned_claim_released"), std::string::npos) << log;
+  EXPECT_NE(log.find("pid=" + std::to_string(pid)), std::string::npos) << log;
 }
 
 }  // namespace
