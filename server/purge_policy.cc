@@ -9,7 +9,6 @@
 #include "shm/atomics.h"
 #include "shm/purge.h"
 #include "shm/stats.h"
-#include "shm/transfer_ring.h"
 
 namespace shmpool::server {
 
@@ -30,9 +29,19 @@ int64_t PurgeDecider::DecayMsOf(const std::string& id) const {
   return it != decay_ms_.end() ? it->second : config_.decay_ms;
 }
 
+uint64_t PurgeDecider::DirtyOf(const ArenaLook& a) {
+  auto it = slab_base_.try_emplace(a.id, 0).first;
+  if (it->second == kRebase) it->second = a.slab_free;
+  it->second = std::min(it->second, a.slab_free);
+  const uint64_t page = uint64_t{1} << shm::kPageShift;
+  return a.dirty + ((a.slab_free - it->second) & ~(page - 1));
+}
+
 std::vector<PurgeOrder> PurgeDecider::Decide(absl::Time now, const std::vector<ArenaLook>& arenas,
                                              uint64_t fs_free) {
   std::vector<PurgeOrder> out;
+  absl::flat_hash_map<std::string, uint64_t> dirty;
+  for (const ArenaLook& a : arenas) dirty[a.id] = DirtyOf(a);
   // Pressure first: the dirtiest arenas until the excess is covered.
   uint64_t resident = 0;
   for (const ArenaLook& a : arenas) resident += a.resident;
@@ -46,20 +55,20 @@ std::vector<PurgeOrder> PurgeDecider::Decide(absl::Time now, const std::vector<A
   }
   std::vector<const ArenaLook*> order;
   for (const ArenaLook& a : arenas)
-    if (a.dirty) order.push_back(&a);
+    if (dirty[a.id]) order.push_back(&a);
   std::sort(order.begin(), order.end(),
-            [](const ArenaLook* x, const ArenaLook* y) { return x->dirty > y->dirty; });
+            [&](const ArenaLook* x, const ArenaLook* y) { return dirty[x->id] > dirty[y->id]; });
   absl::flat_hash_map<std::string, bool> ordered;
   for (const ArenaLook* a : order) {
     if (need == 0) break;
     out.push_back({a->id, why});
     ordered[a->id] = true;
-    need -= std::min(need, a->dirty);
+    need -= std::min(need, dirty[a->id]);
   }
   // Decay: dirty continuously for the arena's decay time.
   absl::flat_hash_map<std::string, absl::Time> seen;
   for (const ArenaLook& a : arenas) {
-    if (a.dirty == 0) continue;
+    if (dirty[a.id] == 0) continue;
     auto it = dirty_since_.find(a.id);
     const absl::Time since = it != dirty_since_.end() ? it->second : now;
     const int64_t ms = DecayMsOf(a.id);
@@ -71,6 +80,12 @@ std::vector<PurgeOrder> PurgeDecider::Decide(absl::Time now, const std::vector<A
     seen[a.id] = since;
   }
   dirty_since_ = std::move(seen);
+  for (const PurgeOrder& o : out) slab_base_[o.id] = kRebase;
+  for (auto it = slab_base_.begin(); it != slab_base_.end();)  // arenas deleted meanwhile
+    if (dirty.contains(it->first))
+      ++it;
+    else
+      slab_base_.erase(it++);
   return out;
 }
 
@@ -126,15 +141,18 @@ void PurgePolicy::LookOnce() {
   for (const ArenaPtr& a : list) {
     const shm::Segment& seg = *a->segment;
     const shm::SegmentHeader& h = seg.header();
-    // Cheap: three counters and fstat, no walk over caches.
+    // Cheap: a few counters per class and fstat, no walk over caches or slabs.
     const uint64_t free_pages = shm::LoadRelaxed(h.heap.xfree_pages);
     const uint64_t retained = shm::LoadRelaxed(h.heap.xretained_pages);
-    uint64_t in_ring = 0;
-    for (uint32_t c = 1; c < shm::kNumClasses; ++c)
-      in_ring += shm::RingDepth(seg, c) * shm::Class(c).batch * shm::Class(c).size;
+    uint64_t in_ring = 0, slab_free = 0;
+    for (uint32_t c = 1; c < shm::kNumClasses; ++c) {
+      const shm::CentralFree f = shm::CentralFreeOf(seg, c);
+      in_ring += f.in_ring;
+      slab_free += f.free_in_slabs;
+    }
     const uint64_t dirty =
         ((free_pages - std::min(free_pages, retained)) << shm::kPageShift) + in_ring;
-    looks.push_back({a->spec.id, dirty, seg.ResidentBytes()});
+    looks.push_back({a->spec.id, dirty, seg.ResidentBytes(), slab_free});
   }
   struct statvfs vfs {};
   const uint64_t fs_free =

@@ -1,12 +1,16 @@
 // Background purge: the daemon returns free memory to the OS by itself, under two policies
 // (on-demand purge is the PurgeArena RPC):
 //
-//   decay     an arena's dirty bytes (free pages still backed, plus full batches parked in
-//             transfer rings) that have stayed above zero for its decay time are purged,
-//             like jemalloc's dirty_decay_ms. Per arena ([[arena]] decay_ms), else the
-//             default ([purge] decay_ms or --decay-ms); -1 never, 0 at the next look.
-//             Purge works on whole free runs, so a purge triggered by old dirty pages also
-//             returns pages freed since; the clock restarts once an arena is clean.
+//   decay     an arena's dirty bytes that have stayed above zero for its decay time are
+//             purged, like jemalloc's dirty_decay_ms. Dirty: free pages still backed, full
+//             batches parked in transfer rings, and the whole pages' worth by which the
+//             resident free bytes inside slabs grew since the arena's last purge (an upper
+//             bound of the pages a purge would park, slab_park.h; what a purge leaves there
+//             shares pages with live blocks and becomes the new baseline, so it does not
+//             trigger purge after purge). Per arena ([[arena]] decay_ms), else the default
+//             ([purge] decay_ms or --decay-ms); -1 never, 0 at the next look. A purge
+//             also returns what was freed since the dirt that triggered it; the clock
+//             restarts once an arena is clean.
 //   pressure  when the shm directory's free space (statvfs) falls below [purge] min_free,
 //             or the arenas' resident bytes exceed [purge] memory_limit (or
 //             --memory-limit), every arena with dirty bytes is purged, dirtiest first,
@@ -35,8 +39,9 @@ namespace shmpool::server {
 // What the decider sees of one arena at one look.
 struct ArenaLook {
   std::string id;
-  uint64_t dirty = 0;     // bytes a purge would return
-  uint64_t resident = 0;  // st_blocks bytes of the segment
+  uint64_t dirty = 0;      // backed free pages and ring batches: bytes a purge returns
+  uint64_t resident = 0;   // st_blocks bytes of the segment
+  uint64_t slab_free = 0;  // resident bytes of free blocks inside slabs (some parkable)
 };
 
 struct PurgeOrder {
@@ -58,9 +63,16 @@ class PurgeDecider {
   int64_t DecayMsOf(const std::string& id) const;
 
  private:
+  // The look's dirty bytes, slab growth included; updates the arena's slab baseline.
+  uint64_t DirtyOf(const ArenaLook& a);
+
   PurgeConfig config_;
   absl::flat_hash_map<std::string, int64_t> decay_ms_;        // per arena
   absl::flat_hash_map<std::string, absl::Time> dirty_since_;  // first look that saw dirt
+  // Per arena: slab_free after its last purge, lowered by reuse (kRebase: purge ordered,
+  // take the next look's). An arena not seen before has baseline 0.
+  static constexpr uint64_t kRebase = ~uint64_t{0};
+  absl::flat_hash_map<std::string, uint64_t> slab_base_;
 };
 
 class PurgePolicy {

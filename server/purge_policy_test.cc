@@ -70,6 +70,37 @@ TEST(PurgeDecider, LowDiskSpacePurges) {
   EXPECT_EQ(o[0].reason, PurgeOrder::kLowDiskSpace);
 }
 
+TEST(PurgeDecider, FreeBytesInsideSlabsAreDirtUntilAPurgeRebasesThem) {
+  PurgeConfig c;
+  c.decay_ms = 100;
+  PurgeDecider d(c, {});
+  auto look = [&](int ms, uint64_t slab_free) {
+    return d.Decide(t0 + absl::Milliseconds(ms), {{"a", 0, 64 * kMiB, slab_free}}, ~0ull);
+  };
+  // First sight: the baseline is 0, so all 10 MiB free inside slabs may be parkable.
+  EXPECT_TRUE(look(0, 10 * kMiB).empty());
+  const std::vector<PurgeOrder> o = look(150, 10 * kMiB);
+  ASSERT_EQ(Ids(o), std::vector<std::string>{"a"});
+  EXPECT_EQ(o[0].reason, PurgeOrder::kDecay);
+  // The purge parked 6 MiB; the 4 MiB left share pages with live blocks: the new baseline,
+  // never dirt however long it stays.
+  for (int ms = 200; ms <= 2000; ms += 100) EXPECT_TRUE(look(ms, 4 * kMiB).empty()) << ms;
+  // Less than a page more is no dirt either.
+  EXPECT_TRUE(look(2100, 4 * kMiB + 3000).empty());
+  EXPECT_TRUE(look(2300, 4 * kMiB + 3000).empty());
+  // Allocation reuses 2 MiB of it (the baseline follows it down), then frees bring it back
+  // to 4 MiB: 2 MiB new, dirty for the decay time, purged.
+  EXPECT_TRUE(look(2400, 2 * kMiB).empty());
+  EXPECT_TRUE(look(2500, 4 * kMiB).empty());
+  EXPECT_EQ(Ids(look(2600, 4 * kMiB)), std::vector<std::string>{"a"});
+  // Pressure counts it too: over the limit, the arena with grown slab free space goes first.
+  PurgeConfig p;
+  p.memory_limit = 100 * kMiB;
+  PurgeDecider q(p, {});
+  EXPECT_EQ(Ids(q.Decide(t0, {{"x", kMiB, 60 * kMiB, 0}, {"y", 0, 60 * kMiB, 8 * kMiB}}, ~0ull)),
+            (std::vector<std::string>{"y", "x"}));
+}
+
 TEST(PurgeDecider, DecayUsesDefaultUnlessArenaSaysOtherwise) {
   PurgeConfig c;
   c.decay_ms = 5;

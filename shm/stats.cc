@@ -8,6 +8,15 @@
 
 namespace shmpool::shm {
 
+CentralFree CentralFreeOf(const Segment& seg, uint32_t cls) {
+  const ClassCentral& cc = seg.central(cls);
+  const SizeClassInfo& info = Class(cls);
+  const uint64_t free_blocks = LoadRelaxed(cc.xfree_in_slabs);
+  const uint64_t parked_blocks = std::min(free_blocks, LoadRelaxed(cc.xparked_blocks));
+  return {(free_blocks - parked_blocks) * info.size, parked_blocks * info.size,
+          RingDepth(seg, cls) * info.batch * info.size};
+}
+
 ArenaStats CollectStats(const Segment& seg) {
   ArenaStats a;
   const Geometry& g = seg.geometry();
@@ -42,14 +51,14 @@ ArenaStats CollectStats(const Segment& seg) {
     s.size = info.size;
     s.nslabs = LoadRelaxed(cc.xnslabs);
     s.active = s.nslabs * info.slab_pages * kPageSize;
-    const uint64_t free_blocks = LoadRelaxed(cc.xfree_in_slabs);
-    const uint64_t parked_blocks = std::min(free_blocks, LoadRelaxed(cc.xparked_blocks));
-    s.free_in_slabs = (free_blocks - parked_blocks) * info.size;
-    s.parked = parked_blocks * info.size;
-    s.in_ring = RingDepth(seg, c) * info.batch * info.size;
+    const CentralFree f = CentralFreeOf(seg, c);
+    s.free_in_slabs = f.free_in_slabs;
+    s.parked = f.parked;
+    s.in_ring = f.in_ring;
     // Allocated is what the lists do not hold: exact when quiescent, and right after any
     // crash (the cumulative counters may have lost a dead process's last update).
-    const uint64_t used = s.nslabs * info.blocks * info.size - free_blocks * info.size;
+    const uint64_t used =
+        s.nslabs * info.blocks * info.size - LoadRelaxed(cc.xfree_in_slabs) * info.size;
     const uint64_t held = s.cached + s.in_ring;
     s.allocated = used > held ? used - held : 0;
     s.handed_out = s.nmalloc * info.size;

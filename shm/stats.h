@@ -62,4 +62,13 @@ struct ArenaStats {
 
 ArenaStats CollectStats(const Segment& seg);
 
+// Where a class's free bytes outside thread caches sit, from its central counters alone (a
+// few loads, no walk): what CollectStats reports and the purge policy looks at.
+struct CentralFree {
+  uint64_t free_in_slabs = 0;  // as in ClassStats
+  uint64_t parked = 0;
+  uint64_t in_ring = 0;
+};
+CentralFree CentralFreeOf(const Segment& seg, uint32_t cls);
+
 }  // namespace shmpool::shm
