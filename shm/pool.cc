@@ -75,13 +75,18 @@ int FindLive(const Segment& seg, absl::string_view name) {
   return -1;
 }
 
-// Gives a cache's objects back to the central stack and frees the record.
-void ReturnCache(PoolHeader& h, std::atomic<uint32_t>* next, PoolCache& c) {
+// Gives a cache's objects back to the central stack.
+void DrainCache(PoolHeader& h, std::atomic<uint32_t>* next, PoolCache& c) {
   for (uint32_t n = LoadRelaxed(c.xcount); n > 0; --n) {
     const uint32_t i = c.slots[n - 1];
     StoreRelaxed(c.xcount, n - 1);  // loss over duplication (pool.h)
     if (i < h.count && LoadRelaxed(next[i]) == kPoolCached) PushCentral(h, next, i);
   }
+}
+
+// Gives a cache's objects back to the central stack and frees the record.
+void ReturnCache(PoolHeader& h, std::atomic<uint32_t>* next, PoolCache& c) {
+  DrainCache(h, next, c);
   FetchAddRelaxed(h.xgets, LoadRelaxed(c.xgets));
   FetchAddRelaxed(h.xhits, LoadRelaxed(c.xhits));
   FetchAddRelaxed(h.xputs, LoadRelaxed(c.xputs));
@@ -93,6 +98,31 @@ void ReturnCache(PoolHeader& h, std::atomic<uint32_t>* next, PoolCache& c) {
 }
 
 std::atomic<uint64_t> next_pool_id{1};
+
+// The open pools of this process, for the thread-exit hook. Leaked: a thread may exit
+// after static destructors have run.
+struct OpenPools {
+  std::mutex mu;  // taken before any Pool's mu_
+  absl::flat_hash_map<uint64_t, Pool*> by_id;
+};
+OpenPools& open_pools() {
+  static OpenPools* p = new OpenPools;
+  return *p;
+}
+
+// Armed when a thread first takes a pool cache; at the thread's exit, gives back its cache
+// in every pool still open.
+struct PoolThreadExit {
+  bool armed = false;
+  ~PoolThreadExit() {
+    if (!armed) return;
+    const uint64_t tid = Tid();
+    OpenPools& o = open_pools();
+    std::lock_guard<std::mutex> lock(o.mu);
+    for (auto& [id, pool] : o.by_id) pool->ReleaseThreadCache(tid);
+  }
+};
+thread_local PoolThreadExit pool_thread_exit;
 
 }  // namespace
 
@@ -247,7 +277,11 @@ Pool::Pool(std::shared_ptr<Segment> seg, uint32_t proc, uint32_t slot)
       run_(RunOf(*seg_, slot)),
       hdr_(reinterpret_cast<PoolHeader*>(run_)),
       next_(NextOf(run_, *hdr_)),
-      objects_(run_ + hdr_->objects_off) {}
+      objects_(run_ + hdr_->objects_off) {
+  OpenPools& o = open_pools();
+  std::lock_guard<std::mutex> lock(o.mu);
+  o.by_id[id_] = this;
+}
 
 absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(std::shared_ptr<Segment> seg, uint32_t proc,
                                                  absl::string_view name) {
@@ -271,18 +305,42 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(std::shared_ptr<Segment> seg, u
 }
 
 Pool::~Pool() {
+  {
+    OpenPools& o = open_pools();
+    std::lock_guard<std::mutex> lock(o.mu);
+    o.by_id.erase(id_);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [tid, c] : by_tid_) Release(c);
+  for (PoolCache* c : spares_) Release(c);
   for (TlsEntry& t : tls_)
     if (t.pool_id == id_) t = {};
 }
 
 void Pool::Release(PoolCache* c) { ReturnCache(*hdr_, next_, *c); }
 
+void Pool::ReleaseThreadCache(uint64_t tid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_tid_.find(tid);
+  if (it == by_tid_.end()) return;
+  DrainCache(*hdr_, next_, *it->second);
+  StoreRelaxed(it->second->xtid, uint64_t{0});
+  spares_.push_back(it->second);
+  by_tid_.erase(it);
+}
+
 PoolCache* Pool::ClaimForThread(uint64_t tid) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_tid_.find(tid);  // a thread that exited may have left its cache to its tid
+  pool_thread_exit.armed = true;
+  auto it = by_tid_.find(tid);  // evicted from the thread's tls_, not lost
   if (it != by_tid_.end()) return it->second;
+  if (!spares_.empty()) {
+    PoolCache* c = spares_.back();
+    spares_.pop_back();
+    StoreRelaxed(c->xtid, tid);
+    by_tid_[tid] = c;
+    return c;
+  }
   PoolCache* caches = CachesOf(run_, *hdr_);
   for (uint64_t i = 0; i < hdr_->ncaches; ++i) {
     uint32_t expect = 0;

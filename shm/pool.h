@@ -122,6 +122,13 @@ uint64_t ReclaimPoolCaches(const Segment& seg, uint32_t proc);
 
 // One process's handle on a pool. Not copyable or movable; destroying it returns every
 // cache this process holds in the pool.
+// Thread exit: a thread that used a pool gives its cache's objects back to the central
+// stack when it exits (a thread_local hook), and its cache record goes to this handle's
+// spares, which the next thread to need a cache takes first: threads that come and go
+// strand no objects and use up no records. Records stay owned by the process until the
+// handle is destroyed (DeletePool's "open" test counts them).
+// INVARIANT (under mu_): every record this process owns in the pool is in exactly one of
+// by_tid_ (a thread's) and spares_ (empty, no thread's).
 class Pool {
  public:
   static absl::StatusOr<std::unique_ptr<Pool>> Open(std::shared_ptr<Segment> seg, uint32_t proc,
@@ -139,6 +146,10 @@ class Pool {
   uint64_t headroom() const { return hdr_->headroom; }
   uint64_t count() const { return hdr_->count; }
   uint64_t stride() const { return hdr_->stride; }
+
+  // The exiting thread `tid`'s cache, if it has one here: its objects go back to the
+  // central stack and the record to the spares. Called by the thread-exit hook.
+  void ReleaseThreadCache(uint64_t tid);
 
  private:
   struct TlsEntry {
@@ -166,6 +177,7 @@ class Pool {
   // TSan, and Debian's abseil is not built with TSan annotations).
   std::mutex mu_;
   absl::flat_hash_map<uint64_t, PoolCache*> by_tid_;  // guarded by mu_
+  std::vector<PoolCache*> spares_;                    // guarded by mu_
 };
 
 }  // namespace shmpool::shm
