@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "server/log.h"
 #include "shm/atomics.h"
+#include "shm/client_stats.h"
 #include "shm/proc_identity.h"
 #include "shm/recovery.h"
 
@@ -25,18 +26,9 @@ int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 
 // Net bytes handed out through the caches of process record `index` and not freed through
 // them (blocks freed by another process count there): read before its caches are reclaimed.
 int64_t AllocatedThroughCaches(const shm::Segment& seg, uint32_t index) {
-  int64_t bytes = 0;
-  const uint32_t me = shm::CacheOwnerOf(index);
-  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
-    if (shm::LoadAcquire(seg.cache_owner(t)) != me) continue;
-    const shm::ThreadCache& tc = seg.cache(t);
-    for (uint32_t c = 1; c < shm::kNumClasses; ++c) {
-      const int64_t n = static_cast<int64_t>(shm::LoadRelaxed(tc.bins[c].xnmalloc)) -
-                        static_cast<int64_t>(tc.nfree(c));
-      bytes += n * static_cast<int64_t>(shm::Class(c).size);
-    }
-  }
-  return bytes;
+  for (const shm::ClientStats& c : shm::CollectClientStats(seg))
+    if (c.proc == index) return c.net_bytes;
+  return 0;
 }
 
 }  // namespace

@@ -63,6 +63,10 @@ std::vector<ClientStats> CollectClientStats(const Segment& seg) {
     Tally& t = tallies.emplace_back();
     t.stats.proc = p;
     t.attach_ns = rec.attach_unix_ns;
+    for (uint32_t c = 1; c < kNumClasses; ++c) {
+      t.classes[c].nmalloc = LoadRelaxed(rec.retired[c].xnmalloc);
+      t.classes[c].nfree = LoadRelaxed(rec.retired[c].xnfree);
+    }
   }
   for (uint32_t i = 0; i < g.max_thread_caches; ++i) {
     const uint32_t owner = LoadAcquire(seg.cache_owner(i));

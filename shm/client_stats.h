@@ -4,9 +4,10 @@
 //
 // Blocks count through the client's thread caches only, since each cache was claimed by
 // the client (ThreadCache::base in layout.h): what earlier owners of a reused record did is
-// not the client's. Not attributed: large blocks (page runs), blocks of threads that found
-// no free cache record, and the figures of a cache the client gave back (a thread that
-// exited, FlushThreadCache): a record counts only while the client holds it.
+// not the client's. When the client gives a cache back (a thread that exited,
+// FlushThreadCache), what it did through it moves to its process record
+// (ProcRecord::retired), so exited threads stay counted. Not attributed: large blocks (page
+// runs) and blocks of threads that found no free cache record.
 //
 // A block may be freed by another client than the one that allocated it (packet buffers
 // cross processes), so net = nmalloc - nfree is what the client allocated and did not free

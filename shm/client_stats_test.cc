@@ -2,10 +2,12 @@
 // per-class figures of a producer, a consumer that frees the producer's blocks and an idle
 // client are exact; a thread-cache record reused by a new client starts from zero (the
 // base taken at claim); a record whose claim is not complete counts nothing but its cached
-// bytes; pool holdings are per client; and the totals are the sums of the classes.
+// bytes; what exited threads did stays counted; pool holdings are per client; and the
+// totals are the sums of the classes.
 #include "shm/client_stats.h"
 
 #include <algorithm>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -101,6 +103,42 @@ TEST(ClientStats, AReusedCacheRecordStartsFromZero) {
   EXPECT_EQ(s.nfree, 0u);
   EXPECT_EQ(s.net(), 3);
   for (void* b : blocks) next->Free(b);
+}
+
+// What a client's threads did stays its own after they exit or flush (their cache
+// records go back: ProcRecord::retired keeps the figures), and only its own.
+TEST(ClientStats, ExitedThreadsStayCounted) {
+  TempSegment ts(64 << 20);
+  auto prod = *Heap::Attach(ts.segment(), {.name = "prod"});
+  auto other = *Heap::Attach(ts.segment(), {.name = "other"});
+  const uint32_t cls = shm::ClassOf(kSize);
+  std::vector<void*> blocks;
+  for (int t = 0; t < 3; ++t)
+    std::thread([&] {
+      for (int i = 0; i < 7; ++i) blocks.push_back(prod->Allocate(kSize));
+      prod->Free(blocks.back());  // 7 allocated, 1 freed by this thread
+      blocks.pop_back();
+    }).join();
+  auto figures = [&] { return Of(CollectClientStats(*ts.segment()), *prod); };
+  ClientClassStats s = ClassOf(figures(), cls);
+  EXPECT_EQ(s.nmalloc, 21u);
+  EXPECT_EQ(s.nfree, 3u);
+  EXPECT_EQ(s.cached, 0u) << "the exited threads' blocks went back";
+  EXPECT_EQ(figures().thread_caches, 0u);
+  // Another client takes a record the threads gave back: it starts from zero, and the
+  // producer's figures do not move.
+  void* b = other->Allocate(kSize);
+  EXPECT_EQ(ClassOf(Of(CollectClientStats(*ts.segment()), *other), cls).nmalloc, 1u);
+  EXPECT_EQ(ClassOf(figures(), cls).nmalloc, 21u);
+  // This thread's cache, flushed, adds to them.
+  blocks.push_back(prod->Allocate(kSize));
+  prod->FlushThreadCache();
+  s = ClassOf(figures(), cls);
+  EXPECT_EQ(s.nmalloc, 22u);
+  EXPECT_EQ(s.net(), 19);
+  other->Free(b);
+  for (void* p : blocks) prod->Free(p);
+  EXPECT_EQ(ClassOf(figures(), cls).net(), 0);
 }
 
 TEST(ClientStats, AClaimNotYetCompleteCountsOnlyCachedBytes) {

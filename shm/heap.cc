@@ -133,6 +133,10 @@ absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segm
                                   .count());
     std::memset(rec.name, 0, sizeof(rec.name));
     std::strncpy(rec.name, options.name.c_str(), sizeof(rec.name) - 1);
+    for (BinBase& r : rec.retired) {
+      StoreRelaxed(r.xnmalloc, uint64_t{0});
+      StoreRelaxed(r.xnfree, uint64_t{0});
+    }
     StoreRelease(rec.xstate, uint32_t{ProcRecord::kLive});
     return std::unique_ptr<Heap>(new Heap(std::move(segment), i, options));
   }
@@ -244,9 +248,24 @@ void Heap::ReleaseCache(ThreadCache* cache) {
       EndTransit(cache->transit);
     }
   }
+  RetireFigures(*cache);
   const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
   StoreRelease(seg.cache_owner(index), kCacheFree);
   if (tls_.cache == cache) tls_ = {0, nullptr};
+}
+
+void Heap::RetireFigures(ThreadCache& cache) {
+  ProcRecord& rec = segment_->proc(proc_);
+  if (LoadAcquire(cache.xbase_attach_ns) != rec.attach_unix_ns) return;  // claim not complete
+  // Readers stop counting the record first: a stats read in between misses its figures
+  // for a moment rather than counting them twice.
+  StoreRelease(cache.xbase_attach_ns, uint64_t{0});
+  for (uint32_t c = 1; c < kNumClasses; ++c) {
+    const uint64_t nmalloc = LoadRelaxed(cache.bins[c].xnmalloc);
+    const uint64_t nfree = cache.nfree(c);
+    FetchAddRelaxed(rec.retired[c].xnmalloc, nmalloc - LoadRelaxed(cache.base[c].xnmalloc));
+    FetchAddRelaxed(rec.retired[c].xnfree, nfree - LoadRelaxed(cache.base[c].xnfree));
+  }
 }
 
 void Heap::FlushThreadCache() {

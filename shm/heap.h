@@ -73,6 +73,9 @@ class Heap {
   Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions& options);
   ThreadCache* ClaimCache();
   void ReleaseCache(ThreadCache* cache);
+  // Adds what this process did through `cache` to its ProcRecord::retired, before the
+  // record is given back (attribution outlives the thread: client_stats.h).
+  void RetireFigures(ThreadCache& cache);
   void* AllocateSlow(size_t size);
   void* AllocateLarge(size_t size);
   void* AllocateUncached(uint32_t cls, size_t size);

@@ -38,7 +38,7 @@
 namespace shmpool::shm {
 
 inline constexpr uint64_t kMagic = 0x4c4f4f504d485353ull;  // "SSHMPOOL"
-inline constexpr uint32_t kLayoutVersion = 4;
+inline constexpr uint32_t kLayoutVersion = 5;
 inline constexpr uint32_t kCacheLine = 64;
 inline constexpr uint32_t kFreeRunBuckets = 128;  // exact lengths 1..127, then ">= 128"
 inline constexpr uint32_t kPartialBuckets = 4;    // partial-slab lists per class, by fullness
@@ -239,6 +239,15 @@ struct SegmentHeader {
 };
 static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 
+// One class's counters of a thread cache as they were when its current owner claimed it,
+// so attribution (client_stats.h) counts only what that owner did: xnmalloc - xnmalloc of
+// the base, nfree(cls) - xnfree of the base. Written by the claimer only. Also what a
+// process's given-back caches did (ProcRecord::retired).
+struct BinBase {
+  std::atomic<uint64_t> xnmalloc;
+  std::atomic<uint64_t> xnfree;
+};
+
 // A process attached to the segment.
 // INVARIANT: xstate == kLive iff the process with (pid, start_time) attached and has not
 // detached; its thread caches are exactly those whose owner == index + 1.
@@ -256,6 +265,9 @@ struct alignas(kCacheLine) ProcRecord {
   uint64_t start_time;  // from /proc/PID/stat: tells a reused pid apart
   uint64_t attach_unix_ns;
   char name[32];
+  // Per class: what the process did through the thread caches it has given back (threads
+  // that exited, flushes), added when it gives one back. Zeroed by the claimer before kLive.
+  BinBase retired[kNumClasses];
 };
 
 // One size class's bin in a thread cache: at most two chains of free blocks.
@@ -311,14 +323,6 @@ struct Transit {
 inline constexpr uint32_t kCacheNeverUsed = 0;
 inline constexpr uint32_t kCacheFree = 1;
 inline constexpr uint32_t CacheOwnerOf(uint32_t proc) { return proc + 2; }
-
-// One class's counters of a thread cache as they were when its current owner claimed it,
-// so attribution (client_stats.h) counts only what that owner did: xnmalloc - xnmalloc of
-// the base, nfree(cls) - xnfree of the base. Written by the claimer only.
-struct BinBase {
-  std::atomic<uint64_t> xnmalloc;
-  std::atomic<uint64_t> xnfree;
-};
 
 // A thread cache: owned by one thread of one process (owner[] names the process).
 // The counters of bins and cold are cumulative over the record's life, across owners;

@@ -14,7 +14,7 @@ namespace shmpool::shm {
 namespace {
 
 TEST(Layout, Constants) {
-  EXPECT_EQ(kLayoutVersion, 4u);
+  EXPECT_EQ(kLayoutVersion, 5u);
   EXPECT_EQ(kMagic, 0x4c4f4f504d485353ull);  // "SSHMPOOL" read as a little-endian word
   EXPECT_EQ(kNumClasses, 41u);
   EXPECT_EQ(kFreeRunBuckets, 128u);
@@ -181,12 +181,13 @@ TEST(Layout, SegmentHeader) {
 }
 
 TEST(Layout, ProcRecord) {
-  SHMPOOL_PIN_SIZE(ProcRecord, 64, 64);
+  SHMPOOL_PIN_SIZE(ProcRecord, 768, 64);
   SHMPOOL_PIN_FIELD(ProcRecord, xstate, 0);
   SHMPOOL_PIN_FIELD(ProcRecord, pid, 4);
   SHMPOOL_PIN_FIELD(ProcRecord, start_time, 8);
   SHMPOOL_PIN_FIELD(ProcRecord, attach_unix_ns, 16);
   SHMPOOL_PIN_FIELD(ProcRecord, name, 24);
+  SHMPOOL_PIN_FIELD(ProcRecord, retired, 56);
 }
 
 TEST(Layout, Bin) {
@@ -265,14 +266,14 @@ TEST(Layout, SectionsOfFixedGeometries) {
     g.ring_slots = 8;
     const Sections s = ComputeSections(g);
     EXPECT_EQ(s.procs, 4096ull);
-    EXPECT_EQ(s.owners, 8192ull);
-    EXPECT_EQ(s.classes, 12288ull);
-    EXPECT_EQ(s.rings, 28672ull);
-    EXPECT_EQ(s.caches, 36864ull);
-    EXPECT_EQ(s.pagemap, 86016ull);
-    EXPECT_EQ(s.runs, 217088ull);
-    EXPECT_EQ(s.data, 741376ull);
-    EXPECT_EQ(s.total, 67850240ull);
+    EXPECT_EQ(s.owners, 12288ull);
+    EXPECT_EQ(s.classes, 16384ull);
+    EXPECT_EQ(s.rings, 32768ull);
+    EXPECT_EQ(s.caches, 40960ull);
+    EXPECT_EQ(s.pagemap, 90112ull);
+    EXPECT_EQ(s.runs, 221184ull);
+    EXPECT_EQ(s.data, 745472ull);
+    EXPECT_EQ(s.total, 67854336ull);
     EXPECT_EQ(s.pages, 16384ull);
   }
   {
@@ -280,14 +281,14 @@ TEST(Layout, SectionsOfFixedGeometries) {
     g.capacity = uint64_t{1} << 30;  // default max_procs 1024, thread caches 4096, 64 slots
     const Sections s = ComputeSections(g);
     EXPECT_EQ(s.procs, 4096ull);
-    EXPECT_EQ(s.owners, 69632ull);
-    EXPECT_EQ(s.classes, 86016ull);
-    EXPECT_EQ(s.rings, 102400ull);
-    EXPECT_EQ(s.caches, 147456ull);
-    EXPECT_EQ(s.pagemap, 12730368ull);
-    EXPECT_EQ(s.runs, 14827520ull);
-    EXPECT_EQ(s.data, 23216128ull);
-    EXPECT_EQ(s.total, 1096957952ull);
+    EXPECT_EQ(s.owners, 790528ull);
+    EXPECT_EQ(s.classes, 806912ull);
+    EXPECT_EQ(s.rings, 823296ull);
+    EXPECT_EQ(s.caches, 868352ull);
+    EXPECT_EQ(s.pagemap, 13451264ull);
+    EXPECT_EQ(s.runs, 15548416ull);
+    EXPECT_EQ(s.data, 23937024ull);
+    EXPECT_EQ(s.total, 1097678848ull);
     EXPECT_EQ(s.pages, 262144ull);
   }
 }
