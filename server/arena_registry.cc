@@ -250,6 +250,15 @@ absl::Status ArenaRegistry::Delete(absl::string_view id) {
   return absl::OkStatus();
 }
 
+absl::Status ArenaRegistry::ChangeCurrent(
+    absl::string_view id, absl::FunctionRef<absl::Status(const ArenaRecord&)> change) {
+  absl::MutexLock lock(&mu_);
+  auto it = arenas_.find(id);
+  if (it == arenas_.end())
+    return absl::NotFoundError(absl::StrFormat("arena \"%s\" does not exist", id));
+  return change(*it->second);
+}
+
 absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64_t quota) {
   absl::MutexLock lock(&mu_);
   auto it = arenas_.find(id);

@@ -43,6 +43,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -110,6 +111,12 @@ class ArenaRegistry {
   absl::Status Delete(absl::string_view id) ABSL_LOCKS_EXCLUDED(mu_);
   // Sets the quota online (0: none): stored in the segment, where clients enforce it.
   absl::StatusOr<ArenaPtr> UpdateQuota(absl::string_view id, uint64_t quota)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs `change` on the arena's current generation with the registry locked: a reset runs
+  // wholly before or after it, so what `change` does to the segment (a pool created or
+  // deleted) is in the generation that is current afterwards. NOT_FOUND for no such arena.
+  absl::Status ChangeCurrent(absl::string_view id,
+                             absl::FunctionRef<absl::Status(const ArenaRecord&)> change)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Gives the arena its next generation, empty (same spec, same pools), while clients stay
   // attached; tells the reset observer. The record returned is the new generation's.

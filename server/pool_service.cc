@@ -65,10 +65,7 @@ grpc::Status PoolServiceImpl::CreatePool(grpc::ServerContext* ctx, const v1::Cre
   absl::StatusOr<std::string> id = api::ParseArenaName(req->arena());
   if (!id.ok()) return ToGrpc(id.status());
   if (absl::Status st = CheckPoolId(req->pool_id()); !st.ok()) return ToGrpc(st);
-  absl::StatusOr<ArenaPtr> a = arenas_->Get(*id);
-  if (!a.ok()) return ToGrpc(a.status());
   const PeerCredentials peer = peers_->Lookup(ctx->peer());
-  if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kManage); !st.ok()) return ToGrpc(st);
   const v1::Pool& p = req->pool();
   shm::PoolSpec spec{.name = req->pool_id(),
                      .object_size = p.object_size(),
@@ -76,17 +73,19 @@ grpc::Status PoolServiceImpl::CreatePool(grpc::ServerContext* ctx, const v1::Cre
                      .align = p.align() ? p.align() : 16,
                      .headroom = p.headroom(),
                      .cache_line_pad = p.cache_line_pad()};
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<uint32_t> slot = shm::CreatePool(*(*a)->segment, spec);
-  if (!slot.ok()) return ToGrpc(slot.status());
-  LogInfo("pool_created")
-      .Kv("arena", *id)
-      .Kv("pool", spec.name)
-      .Kv("object_size", spec.object_size)
-      .Kv("count", spec.count);
-  for (const shm::PoolStats& s : shm::ListPools(*(*a)->segment))
-    if (s.slot == *slot) ToProto(**a, s, resp);
-  return grpc::Status::OK;
+  return ToGrpc(arenas_->ChangeCurrent(*id, [&](const ArenaRecord& a) {
+    if (absl::Status st = authz_->Check(peer, a, ArenaAction::kManage); !st.ok()) return st;
+    absl::StatusOr<uint32_t> slot = shm::CreatePool(*a.segment, spec);
+    if (!slot.ok()) return slot.status();
+    LogInfo("pool_created")
+        .Kv("arena", *id)
+        .Kv("pool", spec.name)
+        .Kv("object_size", spec.object_size)
+        .Kv("count", spec.count);
+    for (const shm::PoolStats& s : shm::ListPools(*a.segment))
+      if (s.slot == *slot) ToProto(a, s, resp);
+    return absl::OkStatus();
+  }));
 }
 
 grpc::Status PoolServiceImpl::ListPools(grpc::ServerContext* ctx, const v1::ListPoolsRequest* req,
@@ -112,14 +111,13 @@ grpc::Status PoolServiceImpl::DeletePool(grpc::ServerContext* ctx, const v1::Del
                                          v1::DeletePoolResponse*) {
   absl::StatusOr<std::pair<std::string, std::string>> name = ParsePoolName(req->name());
   if (!name.ok()) return ToGrpc(name.status());
-  absl::StatusOr<ArenaPtr> a = arenas_->Get(name->first);
-  if (!a.ok()) return ToGrpc(a.status());
   const PeerCredentials peer = peers_->Lookup(ctx->peer());
-  if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kManage); !st.ok()) return ToGrpc(st);
-  absl::MutexLock lock(&mu_);
-  absl::Status st = shm::DeletePool(*(*a)->segment, name->second);
-  if (st.ok()) LogInfo("pool_deleted").Kv("arena", name->first).Kv("pool", name->second);
-  return ToGrpc(st);
+  return ToGrpc(arenas_->ChangeCurrent(name->first, [&](const ArenaRecord& a) {
+    if (absl::Status st = authz_->Check(peer, a, ArenaAction::kManage); !st.ok()) return st;
+    absl::Status st = shm::DeletePool(*a.segment, name->second);
+    if (st.ok()) LogInfo("pool_deleted").Kv("arena", name->first).Kv("pool", name->second);
+    return st;
+  }));
 }
 
 }  // namespace shmpool::server

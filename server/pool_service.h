@@ -1,11 +1,9 @@
 // PoolService (shmpool.v1): create, list and delete the object pools of an arena
 // (shm/pool.h). Pools live in the arena's segment; the daemon only creates and deletes
-// them (one at a time: mu_) and reads their counters. Clients get and put objects without
-// it.
+// them, one at a time and never during a reset (ArenaRegistry::ChangeCurrent), and reads
+// their counters. Clients get and put objects without it.
 #pragma once
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "server/arena_registry.h"
 #include "server/authz.h"
 #include "server/peer_table.h"
@@ -29,7 +27,6 @@ class PoolServiceImpl final : public v1::PoolService::Service {
   ArenaRegistry* const arenas_;
   const PeerTable* const peers_;
   const Authz* const authz_;
-  absl::Mutex mu_;  // serialises create and delete (shm/pool.h)
 };
 
 }  // namespace shmpool::server

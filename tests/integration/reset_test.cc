@@ -3,9 +3,11 @@
 // allocate from the new generation afterwards, never see a block they hold overwritten,
 // have their frees of old blocks refused and counted, and the retired segment file goes
 // once nobody maps it. Also a reset while a client allocates flat out, a client attached
-// without the daemon, pools re-created empty, and daemon restarts after resets.
+// without the daemon, pools re-created empty, pool changes racing resets, and daemon
+// restarts after resets.
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "harness.h"
 #include "shmpool/v1/pool.grpc.pb.h"
@@ -20,6 +22,21 @@ grpc::Status Reset(TestDaemon& d, const std::string& id, v1::Arena* out) {
   req.set_name("arenas/" + id);
   grpc::ClientContext ctx;
   return d.arenas().ResetArena(&ctx, req, out);
+}
+
+// Creates pool `pool` of `count` objects of `size` bytes (and `headroom`) in arena `id`.
+grpc::Status CreatePool(v1::PoolService::Stub& pools, const std::string& id,
+                        const std::string& pool, uint64_t size, uint32_t count,
+                        uint32_t headroom = 0) {
+  v1::CreatePoolRequest req;
+  req.set_arena("arenas/" + id);
+  req.set_pool_id(pool);
+  req.mutable_pool()->set_object_size(size);
+  req.mutable_pool()->set_count(count);
+  req.mutable_pool()->set_headroom(headroom);
+  v1::Pool created;
+  grpc::ClientContext ctx;
+  return pools.CreatePool(&ctx, req, &created);
 }
 
 v1::Arena GetArena(TestDaemon& d, const std::string& id) {
@@ -243,15 +260,7 @@ TEST(Reset, PoolsAreRecreatedEmpty) {
   d.Start();
   CreateArena(d, "p", 16 << 20);
   auto pools = v1::PoolService::NewStub(d.channel());
-  v1::CreatePoolRequest req;
-  req.set_arena("arenas/p");
-  req.set_pool_id("pkts");
-  req.mutable_pool()->set_object_size(256);
-  req.mutable_pool()->set_count(100);
-  req.mutable_pool()->set_headroom(64);
-  v1::Pool created;
-  grpc::ClientContext cctx;
-  grpc::Status st = pools->CreatePool(&cctx, req, &created);
+  grpc::Status st = CreatePool(*pools, "p", "pkts", 256, 100, 64);
   ASSERT_TRUE(st.ok()) << st.error_message();
   v1::Arena r;
   ASSERT_TRUE(Reset(d, "p", &r).ok());
@@ -270,6 +279,48 @@ TEST(Reset, PoolsAreRecreatedEmpty) {
   EXPECT_EQ(list.pools(0).count(), 100u);
   EXPECT_EQ(list.pools(0).free(), 100u);
   EXPECT_EQ(list.pools(0).in_use(), 0u);
+}
+
+// Pools created and deleted while the arena is reset over and over: each change lands in
+// the generation that is current afterwards, none in a generation retired under it.
+TEST(Reset, PoolChangesRacingResetsLandInTheCurrentGeneration) {
+  TestDaemon d;
+  d.Start();
+  CreateArena(d, "race", 64 << 20);
+  auto pools = v1::PoolService::NewStub(d.channel());
+  std::atomic<bool> done{false};
+  std::thread resetter([&] {
+    for (int i = 0; !done; ++i) {
+      v1::Arena r;
+      EXPECT_TRUE(Reset(d, "race", &r).ok()) << i;
+    }
+  });
+  constexpr int kPools = 30;
+  for (int i = 0; i < kPools; ++i) {
+    grpc::Status st = CreatePool(*pools, "race", "p" + std::to_string(i), 64, 64);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    if (i % 3 == 0) {  // and every third deleted again
+      v1::DeletePoolRequest dreq;
+      dreq.set_name("arenas/race/pools/p" + std::to_string(i));
+      v1::DeletePoolResponse dresp;
+      grpc::ClientContext dctx;
+      st = pools->DeletePool(&dctx, dreq, &dresp);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+  }
+  done = true;
+  resetter.join();
+  v1::ListPoolsRequest lreq;
+  lreq.set_arena("arenas/race");
+  v1::ListPoolsResponse list;
+  grpc::ClientContext lctx;
+  ASSERT_TRUE(pools->ListPools(&lctx, lreq, &list).ok());
+  std::set<std::string> have, want;
+  for (const v1::Pool& p : list.pools()) have.insert(p.name());
+  for (int i = 0; i < kPools; ++i)
+    if (i % 3 != 0) want.insert("arenas/race/pools/p" + std::to_string(i));
+  EXPECT_EQ(have, want);
+  EXPECT_GT(GetArena(d, "race").generation(), 0u);
 }
 
 TEST(Reset, NextGenerationKeepsOwnerModeQuotaAndGeometry) {
