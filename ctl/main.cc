@@ -30,7 +30,8 @@ commands:
   doctor [NAME]             what is wrong with memory use, and what to do, in sentences
   top [NAME] [--interval D] [--iterations N]   live stats, redrawn every interval
   map NAME [--cells N] [--output FILE.svg|.png]  heat map of the arena's pages
-  segments list [--shm-dir DIR]   segment files (no daemon needed): arena, validity,
+  segments list [--shm-dir DIR]   segment files (no daemon needed), retired generations
+                                  of reset arenas included: arena, validity, generation,
                                   live and dead attached processes
   segments remove PATH [--force]  delete a segment whose daemon is gone for good; refused
                                   while processes are alive or a daemon serves the dir

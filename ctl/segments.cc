@@ -34,8 +34,16 @@ struct SegmentInfo {
   std::string path, arena;
   std::string validation = "ok";  // or why Segment::Open refused it
   uint64_t capacity = 0;
+  uint64_t generation = 0;  // the arena's generation this file holds (arena reset)
+  uint64_t retired_by = 0;  // 0, or the generation that replaced it
   std::vector<uint32_t> live_pids, dead_pids;  // attached; dead = not yet reclaimed
 };
+
+// The arena of a segment file name, current or a retired generation ("" when neither).
+std::string ArenaOfFile(absl::string_view name) {
+  std::string id = api::ArenaIdOfSegmentFile(name);
+  return id.empty() ? api::ArenaIdOfRetiredFile(name) : id;
+}
 
 std::string Dir(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -55,8 +63,7 @@ SegmentInfo Inspect(const std::string& path) {
   SegmentInfo info;
   info.path = path;
   const size_t slash = path.rfind('/');
-  info.arena =
-      api::ArenaIdOfSegmentFile(slash == std::string::npos ? path : path.substr(slash + 1));
+  info.arena = ArenaOfFile(slash == std::string::npos ? path : path.substr(slash + 1));
   absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
   if (!seg.ok()) {
     info.validation = std::string(seg.status().message());
@@ -64,6 +71,8 @@ SegmentInfo Inspect(const std::string& path) {
   }
   const shm::Segment& s = **seg;
   info.capacity = s.geometry().capacity;
+  info.generation = s.header().generation.number;
+  info.retired_by = shm::LoadAcquire(s.header().generation.xretired_by);
   for (uint32_t i = 0; i < s.geometry().max_procs; ++i) {
     const shm::ProcRecord& r = s.proc(i);
     const uint32_t state = shm::LoadAcquire(r.xstate);
@@ -96,7 +105,7 @@ int List(const Args& args) {
   }
   std::vector<std::string> paths;
   while (dirent* e = readdir(d))
-    if (!api::ArenaIdOfSegmentFile(e->d_name).empty()) paths.push_back(dir + "/" + e->d_name);
+    if (!ArenaOfFile(e->d_name).empty()) paths.push_back(dir + "/" + e->d_name);
   closedir(d);
   std::sort(paths.begin(), paths.end());
   const bool served = DaemonHoldsDir(dir);
@@ -107,10 +116,10 @@ int List(const Args& args) {
     for (const SegmentInfo& i : infos)
       items.push_back(absl::StrFormat(
           "{\"path\":%s,\"arena\":%s,\"valid\":%s,\"validation\":%s,\"capacity\":%d,"
-          "\"live_pids\":[%s],\"dead_pids\":[%s]}",
+          "\"generation\":%d,\"retired_by\":%d,\"live_pids\":[%s],\"dead_pids\":[%s]}",
           JsonString(i.path), JsonString(i.arena), i.validation == "ok" ? "true" : "false",
-          JsonString(i.validation), i.capacity, absl::StrJoin(i.live_pids, ","),
-          absl::StrJoin(i.dead_pids, ",")));
+          JsonString(i.validation), i.capacity, i.generation, i.retired_by,
+          absl::StrJoin(i.live_pids, ","), absl::StrJoin(i.dead_pids, ",")));
     std::cout << absl::StrFormat("{\"shm_dir\":%s,\"daemon_running\":%s,\"segments\":[%s]}\n",
                                  JsonString(dir), served ? "true" : "false",
                                  absl::StrJoin(items, ","));
@@ -120,9 +129,12 @@ int List(const Args& args) {
             << (served ? "a daemon serves this directory (shmpool.lock is held)"
                        : "no daemon serves this directory")
             << "\n";
-  Table t({"PATH", "ARENA", "VALID", "CAPACITY", "LIVE PIDS", "DEAD PIDS"});
+  Table t({"PATH", "ARENA", "VALID", "CAPACITY", "GENERATION", "LIVE PIDS", "DEAD PIDS"});
   for (const SegmentInfo& i : infos)
     t.Add({i.path, i.arena, i.validation, i.capacity ? api::FormatSize(i.capacity) : "-",
+           i.validation != "ok" ? "-"
+           : i.retired_by       ? absl::StrCat(i.generation, " (retired by ", i.retired_by, ")")
+                                : absl::StrCat(i.generation),
            i.live_pids.empty() ? "-" : absl::StrJoin(i.live_pids, ","),
            i.dead_pids.empty() ? "-" : absl::StrJoin(i.dead_pids, ",")});
   t.Print(std::cout);
@@ -132,8 +144,12 @@ int List(const Args& args) {
 int Remove(const Args& args) {
   if (args.words.size() != 3) return kExitUsage;
   const std::string& path = args.words[2];
-  if (!absl::EndsWith(path, ".seg")) {
-    std::cerr << "shmpoolctl: " << path << " is not a segment file (shmpool.NAME.seg)\n";
+  const size_t slash = path.rfind('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const bool retired = !api::ArenaIdOfRetiredFile(name).empty();
+  if (!absl::EndsWith(path, ".seg") && !retired) {
+    std::cerr << "shmpoolctl: " << path
+              << " is not a segment file (shmpool.NAME.seg, or shmpool.NAME.seg.retired-N)\n";
     return kExitUsage;
   }
   const bool force = args.Has("force");
@@ -153,7 +169,7 @@ int Remove(const Args& args) {
     std::cerr << "shmpoolctl: cannot remove " << path << ": " << std::strerror(errno) << "\n";
     return kExitFailed;
   }
-  unlink((path.substr(0, path.size() - 4) + ".meta").c_str());
+  if (!retired) unlink((path.substr(0, path.size() - 4) + ".meta").c_str());  // its sidecar
   std::cout << "removed " << path
             << (info.live_pids.empty() ? ""
                                        : absl::StrCat(" (", info.live_pids.size(),

@@ -32,7 +32,6 @@
 #include <cstring>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -47,7 +46,6 @@ namespace {
 
 constexpr absl::Duration kSweepInterval = absl::Milliseconds(250);
 constexpr absl::string_view kCreatingSuffix = ".creating";
-constexpr absl::string_view kRetiredInfix = ".retired-";
 
 // The spec a pool of `seg` was created with (its caches from the pool's header).
 shm::PoolSpec PoolSpecOf(const shm::Segment& seg, const shm::PoolStats& p) {
@@ -69,20 +67,10 @@ bool SameFile(int fd, const std::string& path) {
          a.st_ino == b.st_ino;
 }
 
-// The arena id of "shmpool.{id}.seg.retired-{generation}", or "" when not one.
-std::string ArenaIdOfRetiredFile(absl::string_view name) {
-  const size_t at = name.rfind(kRetiredInfix);
-  uint64_t generation;
-  if (at == absl::string_view::npos ||
-      !absl::SimpleAtoi(name.substr(at + kRetiredInfix.size()), &generation))
-    return "";
-  return api::ArenaIdOfSegmentFile(name.substr(0, at));
-}
-
 }  // namespace
 
 std::string ArenaRegistry::RetiredPath(absl::string_view id, uint64_t generation) const {
-  return absl::StrCat(SegmentPath(id), kRetiredInfix, generation);
+  return absl::StrCat(shm_dir_, "/", api::RetiredSegmentFileName(id, generation));
 }
 
 absl::StatusOr<std::unique_ptr<shm::Segment>> ArenaRegistry::CreateNextGeneration(
@@ -196,7 +184,7 @@ void ArenaRegistry::AdoptRetiredLocked(const std::vector<std::string>& files) {
       LogInfo("reset_leftover_removed").Kv("path", path);
       continue;
     }
-    const std::string id = ArenaIdOfRetiredFile(name);
+    const std::string id = api::ArenaIdOfRetiredFile(name);
     if (id.empty()) continue;
     absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
     if (!seg.ok()) {

@@ -31,6 +31,12 @@ TEST(Names, ArenaAndSessionNames) {
   EXPECT_EQ(ArenaIdOfSegmentFile(SegmentFileName("a.b")), "a.b");
   EXPECT_EQ(ArenaIdOfSegmentFile("shmpool..seg"), "");
   EXPECT_EQ(ArenaIdOfSegmentFile("other.seg"), "");
+  EXPECT_EQ(RetiredSegmentFileName("a.b", 7), "shmpool.a.b.seg.retired-7");
+  EXPECT_EQ(ArenaIdOfRetiredFile(RetiredSegmentFileName("a.b", 7)), "a.b");
+  EXPECT_EQ(ArenaIdOfRetiredFile("shmpool.a.seg.retired-"), "");
+  EXPECT_EQ(ArenaIdOfRetiredFile("shmpool.a.seg.retired-x"), "");
+  EXPECT_EQ(ArenaIdOfRetiredFile("shmpool.a.seg"), "");
+  EXPECT_EQ(ArenaIdOfSegmentFile(RetiredSegmentFileName("a", 1)), "");
 }
 
 TEST(Size, Parse) {

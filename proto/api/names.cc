@@ -60,6 +60,23 @@ std::string SegmentFileName(absl::string_view arena_id) {
   return absl::StrCat("shmpool.", arena_id, ".seg");
 }
 
+namespace {
+constexpr absl::string_view kRetiredInfix = ".retired-";
+}  // namespace
+
+std::string RetiredSegmentFileName(absl::string_view arena_id, uint64_t generation) {
+  return absl::StrCat(SegmentFileName(arena_id), kRetiredInfix, generation);
+}
+
+std::string ArenaIdOfRetiredFile(absl::string_view file_name) {
+  const size_t at = file_name.rfind(kRetiredInfix);
+  uint64_t generation;
+  if (at == absl::string_view::npos ||
+      !absl::SimpleAtoi(file_name.substr(at + kRetiredInfix.size()), &generation))
+    return "";
+  return ArenaIdOfSegmentFile(file_name.substr(0, at));
+}
+
 std::string ArenaIdOfSegmentFile(absl::string_view file_name) {
   if (!absl::StartsWith(file_name, "shmpool.") || !absl::EndsWith(file_name, ".seg")) return "";
   if (file_name.size() <= 12) return "";

@@ -32,5 +32,9 @@ absl::StatusOr<uint64_t> ParseSessionName(absl::string_view name);
 // Segment file names: "shmpool.{arena_id}.seg", and back (empty when not one of ours).
 std::string SegmentFileName(absl::string_view arena_id);
 std::string ArenaIdOfSegmentFile(absl::string_view file_name);
+// A retired generation's file (arena reset): "shmpool.{arena_id}.seg.retired-{generation}",
+// and back (empty when not one).
+std::string RetiredSegmentFileName(absl::string_view arena_id, uint64_t generation);
+std::string ArenaIdOfRetiredFile(absl::string_view file_name);
 
 }  // namespace shmpool::api

@@ -1,7 +1,7 @@
 // `shmpoolctl segments list|remove` on segment files whose daemon is gone: list shows each
 // file's arena, whether it validates, and its live and dead attached processes; remove
 // refuses while a process is alive unless --force, and removes a segment whose processes
-// are all dead.
+// are all dead; retired generations of reset arenas are listed and removable too.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +110,42 @@ TEST(SegmentsCli, ForceRemovesDespiteLiveProcesses) {
   EXPECT_FALSE(std::filesystem::exists(path));
   kill(live, SIGKILL);
   waitpid(live, nullptr, 0);
+  std::filesystem::remove_all(dir);
+}
+
+// An arena reset leaves its old generation as shmpool.NAME.seg.retired-N while processes
+// map it; after a daemon's death such files are listed, with their generations, and can
+// be removed like any segment file.
+TEST(SegmentsCli, RetiredGenerationsAreListedAndRemovable) {
+  char tmpl[] = "/dev/shm/shmpool-segcli-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string current = dir + "/shmpool.reset.seg";
+  const std::string retired = dir + "/shmpool.reset.seg.retired-0";
+  shm::Geometry g;
+  g.capacity = 1 << 20;
+  auto seg = shm::Segment::Create(current, g);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  (*seg)->header().generation.number = 1;
+  seg = shm::Segment::Create(retired, g);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  (*seg)->header().generation.xretired_by.store(1);
+  seg->reset();
+
+  Result r = Ctl("segments list --shm-dir " + dir + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("{\"path\":\"" + retired +
+                       "\",\"arena\":\"reset\",\"valid\":true,\"validation\":\"ok\","
+                       "\"capacity\":1048576,\"generation\":0,\"retired_by\":1,"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"generation\":1,\"retired_by\":0,"), std::string::npos) << r.out;
+  r = Ctl("segments list --shm-dir " + dir);
+  EXPECT_NE(r.out.find("0 (retired by 1)"), std::string::npos) << r.out;
+
+  r = Ctl("segments remove " + retired);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(retired));
+  EXPECT_TRUE(std::filesystem::exists(current));
   std::filesystem::remove_all(dir);
 }
 
