@@ -52,7 +52,14 @@ void PrintClients(const v1::ArenaStats& stats, std::ostream& out) {
           Row(Who(s), {absl::StrCat(k.size_class()), absl::StrCat(k.size()),
                        absl::StrCat(k.nmalloc()), absl::StrCat(k.nfree()), absl::StrCat(k.net()),
                        SignedSize(k.net_bytes()), FormatSize(k.cached())}));
-    any_class = any_class || c.size_classes_size() > 0;
+    const bool large = c.large_nmalloc() != 0 || c.large_nfree() != 0;
+    if (large)  // page runs: no class, a row of their own
+      classes.Add(
+          Row(Who(s), {"large", "-", absl::StrCat(c.large_nmalloc()), absl::StrCat(c.large_nfree()),
+                       absl::StrCat(static_cast<int64_t>(c.large_nmalloc()) -
+                                    static_cast<int64_t>(c.large_nfree())),
+                       SignedSize(c.large_net_bytes()), "-"}));
+    any_class = any_class || c.size_classes_size() > 0 || large;
     for (const v1::ClientPoolStats& p : c.pools())
       pools.Add(Row(Who(s), {p.pool(), absl::StrCat(p.held())}));
     any_pool = any_pool || c.pools_size() > 0;

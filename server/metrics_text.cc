@@ -160,17 +160,23 @@ const std::vector<Family<Client>>& ClientFamilies() {
        [](const Client& c) { return double(c.thread_caches()); }},
       {"shmpool_client_cached_bytes", "gauge", "Bytes in the client's thread caches.",
        [](const Client& c) { return double(c.cached()); }},
-      // Gauges, not counters: a cache the client gives back (a thread that exits) takes its
-      // figures with it.
+      // Gauges, not counters: they belong to the session (a new client on the same pid
+      // starts from zero).
       {"shmpool_client_allocations", "gauge",
-       "Blocks handed out through the client's thread caches since it claimed them.",
+       "Blocks of size classes the client allocated since it attached.",
        [](const Client& c) { return double(c.nmalloc()); }},
       {"shmpool_client_frees", "gauge",
-       "Blocks freed through the client's thread caches since it claimed them.",
+       "Blocks of size classes the client freed since it attached.",
        [](const Client& c) { return double(c.nfree()); }},
+      {"shmpool_client_large_allocations", "gauge",
+       "Large blocks (page runs) the client allocated since it attached.",
+       [](const Client& c) { return double(c.large_nmalloc()); }},
+      {"shmpool_client_large_frees", "gauge",
+       "Large blocks (page runs) the client freed since it attached.",
+       [](const Client& c) { return double(c.large_nfree()); }},
       {"shmpool_client_net_bytes", "gauge",
-       "Bytes the client allocated minus bytes it freed (negative for a consumer that frees "
-       "what others allocated).",
+       "Bytes the client allocated minus bytes it freed, large blocks included (negative for "
+       "a consumer that frees what others allocated).",
        [](const Client& c) { return double(c.net_bytes()); }},
   };
   return *f;

@@ -27,7 +27,7 @@ int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 
 // them (blocks freed by another process count there): read before its caches are reclaimed.
 int64_t AllocatedThroughCaches(const shm::Segment& seg, uint32_t index) {
   for (const shm::ClientStats& c : shm::CollectClientStats(seg))
-    if (c.proc == index) return c.net_bytes;
+    if (c.proc == index) return c.net_bytes();
   return 0;
 }
 

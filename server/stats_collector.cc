@@ -15,7 +15,10 @@ void ToProto(const std::string& arena_id, const shm::ClientStats& s, v1::ClientS
   out->set_cached(s.cached);
   out->set_nmalloc(s.nmalloc);
   out->set_nfree(s.nfree);
-  out->set_net_bytes(s.net_bytes);
+  out->set_net_bytes(s.net_bytes());
+  out->set_large_nmalloc(s.large_nmalloc);
+  out->set_large_nfree(s.large_nfree);
+  out->set_large_net_bytes(s.large_net_bytes);
   for (const shm::ClientClassStats& c : s.classes) {
     v1::ClientClassStats* p = out->add_size_classes();
     p->set_size_class(c.cls);

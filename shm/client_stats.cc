@@ -44,7 +44,7 @@ void Finish(Tally& t) {
     out.cached += s.cached;
     out.nmalloc += s.nmalloc;
     out.nfree += s.nfree;
-    out.net_bytes += s.net_bytes();
+    out.class_net_bytes += s.net_bytes();
     out.classes.push_back(s);
   }
 }
@@ -64,9 +64,13 @@ std::vector<ClientStats> CollectClientStats(const Segment& seg) {
     t.stats.proc = p;
     t.attach_ns = rec.attach_unix_ns;
     for (uint32_t c = 1; c < kNumClasses; ++c) {
-      t.classes[c].nmalloc = LoadRelaxed(rec.retired[c].xnmalloc);
-      t.classes[c].nfree = LoadRelaxed(rec.retired[c].xnfree);
+      t.classes[c].nmalloc = LoadRelaxed(rec.outside[c].xnmalloc);
+      t.classes[c].nfree = LoadRelaxed(rec.outside[c].xnfree);
     }
+    t.stats.large_nmalloc = LoadRelaxed(rec.xlarge_nmalloc);
+    t.stats.large_nfree = LoadRelaxed(rec.xlarge_nfree);
+    t.stats.large_net_bytes = static_cast<int64_t>(LoadRelaxed(rec.xlarge_malloc_bytes)) -
+                              static_cast<int64_t>(LoadRelaxed(rec.xlarge_free_bytes));
   }
   for (uint32_t i = 0; i < g.max_thread_caches; ++i) {
     const uint32_t owner = LoadAcquire(seg.cache_owner(i));

@@ -4,10 +4,11 @@
 //
 // Blocks count through the client's thread caches only, since each cache was claimed by
 // the client (ThreadCache::base in layout.h): what earlier owners of a reused record did is
-// not the client's. When the client gives a cache back (a thread that exited,
-// FlushThreadCache), what it did through it moves to its process record
-// (ProcRecord::retired), so exited threads stay counted. Not attributed: large blocks (page
-// runs) and blocks of threads that found no free cache record.
+// not the client's. What no cache record the client holds counts is kept in its process
+// record (ProcRecord::outside): when it gives a cache back (a thread that exited,
+// FlushThreadCache) what it did through it moves there, so exited threads stay counted,
+// and so do the blocks of its threads that found no free cache record, and its large
+// blocks (page runs, counted apart: they have no class).
 //
 // A block may be freed by another client than the one that allocated it (packet buffers
 // cross processes), so net = nmalloc - nfree is what the client allocated and did not free
@@ -43,15 +44,19 @@ struct ClientPoolStats {
   int64_t held = 0;
 };
 
-// INVARIANTS: classes are in class order, each with a nonzero figure; the totals are their
-// sums (cached, nmalloc, nfree, net_bytes).
+// INVARIANTS: classes are in class order, each with a nonzero figure; cached, nmalloc,
+// nfree and class_net_bytes are their sums; net_bytes() adds the large blocks.
 struct ClientStats {
   uint32_t proc = 0;  // process record index (Session.proc_index)
   uint32_t thread_caches = 0;
   uint64_t cached = 0;  // bytes
   uint64_t nmalloc = 0;
   uint64_t nfree = 0;
-  int64_t net_bytes = 0;
+  int64_t class_net_bytes = 0;
+  uint64_t large_nmalloc = 0;  // large blocks (page runs) the client allocated
+  uint64_t large_nfree = 0;    // and freed, whoever allocated them
+  int64_t large_net_bytes = 0;
+  int64_t net_bytes() const { return class_net_bytes + large_net_bytes; }
   std::vector<ClientClassStats> classes;
   std::vector<ClientPoolStats> pools;  // pools the client has a cache in
 };

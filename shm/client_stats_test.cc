@@ -2,8 +2,8 @@
 // per-class figures of a producer, a consumer that frees the producer's blocks and an idle
 // client are exact; a thread-cache record reused by a new client starts from zero (the
 // base taken at claim); a record whose claim is not complete counts nothing but its cached
-// bytes; what exited threads did stays counted; pool holdings are per client; and the
-// totals are the sums of the classes.
+// bytes; what exited threads, threads without a cache and large blocks did counts; pool
+// holdings are per client; and the totals are the sums of the classes.
 #include "shm/client_stats.h"
 
 #include <algorithm>
@@ -77,7 +77,7 @@ TEST(ClientStats, ProducerConsumerAndIdleClientAreExact) {
   EXPECT_TRUE(i.classes.empty());
   EXPECT_EQ(Of(all, *prod).thread_caches, 1u);
   EXPECT_EQ(Of(all, *prod).classes.size(), 1u);
-  EXPECT_EQ(Of(all, *prod).net_bytes, int64_t{n} * info.size);
+  EXPECT_EQ(Of(all, *prod).net_bytes(), int64_t{n} * info.size);
   EXPECT_EQ(Of(all, *cons).cached, uint64_t{k} * info.size);
   for (uint32_t j = k; j < n; ++j) prod->Free(blocks[j]);
 }
@@ -139,6 +139,44 @@ TEST(ClientStats, ExitedThreadsStayCounted) {
   other->Free(b);
   for (void* p : blocks) prod->Free(p);
   EXPECT_EQ(ClassOf(figures(), cls).net(), 0);
+}
+
+// Blocks of threads that got no cache record, and large blocks (page runs), count for the
+// client that allocated or freed them.
+TEST(ClientStats, UncachedThreadsAndLargeBlocksAreAttributed) {
+  TempSegment ts(64 << 20, Geometry{.max_procs = 4, .max_thread_caches = 2, .ring_slots = 8});
+  auto prod = *Heap::Attach(ts.segment(), {.name = "prod"});
+  auto cons = *Heap::Attach(ts.segment(), {.name = "cons"});
+  const uint32_t cls = shm::ClassOf(kSize);
+  void* mine = prod->Allocate(kSize);    // this thread takes one of the two cache records
+  void* theirs = cons->Allocate(kSize);  // and cons the other
+  std::vector<void*> blocks;
+  std::thread([&] {  // no record left for this thread: single blocks from the slabs
+    for (int i = 0; i < 3; ++i) blocks.push_back(prod->Allocate(kSize));
+    prod->Free(blocks.back());
+    blocks.pop_back();
+  })
+      .join();
+  ClientStats p = Of(CollectClientStats(*ts.segment()), *prod);
+  EXPECT_EQ(p.thread_caches, 1u);
+  EXPECT_EQ(ClassOf(p, cls).nmalloc, 4u);
+  EXPECT_EQ(ClassOf(p, cls).nfree, 1u);
+
+  constexpr size_t kLarge = 100 << 10;  // 25 pages
+  void* big = prod->Allocate(kLarge);
+  ASSERT_NE(big, nullptr);
+  p = Of(CollectClientStats(*ts.segment()), *prod);
+  EXPECT_EQ(p.large_nmalloc, 1u);
+  EXPECT_EQ(p.large_net_bytes, int64_t{kLarge});
+  EXPECT_EQ(p.net_bytes(), p.class_net_bytes + int64_t{kLarge});
+  cons->Free(big);  // a consumer frees the producer's large block
+  const std::vector<ClientStats> all = CollectClientStats(*ts.segment());
+  EXPECT_EQ(Of(all, *prod).large_net_bytes, int64_t{kLarge});
+  EXPECT_EQ(Of(all, *cons).large_nfree, 1u);
+  EXPECT_EQ(Of(all, *cons).large_net_bytes, -int64_t{kLarge});
+  for (void* b : blocks) prod->Free(b);
+  prod->Free(mine);
+  cons->Free(theirs);
 }
 
 TEST(ClientStats, AClaimNotYetCompleteCountsOnlyCachedBytes) {

@@ -133,10 +133,13 @@ absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segm
                                   .count());
     std::memset(rec.name, 0, sizeof(rec.name));
     std::strncpy(rec.name, options.name.c_str(), sizeof(rec.name) - 1);
-    for (BinBase& r : rec.retired) {
-      StoreRelaxed(r.xnmalloc, uint64_t{0});
-      StoreRelaxed(r.xnfree, uint64_t{0});
+    for (BinBase& o : rec.outside) {
+      StoreRelaxed(o.xnmalloc, uint64_t{0});
+      StoreRelaxed(o.xnfree, uint64_t{0});
     }
+    for (std::atomic<uint64_t>* x :
+         {&rec.xlarge_nmalloc, &rec.xlarge_nfree, &rec.xlarge_malloc_bytes, &rec.xlarge_free_bytes})
+      StoreRelaxed(*x, uint64_t{0});
     StoreRelease(rec.xstate, uint32_t{ProcRecord::kLive});
     return std::unique_ptr<Heap>(new Heap(std::move(segment), i, options));
   }
@@ -263,8 +266,8 @@ void Heap::RetireFigures(ThreadCache& cache) {
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     const uint64_t nmalloc = LoadRelaxed(cache.bins[c].xnmalloc);
     const uint64_t nfree = cache.nfree(c);
-    FetchAddRelaxed(rec.retired[c].xnmalloc, nmalloc - LoadRelaxed(cache.base[c].xnmalloc));
-    FetchAddRelaxed(rec.retired[c].xnfree, nfree - LoadRelaxed(cache.base[c].xnfree));
+    FetchAddRelaxed(rec.outside[c].xnmalloc, nmalloc - LoadRelaxed(cache.base[c].xnmalloc));
+    FetchAddRelaxed(rec.outside[c].xnfree, nfree - LoadRelaxed(cache.base[c].xnfree));
   }
 }
 
@@ -362,6 +365,7 @@ void* Heap::AllocateUncached(uint32_t cls, size_t size) {
   ClassCentral& c = segment_->central(cls);
   FetchAddRelaxed(c.xnmalloc, uint64_t{1});
   FetchAddRelaxed(c.xrequested, uint64_t{size});
+  FetchAddRelaxed(segment_->proc(proc_).outside[cls].xnmalloc, uint64_t{1});
   segment_->block(b).tag = 0;
   return base_ + b;
 }
@@ -380,6 +384,9 @@ void* Heap::AllocateLarge(size_t size) {
   FetchAddRelaxed(k.xlarge_nmalloc, uint64_t{1});
   FetchAddRelaxed(k.xlarge_requested, uint64_t{size});
   FetchAddRelaxed(k.xlarge_handed_out, pages << kPageShift);
+  ProcRecord& me = segment_->proc(proc_);
+  FetchAddRelaxed(me.xlarge_nmalloc, uint64_t{1});
+  FetchAddRelaxed(me.xlarge_malloc_bytes, pages << kPageShift);
   return base_ + segment_->page_offset(start);
 }
 
@@ -408,11 +415,15 @@ void Heap::FreeSlow(void* p) {
       FetchAddRelaxed(k.xinvalid_frees, uint64_t{1});
       return ReportBadFree(p, "inside a large block");
     }
+    const uint64_t bytes = uint64_t{seg.run(start).pages} << kPageShift;  // before it is free
     if (!FreeRun(seg, start, kPageLarge)) {
       FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
       return ReportBadFree(p, "double free of a large block");
     }
     FetchAddRelaxed(k.xlarge_nfree, uint64_t{1});
+    ProcRecord& me = seg.proc(proc_);
+    FetchAddRelaxed(me.xlarge_nfree, uint64_t{1});
+    FetchAddRelaxed(me.xlarge_free_bytes, bytes);
     return;
   }
   if (kind == kPagePool) {
@@ -449,6 +460,7 @@ void Heap::FreeSlow(void* p) {
     blk->tag = seg.free_tag(off);
     ReturnBlocks(seg, cls, off, seg.central(cls).transit);
     FetchAddRelaxed(seg.central(cls).xnfree, uint64_t{1});
+    FetchAddRelaxed(seg.proc(proc_).outside[cls].xnfree, uint64_t{1});
     return;
   }
   SHMPOOL_CHECK(false && "FreeSlow reached with a valid block and a cache");

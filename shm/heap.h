@@ -73,7 +73,7 @@ class Heap {
   Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions& options);
   ThreadCache* ClaimCache();
   void ReleaseCache(ThreadCache* cache);
-  // Adds what this process did through `cache` to its ProcRecord::retired, before the
+  // Adds what this process did through `cache` to its ProcRecord::outside, before the
   // record is given back (attribution outlives the thread: client_stats.h).
   void RetireFigures(ThreadCache& cache);
   void* AllocateSlow(size_t size);

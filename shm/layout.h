@@ -242,7 +242,7 @@ static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 // One class's counters of a thread cache as they were when its current owner claimed it,
 // so attribution (client_stats.h) counts only what that owner did: xnmalloc - xnmalloc of
 // the base, nfree(cls) - xnfree of the base. Written by the claimer only. Also what a
-// process's given-back caches did (ProcRecord::retired).
+// process did outside the cache records it holds (ProcRecord::outside).
 struct BinBase {
   std::atomic<uint64_t> xnmalloc;
   std::atomic<uint64_t> xnfree;
@@ -265,9 +265,14 @@ struct alignas(kCacheLine) ProcRecord {
   uint64_t start_time;  // from /proc/PID/stat: tells a reused pid apart
   uint64_t attach_unix_ns;
   char name[32];
-  // Per class: what the process did through the thread caches it has given back (threads
-  // that exited, flushes), added when it gives one back. Zeroed by the claimer before kLive.
-  BinBase retired[kNumClasses];
+  // Attribution (client_stats.h) of what no cache record the process holds counts: per
+  // class, what it did through the caches it gave back (threads that exited, flushes:
+  // added when it gives one back) and the blocks its threads without a cache allocated
+  // and freed; and its large blocks (page runs) allocated and freed, in blocks and bytes.
+  // Zeroed by the claimer before kLive.
+  BinBase outside[kNumClasses];
+  std::atomic<uint64_t> xlarge_nmalloc, xlarge_nfree;
+  std::atomic<uint64_t> xlarge_malloc_bytes, xlarge_free_bytes;
 };
 
 // One size class's bin in a thread cache: at most two chains of free blocks.

@@ -187,7 +187,11 @@ TEST(Layout, ProcRecord) {
   SHMPOOL_PIN_FIELD(ProcRecord, start_time, 8);
   SHMPOOL_PIN_FIELD(ProcRecord, attach_unix_ns, 16);
   SHMPOOL_PIN_FIELD(ProcRecord, name, 24);
-  SHMPOOL_PIN_FIELD(ProcRecord, retired, 56);
+  SHMPOOL_PIN_FIELD(ProcRecord, outside, 56);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nmalloc, 712);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nfree, 720);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_malloc_bytes, 728);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_free_bytes, 736);
 }
 
 TEST(Layout, Bin) {

@@ -144,6 +144,19 @@ TEST(Attribution, PerClientPerClassFiguresAreExact) {
   ASSERT_EQ(c.size(), 3u);
   ExpectFigures(c["newcomer"], 5, 0, kBatch - 5);
   ExpectFigures(c["producer"], kHeld, 0, kBatch - kHeld);
+
+  // A large block (whole pages) counts too, for who allocated it and for who freed it.
+  const std::vector<std::string> big = Refs(producer->Ask("alloc 100000 1"));
+  ASSERT_EQ(big.size(), 1u);
+  ASSERT_EQ(consumer->Ask("free " + big[0]), "ok");
+  c = ClientsOf(d, "attr");
+  EXPECT_EQ(c["producer"].large_nmalloc(), 1u);
+  EXPECT_EQ(c["producer"].large_net_bytes(), 25 * 4096);  // 100000 B: 25 pages
+  EXPECT_EQ(c["producer"].net_bytes(), int64_t{kHeld} * kSize + 25 * 4096);
+  EXPECT_EQ(c["consumer"].large_nfree(), 1u);
+  EXPECT_EQ(c["consumer"].large_net_bytes(), -25 * 4096);
+  const std::string with_large = Ctl(d, {"stats", "attr"});
+  EXPECT_NE(with_large.find(" large "), std::string::npos) << with_large;
 }
 
 }  // namespace
