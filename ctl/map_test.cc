@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace shmpool::ctl {
 namespace {
 
@@ -37,7 +39,8 @@ TEST(Map, TextDrawsOneGlyphPerCellByDominantState) {
   const std::string row1 = std::string(10, '#') + std::string(10, '%') + std::string(10, 'L') +
                            std::string(20, '_') + std::string(14, '.');
   EXPECT_NE(t.find("|" + row1 + "|"), std::string::npos) << t;
-  EXPECT_NE(t.find("|" + std::string(11, '.') + std::string(25, ' ') + "|"), std::string::npos)
+  EXPECT_NE(t.find(absl::StrCat("|", std::string(11, '.'), std::string(25, ' '), "|")),
+            std::string::npos)
       << t;
   EXPECT_NE(t.find("full slab      160 KiB"), std::string::npos) << t;  // 40 pages
   EXPECT_NE(t.find("purged         320 KiB"), std::string::npos) << t;  // 80 pages

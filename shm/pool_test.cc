@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "shm/heap.h"
 #include "shm/recovery.h"
@@ -94,7 +95,7 @@ TEST(Pool, HeapFreeIsRefusedForThePoolInEverySlot) {
   TempSegment ts(16 << 20);
   auto heap = *Heap::Attach(ts.segment());
   for (uint32_t slot = 0; slot < 4; ++slot) {
-    const std::string name = "p" + std::to_string(slot);
+    const std::string name = absl::StrCat("p", slot);  // "p" + to_string: GCC 12 -Wrestrict
     ASSERT_EQ(*CreatePool(*ts.segment(), {.name = name, .object_size = 16, .count = 64}), slot);
     auto pool = *Pool::Open(ts.segment(), heap->proc_index(), name);
     void* a = pool->Get();

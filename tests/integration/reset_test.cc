@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "harness.h"
 #include "shmpool/v1/pool.grpc.pb.h"
 
@@ -60,7 +61,7 @@ std::vector<uint64_t> Refs(const std::string& reply) {
 
 std::string Join(const std::string& cmd, const std::vector<uint64_t>& refs) {
   std::string out = cmd;
-  for (uint64_t r : refs) out += " " + std::to_string(r);
+  for (uint64_t r : refs) absl::StrAppend(&out, " ", r);
   return out;
 }
 
@@ -297,7 +298,7 @@ TEST(Reset, PoolChangesRacingResetsLandInTheCurrentGeneration) {
   });
   constexpr int kPools = 30;
   for (int i = 0; i < kPools; ++i) {
-    grpc::Status st = CreatePool(*pools, "race", "p" + std::to_string(i), 64, 64);
+    grpc::Status st = CreatePool(*pools, "race", absl::StrCat("p", i), 64, 64);
     ASSERT_TRUE(st.ok()) << st.error_message();
     if (i % 3 == 0) {  // and every third deleted again
       v1::DeletePoolRequest dreq;

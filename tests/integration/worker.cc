@@ -64,7 +64,8 @@ std::string Run(const std::string& line) {
       void* p = shmpool_malloc(client, size);
       if (p == nullptr) return "err -5 exhausted after " + std::to_string(i);
       std::memset(p, 0x5a, size);
-      out += " " + std::to_string(shmpool_ref_of(client, p));
+      out += ' ';  // not " " + to_string: GCC 12's -Wrestrict misfires on it at -O2
+      out += std::to_string(shmpool_ref_of(client, p));
     }
     return out;
   }
@@ -106,7 +107,8 @@ std::string Run(const std::string& line) {
       if (p == nullptr) return "err -5 exhausted after " + std::to_string(i);
       const uint64_t ref = shmpool_ref_of(client, p);
       for (size_t w = 0; w < size / 8; ++w) p[w] = ref;
-      out += " " + std::to_string(ref);
+      out += ' ';
+      out += std::to_string(ref);
     }
     return out;
   }

@@ -84,7 +84,8 @@ std::string Run(const std::string& line) {
       if (p == nullptr) return "err -5 pool empty after " + std::to_string(i);
       const shmpool_ref ref = shmpool_ref_of(client, p);
       std::memcpy(p, &ref, sizeof(ref));
-      out += " " + std::to_string(ref);
+      out += ' ';  // not " " + to_string: GCC 12's -Wrestrict misfires on it at -O2
+      out += std::to_string(ref);
     }
     return out;
   }
