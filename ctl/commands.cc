@@ -23,6 +23,7 @@
 #include "proto/api/names.h"
 #include "proto/api/size.h"
 #include "shmpool/v1/arena.grpc.pb.h"
+#include "shmpool/v1/pool.grpc.pb.h"
 #include "shmpool/v1/stats.grpc.pb.h"
 
 namespace shmpool::ctl {
@@ -265,12 +266,21 @@ int Purge(const Args& args, v1::ArenaService::Stub& stub) {
   return kExitOk;
 }
 
-// The doctor: the checks of ctl/doctor.h over one arena's stats, or every arena's.
-int Doctor(const Args& args, v1::StatsService::Stub& stub) {
+// The doctor: the checks of ctl/doctor.h over one arena's stats and pools, or every
+// arena's.
+int Doctor(const Args& args, const std::shared_ptr<grpc::Channel>& channel) {
   if (args.words.size() > 2) return Usage("doctor [NAME]");
+  auto stats = v1::StatsService::NewStub(channel);
   v1::GetStatsResponse resp;
-  if (grpc::Status st = FetchStats(args, stub, &resp); !st.ok()) return Failed(st);
-  std::cout << DoctorReport(resp);
+  if (grpc::Status st = FetchStats(args, *stats, &resp); !st.ok()) return Failed(st);
+  auto pool_stub = v1::PoolService::NewStub(channel);
+  v1::ListPoolsRequest req;
+  req.set_arena(args.words.size() == 2 ? ArenaNameOf(args.words[1]) : std::string(api::kAllArenas));
+  v1::ListPoolsResponse pools;
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  if (grpc::Status st = pool_stub->ListPools(&ctx, req, &pools); !st.ok()) return Failed(st);
+  std::cout << DoctorReport(resp, pools);
   return kExitOk;
 }
 
@@ -298,10 +308,7 @@ int RunCommand(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   }
   if (cmd == "purge") return Purge(args, *arenas);
   if (cmd == "pool") return PoolCommand(args, channel);
-  if (cmd == "doctor") {
-    auto stats = v1::StatsService::NewStub(channel);
-    return Doctor(args, *stats);
-  }
+  if (cmd == "doctor") return Doctor(args, channel);
   if (cmd == "top") return RunTop(args, channel);
   if (cmd == "map") return RunMap(args, channel);
   if (cmd == "segments") return SegmentsCommand(args);  // no daemon needed

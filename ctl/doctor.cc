@@ -125,6 +125,50 @@ void Errors(const v1::ArenaStats& s, std::vector<Finding>& out) {
                                    s.invalid_frees(), s.double_frees())});
 }
 
+// "name (pid P) N, ..." for the pool's holders with objects out, most first (at most 3).
+std::string Holders(const v1::Pool& p) {
+  std::vector<v1::PoolHolder> h(p.holders().begin(), p.holders().end());
+  std::sort(h.begin(), h.end(),
+            [](const v1::PoolHolder& a, const v1::PoolHolder& b) { return a.held() > b.held(); });
+  std::vector<std::string> out;
+  for (const v1::PoolHolder& x : h)
+    if (x.held() > 0 && out.size() < 3)
+      out.push_back(absl::StrFormat(
+          "%s (pid %d) %d", x.client_name().empty() ? "?" : x.client_name(), x.pid(), x.held()));
+  return out.empty() ? "no client holds any now" : absl::StrJoin(out, ", ");
+}
+
+void PoolRanDry(const v1::Pool& p, std::vector<Finding>& out) {
+  if (p.gets() == 0 || p.lowest_free() != 0) return;
+  out.push_back(
+      {Finding::kWarning, "pool_ran_dry",
+       absl::StrFormat("Pool %s ran dry: its central stack was empty at least once, so a "
+                       "thread whose cache was empty got NULL. Now %d of its %d objects are "
+                       "in use and %d cached; holders: %s. Give it more objects (delete and "
+                       "create it larger), or find the holder that does not put objects back.",
+                       p.name(), p.in_use(), p.count(), p.cached(), Holders(p))});
+}
+
+void PoolSize(const v1::Pool& p, const DoctorThresholds& t, std::vector<Finding>& out) {
+  if (p.bytes() < t.min_pool_bytes || p.count() == 0) return;
+  if (p.gets() == 0) {
+    out.push_back({Finding::kInfo, "pool_size",
+                   absl::StrFormat("Pool %s (%d objects, %s) has never been used.", p.name(),
+                                   p.count(), FormatSize(p.bytes()))});
+    return;
+  }
+  const uint64_t peak = p.count() - std::min<uint64_t>(p.count(), p.lowest_free());
+  if (double(peak) >= t.pool_peak * double(p.count())) return;
+  const uint64_t suggest = std::max<uint64_t>(peak + peak / 4, 1);
+  out.push_back(
+      {Finding::kInfo, "pool_size",
+       absl::StrFormat("Pool %s never had more than %d of its %d objects out at once (in use "
+                       "or cached; %s): %d objects (a quarter above that peak) would hold it, "
+                       "for about %s instead of %s.",
+                       p.name(), peak, p.count(), Pct(double(peak) / double(p.count())), suggest,
+                       FormatSize(p.bytes() * suggest / p.count()), FormatSize(p.bytes()))});
+}
+
 const char* SeverityName(Finding::Severity s) {
   return s == Finding::kCritical ? "CRITICAL" : s == Finding::kWarning ? "WARNING" : "INFO";
 }
@@ -150,14 +194,30 @@ std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t
   return out;
 }
 
-std::string DoctorReport(const v1::GetStatsResponse& stats, const DoctorThresholds& t) {
+std::vector<Finding> DiagnosePools(const std::vector<v1::Pool>& pools, const DoctorThresholds& t) {
+  std::vector<Finding> out;
+  for (const v1::Pool& p : pools) {
+    PoolRanDry(p, out);
+    PoolSize(p, t, out);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
+  return out;
+}
+
+std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsResponse& pools,
+                         const DoctorThresholds& t) {
   std::string out;
   for (const v1::ArenaStats& s : stats.arenas()) {
     if (!out.empty()) out += "\n";
     absl::StrAppendFormat(&out, "arena %s: %s allocated, %s active, %s resident of %s\n",
                           IdOf(s.name()), FormatSize(s.allocated()), FormatSize(s.active()),
                           FormatSize(s.resident()), FormatSize(s.capacity()));
-    const std::vector<Finding> f = Diagnose(s, t);
+    std::vector<v1::Pool> mine;
+    for (const v1::Pool& p : pools.pools())
+      if (p.name().rfind(s.name() + "/pools/", 0) == 0) mine.push_back(p);
+    std::vector<Finding> f = Diagnose(s, t);
+    for (Finding& x : DiagnosePools(mine, t)) f.push_back(std::move(x));
     if (f.empty()) out += "  Nothing to report: memory use looks healthy.\n";
     for (const Finding& x : f)
       absl::StrAppendFormat(&out, "  %s: %s\n", SeverityName(x.severity), x.text);

@@ -10,12 +10,18 @@
 //   caches         thread caches and transfer rings hoarding free blocks
 //   purgeable      resident memory that a purge would return (free, backed pages)
 //   errors         failed allocations, invalid and double frees
+// and, over the arena's object pools (ListPools):
+//   pool sizes     a pool that never had more than a small share of its objects out
+//                  (in use or cached) at once, or was never used: it could be smaller
+//   pool ran dry   a pool whose central stack was empty at least once (a Get could return
+//                  NULL), with who holds its objects
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "shmpool/v1/pool.pb.h"
 #include "shmpool/v1/stats.pb.h"
 
 namespace shmpool::ctl {
@@ -30,6 +36,8 @@ struct DoctorThresholds {
   uint64_t min_cached = 8ull << 20;      // ... and at least this much
   double purgeable_share = 0.2;          // purgeable bytes above this share of resident
   uint64_t min_purgeable = 16ull << 20;  // ... and at least this much
+  double pool_peak = 0.5;                // a pool whose peak use stayed below this share
+  uint64_t min_pool_bytes = 1ull << 20;  // ... and whose run is at least this large
 };
 
 struct Finding {
@@ -46,7 +54,13 @@ uint64_t PurgeableBytes(const v1::ArenaStats& s);
 // The findings for one arena, most severe first; empty when all is well.
 std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t = {});
 
-// The report printed by `shmpoolctl doctor`: one paragraph per arena.
-std::string DoctorReport(const v1::GetStatsResponse& stats, const DoctorThresholds& t = {});
+// The findings for an arena's object pools, most severe first.
+std::vector<Finding> DiagnosePools(const std::vector<v1::Pool>& pools,
+                                   const DoctorThresholds& t = {});
+
+// The report printed by `shmpoolctl doctor`: one paragraph per arena, its pools' findings
+// (`pools`: every pool of those arenas) after its own.
+std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsResponse& pools = {},
+                         const DoctorThresholds& t = {});
 
 }  // namespace shmpool::ctl

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace shmpool::ctl {
 namespace {
 
@@ -130,6 +132,69 @@ TEST(Doctor, ErrorsComeFirst) {
   EXPECT_EQ(f[0].severity, Finding::kCritical);
   EXPECT_EQ(f[1].severity, Finding::kCritical);
   EXPECT_EQ(f.back().check, "dead_clients");
+}
+
+// A pool of 10000 objects of 2 KiB (about 20 MiB) that `peak` objects at most ever left.
+v1::Pool PoolWithPeak(uint64_t peak) {
+  v1::Pool p;
+  p.set_name("arenas/a/pools/pkt");
+  p.set_object_size(2048);
+  p.set_count(10000);
+  p.set_bytes(10000 * 2048);
+  p.set_gets(50000);
+  p.set_puts(50000 - 10);
+  p.set_in_use(10);
+  p.set_cached(32);
+  p.set_free(10000 - 42);
+  p.set_lowest_free(10000 - peak);
+  return p;
+}
+
+TEST(Doctor, OversizedPoolGetsASizeItNeeds) {
+  EXPECT_TRUE(DiagnosePools({PoolWithPeak(6000)}).empty()) << "60% used at the peak: fine";
+  const std::vector<Finding> f = DiagnosePools({PoolWithPeak(1000)});
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].check, "pool_size");
+  EXPECT_NE(f[0].text.find("never had more than 1000 of its 10000 objects out at once"),
+            std::string::npos)
+      << f[0].text;
+  EXPECT_NE(f[0].text.find("1250 objects"), std::string::npos) << f[0].text;
+  v1::Pool unused = PoolWithPeak(0);
+  unused.set_gets(0);
+  ASSERT_EQ(DiagnosePools({unused}).size(), 1u);
+  EXPECT_NE(DiagnosePools({unused})[0].text.find("never been used"), std::string::npos);
+  v1::Pool small = PoolWithPeak(10);
+  small.set_bytes(64 << 10);
+  EXPECT_TRUE(DiagnosePools({small}).empty()) << "too small to matter";
+}
+
+TEST(Doctor, PoolThatRanDryNamesItsHolders) {
+  v1::Pool p = PoolWithPeak(10000);
+  p.set_in_use(9968);
+  for (auto [pid, name, held] :
+       {std::tuple{11, "ingest", 9000}, {12, "encoder", 968}, {13, "idle", 0}}) {
+    v1::PoolHolder* h = p.add_holders();
+    h->set_pid(pid);
+    h->set_client_name(name);
+    h->set_held(held);
+  }
+  const std::vector<Finding> f = DiagnosePools({p});
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].check, "pool_ran_dry");
+  EXPECT_EQ(f[0].severity, Finding::kWarning);
+  EXPECT_NE(f[0].text.find("holders: ingest (pid 11) 9000, encoder (pid 12) 968."),
+            std::string::npos)
+      << f[0].text;
+  // The report puts an arena's pool findings under it, and only its own.
+  v1::GetStatsResponse r;
+  *r.add_arenas() = Healthy();
+  v1::ListPoolsResponse pools;
+  *pools.add_pools() = p;
+  p.set_name("arenas/b/pools/other");
+  *pools.add_pools() = p;
+  const std::string report = DoctorReport(r, pools);
+  EXPECT_NE(report.find("Pool arenas/a/pools/pkt ran dry"), std::string::npos) << report;
+  EXPECT_EQ(report.find("arenas/b/pools/other"), std::string::npos) << report;
 }
 
 }  // namespace
