@@ -60,14 +60,15 @@ void EmptyClasses(const v1::ArenaStats& s, const DoctorThresholds& t, std::vecto
 
 void Quota(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
   if (s.quota() == 0) return;
-  const uint64_t used = s.active() + s.cached();
+  const uint64_t used = s.active() + s.cached() + s.pool_bytes();
   const double share = double(used) / double(s.quota());
   if (share < t.quota) return;
-  out.push_back({share >= 1.0 ? Finding::kCritical : Finding::kWarning, "quota",
-                 absl::StrFormat("Quota nearly reached: %s in use (active %s + cached %s) of a "
-                                 "%s quota (%s). Free or purge memory, or raise the quota.",
-                                 FormatSize(used), FormatSize(s.active()), FormatSize(s.cached()),
-                                 FormatSize(s.quota()), Pct(share))});
+  out.push_back(
+      {share >= 1.0 ? Finding::kCritical : Finding::kWarning, "quota",
+       absl::StrFormat("Quota nearly reached: %s in use (active %s + cached %s + pools %s) of "
+                       "a %s quota (%s). Free or purge memory, or raise the quota.",
+                       FormatSize(used), FormatSize(s.active()), FormatSize(s.cached()),
+                       FormatSize(s.pool_bytes()), FormatSize(s.quota()), Pct(share))});
 }
 
 void DeadClients(const v1::ArenaStats& s, std::vector<Finding>& out) {

@@ -89,6 +89,10 @@ TEST(Doctor, QuotaNearlyReachedAndExceeded) {
   EXPECT_EQ(f[0].severity, Finding::kCritical);
   s.set_quota(500 * kMiB);
   EXPECT_FALSE(Has(Diagnose(s), "quota"));
+  s.set_pool_bytes(400 * kMiB);  // pools count against the quota too: 511 of 500 MiB
+  f = Diagnose(s);
+  ASSERT_TRUE(Has(f, "quota"));
+  EXPECT_NE(f[0].text.find("pools 400 MiB"), std::string::npos) << f[0].text;
 }
 
 TEST(Doctor, DeadClientLeftovers) {

@@ -72,6 +72,8 @@ const std::vector<Family<Arena>>& ArenaFamilies() {
        [](const Arena& a) { return double(a.retained()); }},
       {"shmpool_arena_metadata_bytes", "gauge", "Bytes of the segment before its data pages.",
        [](const Arena& a) { return double(a.metadata()); }},
+      {"shmpool_arena_pool_bytes", "gauge", "Bytes of the arena's object pools.",
+       [](const Arena& a) { return double(a.pool_bytes()); }},
       {"shmpool_arena_large_allocated_bytes", "gauge", "Bytes in large runs handed out.",
        [](const Arena& a) { return double(a.large_allocated()); }},
       {"shmpool_arena_slabs", "gauge", "Slabs of every size class.",

@@ -82,6 +82,7 @@ void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
   out->set_free_in_slabs(s.free_in_slabs);
   out->set_free_run_bytes(s.free_run_bytes);
   out->set_metadata(s.metadata);
+  out->set_pool_bytes(s.pool_bytes);
   out->set_nmalloc(s.nmalloc);
   out->set_nfree(s.nfree);
   out->set_nslabs(s.nslabs);

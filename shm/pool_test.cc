@@ -56,6 +56,8 @@ TEST(Pool, EveryObjectOnceThenEmpty) {
   PoolStats s = StatsOf(*ts.segment(), "pkt");
   EXPECT_EQ(s.in_use, 1000u);
   EXPECT_EQ(s.low_free, 0u);
+  EXPECT_GE(s.bytes, 1000u * 1664);
+  EXPECT_EQ(CollectStats(*ts.segment()).pool_bytes, s.bytes) << "the arena's stats count it";
   for (void* p : got) EXPECT_TRUE(pool->Put(p));
   s = StatsOf(*ts.segment(), "pkt");
   EXPECT_EQ(s.in_use, 0u);

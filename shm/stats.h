@@ -34,9 +34,10 @@ struct ClassStats {
 struct ArenaStats {
   uint64_t capacity = 0;
   uint64_t allocated = 0;
-  uint64_t active = 0;    // slabs and large runs
-  uint64_t resident = 0;  // st_blocks of the segment file
-  uint64_t cached = 0;    // thread caches
+  uint64_t active = 0;      // slabs and large runs
+  uint64_t pool_bytes = 0;  // object pools' runs (objects and their metadata)
+  uint64_t resident = 0;    // st_blocks of the segment file
+  uint64_t cached = 0;      // thread caches
   uint64_t in_ring = 0;
   uint64_t free_in_slabs = 0;
   uint64_t parked = 0;  // free blocks inside slabs on purged pages
