@@ -1,5 +1,6 @@
 #include "shm/pool.h"
 
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -111,9 +112,11 @@ OpenPools& open_pools() {
 }
 
 // Armed when a thread first takes a pool cache; at the thread's exit, gives back its cache
-// in every pool still open.
+// in every pool still open. Disarmed in the child of a fork: the caches are the parent's
+// (and another parent thread may have held OpenPools::mu at the fork).
 struct PoolThreadExit {
   bool armed = false;
+  void Arm();
   ~PoolThreadExit() {
     if (!armed) return;
     const uint64_t tid = Tid();
@@ -123,6 +126,13 @@ struct PoolThreadExit {
   }
 };
 thread_local PoolThreadExit pool_thread_exit;
+
+void PoolThreadExit::Arm() {
+  static const int registered =
+      pthread_atfork(nullptr, nullptr, [] { pool_thread_exit.armed = false; });
+  (void)registered;
+  armed = true;
+}
 
 }  // namespace
 
@@ -331,7 +341,7 @@ void Pool::ReleaseThreadCache(uint64_t tid) {
 
 PoolCache* Pool::ClaimForThread(uint64_t tid) {
   std::lock_guard<std::mutex> lock(mu_);
-  pool_thread_exit.armed = true;
+  pool_thread_exit.Arm();
   auto it = by_tid_.find(tid);  // evicted from the thread's tls_, not lost
   if (it != by_tid_.end()) return it->second;
   if (!spares_.empty()) {
