@@ -91,7 +91,9 @@ class ThreadExitHook {
   void Forget(uint64_t heap_id) {
     std::erase_if(owned_, [heap_id](const Owned& o) { return o.heap_id == heap_id; });
   }
+  void ForgetAll() { owned_.clear(); }
   ~ThreadExitHook() {
+    if (owned_.empty()) return;  // no lock to take (nor to wait for, in a forked child)
     Registry& r = registry();
     absl::MutexLock lock(&r.mu);
     for (const Owned& o : owned_) {
@@ -165,8 +167,13 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
                              std::getenv("SHMPOOL_ABORT_ON_INVALID_FREE") != nullptr),
       owner_pid_(getpid()) {
   // The child of a fork() must not use the parent's caches: its thread slot starts empty,
-  // so its first allocation or free takes the slow path, which checks the pid.
-  static const int registered = pthread_atfork(nullptr, nullptr, [] { tls_ = {0, nullptr}; });
+  // so its first allocation or free takes the slow path, which checks the pid; and its exit
+  // hook forgets them (at exit it would take the registry's mutex, which another parent
+  // thread may have held at the fork).
+  static const int registered = pthread_atfork(nullptr, nullptr, [] {
+    tls_ = {0, nullptr};
+    exit_hook.ForgetAll();
+  });
   (void)registered;
 }
 

@@ -27,6 +27,7 @@
 #include "shm/purge.h"
 #include "shm/stats.h"
 #include "shm/validate.h"
+#include "tests/support/fork_exits.h"
 #include "tests/support/temp_segment.h"
 
 namespace shmpool::shm {
@@ -448,6 +449,24 @@ TEST_P(HeapForkTest, ChildCannotDetachTheParent) {
   heap->FlushThreadCache();
   EXPECT_EQ(CollectStats(seg).allocated, 0u);
   ExpectValid(seg);
+}
+
+// A child forked while another thread attaches and detaches (the registry's mutex held
+// on and off) exits normally: its exit hook forgot the parent's caches at the fork, so it
+// does not wait for a mutex that no thread of the child will release.
+TEST(HeapFork, ChildrenExitWhileHeapsComeAndGo) {
+  TempSegment ts(16 << 20, Geometry{.max_procs = 8, .max_thread_caches = 16, .ring_slots = 8});
+  auto heap = *Heap::Attach(ts.segment());
+  heap->Free(heap->Allocate(64));  // this thread holds a cache: its exit hook names it
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop) *Heap::Attach(ts.segment());  // attaches and detaches
+  });
+  const int hung = testing::ChildrenHungAtExit();
+  stop = true;
+  churn.join();
+  EXPECT_EQ(hung, 0);
+  ExpectValid(*ts.segment());
 }
 
 INSTANTIATE_TEST_SUITE_P(ExitOrDestroy, HeapForkTest, ::testing::Bool(),

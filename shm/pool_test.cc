@@ -23,6 +23,7 @@
 #include "shm/recovery.h"
 #include "shm/stats.h"
 #include "shm/validate.h"
+#include "tests/support/fork_exits.h"
 #include "tests/support/temp_segment.h"
 
 namespace shmpool::shm {
@@ -219,22 +220,7 @@ TEST(Pool, ForkedChildrenExitWhileHandlesComeAndGo) {
   std::thread churn([&] {
     while (!stop) *Pool::Open(ts.segment(), 0, "f");  // constructs and destroys a handle
   });
-#if defined(__SANITIZE_THREAD__)
-  constexpr int kForks = 10;  // a fork under TSan takes about a second
-#else
-  constexpr int kForks = 100;  // without the disarm, about half of them hung
-#endif
-  int hung = 0;
-  for (int i = 0; i < kForks; ++i) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      alarm(5);  // a child stuck on the registry's mutex dies of SIGALRM
-      exit(0);   // runs this thread's thread_local destructors
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    hung += WIFSIGNALED(status);
-  }
+  const int hung = testing::ChildrenHungAtExit();
   stop = true;
   churn.join();
   EXPECT_EQ(hung, 0);
