@@ -112,11 +112,11 @@ OpenPools& open_pools() {
 }
 
 // Armed when a thread first takes a pool cache; at the thread's exit, gives back its cache
-// in every pool still open. Disarmed in the child of a fork: the caches are the parent's
-// (and another parent thread may have held OpenPools::mu at the fork).
+// in every pool still open. Disarmed in the child of a fork (Pool::ForgetThreadCachesAfter
+// Fork): the caches are the parent's, and another parent thread may have held
+// OpenPools::mu at the fork.
 struct PoolThreadExit {
   bool armed = false;
-  void Arm();
   ~PoolThreadExit() {
     if (!armed) return;
     const uint64_t tid = Tid();
@@ -126,13 +126,6 @@ struct PoolThreadExit {
   }
 };
 thread_local PoolThreadExit pool_thread_exit;
-
-void PoolThreadExit::Arm() {
-  static const int registered =
-      pthread_atfork(nullptr, nullptr, [] { pool_thread_exit.armed = false; });
-  (void)registered;
-  armed = true;
-}
 
 }  // namespace
 
@@ -287,7 +280,10 @@ Pool::Pool(std::shared_ptr<Segment> seg, uint32_t proc, uint32_t slot)
       run_(RunOf(*seg_, slot)),
       hdr_(reinterpret_cast<PoolHeader*>(run_)),
       next_(NextOf(run_, *hdr_)),
-      objects_(run_ + hdr_->objects_off) {
+      objects_(run_ + hdr_->objects_off),
+      owner_pid_(getpid()) {
+  static const int registered = pthread_atfork(nullptr, nullptr, &ForgetThreadCachesAfterFork);
+  (void)registered;
   OpenPools& o = open_pools();
   std::lock_guard<std::mutex> lock(o.mu);
   o.by_id[id_] = this;
@@ -315,6 +311,7 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(std::shared_ptr<Segment> seg, u
 }
 
 Pool::~Pool() {
+  if (getpid() != owner_pid_) return;  // a forked child's copy: the caches are the parent's
   {
     OpenPools& o = open_pools();
     std::lock_guard<std::mutex> lock(o.mu);
@@ -339,9 +336,15 @@ void Pool::ReleaseThreadCache(uint64_t tid) {
   by_tid_.erase(it);
 }
 
+void Pool::ForgetThreadCachesAfterFork() {
+  for (TlsEntry& t : tls_) t = {};
+  pool_thread_exit.armed = false;
+}
+
 PoolCache* Pool::ClaimForThread(uint64_t tid) {
+  if (getpid() != owner_pid_) return nullptr;  // a forked child: the central stack only
   std::lock_guard<std::mutex> lock(mu_);
-  pool_thread_exit.Arm();
+  pool_thread_exit.armed = true;
   auto it = by_tid_.find(tid);  // evicted from the thread's tls_, not lost
   if (it != by_tid_.end()) return it->second;
   if (!spares_.empty()) {

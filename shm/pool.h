@@ -121,7 +121,9 @@ std::vector<PoolStats> ListPools(const Segment& seg);
 uint64_t ReclaimPoolCaches(const Segment& seg, uint32_t proc);
 
 // One process's handle on a pool. Not copyable or movable; destroying it returns every
-// cache this process holds in the pool.
+// cache this process holds in the pool. In the child of a fork() the handle still works,
+// without caches (the caches it holds are the parent's): Get and Put go to the central
+// stack, and destroying it there leaves the parent's caches alone.
 // Thread exit: a thread that used a pool gives its cache's objects back to the central
 // stack when it exits (a thread_local hook), and its cache record goes to this handle's
 // spares, which the next thread to need a cache takes first: threads that come and go
@@ -160,6 +162,8 @@ class Pool {
   static inline constinit thread_local TlsEntry tls_[kTlsEntries] = {};
 
   Pool(std::shared_ptr<Segment> seg, uint32_t proc, uint32_t slot);
+  // pthread_atfork child handler: the forking thread's cache pointers are the parent's.
+  static void ForgetThreadCachesAfterFork();
   PoolCache* ThreadCache();
   PoolCache* ClaimForThread(uint64_t tid);
   void* GetSlow(PoolCache* c);
@@ -173,6 +177,7 @@ class Pool {
   PoolHeader* const hdr_;
   std::atomic<uint32_t>* const next_;
   char* const objects_;
+  const pid_t owner_pid_;  // the process that opened it
   // std::mutex rather than absl::Mutex: TSan sees its synchronisation (CI runs this under
   // TSan, and Debian's abseil is not built with TSan annotations).
   std::mutex mu_;

@@ -227,6 +227,36 @@ TEST(Pool, ForkedChildrenExitWhileHandlesComeAndGo) {
   EXPECT_EQ(StatsOf(*ts.segment(), "f").in_use, 0u);
 }
 
+// A forked child that uses its parent's handle gets and puts through the central stack,
+// never through the parent's cache (both would pop the same slots), and destroying the
+// handle there gives back none of the parent's caches.
+TEST(Pool, AForkedChildUsesTheCentralStackNotTheParentsCache) {
+  TempSegment ts(16 << 20);
+  ASSERT_TRUE(CreatePool(*ts.segment(), {.name = "k", .object_size = 64, .count = 256}).ok());
+  auto pool = *Pool::Open(ts.segment(), 0, "k");
+  pool->Put(pool->Get());  // the parent's cache holds objects now
+  const PoolStats before = StatsOf(*ts.segment(), "k");
+  ASSERT_GT(before.cached, 0u);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    void* kept = pool->Get();  // out for good: the child exits holding it
+    void* back = pool->Get();
+    const bool ok = kept != nullptr && back != nullptr && pool->Put(back);
+    pool.reset();
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const PoolStats after = StatsOf(*ts.segment(), "k");
+  EXPECT_EQ(after.cached, before.cached) << "the child used or released the parent's cache";
+  EXPECT_EQ(after.in_use, 1u);
+  EXPECT_EQ(after.free_central, before.free_central - 1);
+  void* p = pool->Get();  // the parent's cache still serves
+  EXPECT_NE(p, nullptr);
+  EXPECT_TRUE(pool->Put(p));
+}
+
 TEST(Pool, ProducerAndConsumerProcessesAndACrash) {
   TempSegment ts(64 << 20);
   constexpr uint32_t kCount = 512;
