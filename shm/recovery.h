@@ -52,6 +52,11 @@
 //     when the reclaimer dies between clearing a bin and counting it (counters only: the
 //     allocated figure comes from the lists); a pool object being returned when the
 //     reclaimer dies is lost (pool.h: loss over duplication).
+//   - Open finding: when recovery_test.cc killed its dead client only after thousands of
+//     operations per thread, its check that every free block the dead record or a ring
+//     named is free after the reclaim failed now and then under load (2 blocks, 3 times in
+//     about 10 suite runs). Not yet explained: a window this argument misses, or an
+//     over-approximation in the test's naming walk (FreeBlocksOutsideSlabs).
 #pragma once
 
 #include <cstdint>
