@@ -66,6 +66,10 @@ bool PopCentral(PoolHeader& h, std::atomic<uint32_t>* next, uint32_t* out) {
   }
 }
 
+uint64_t RunBytes(const Segment& seg, const PoolSlot& ps) {
+  return uint64_t{seg.run(ps.run_start).pages} << kPageShift;
+}
+
 int FindLive(const Segment& seg, absl::string_view name) {
   for (uint32_t s = 0; s < kMaxPools; ++s) {
     const PoolSlot& p = seg.header().pools[s];
@@ -212,6 +216,15 @@ absl::Status DeletePool(const Segment& seg, absl::string_view name) {
   return absl::OkStatus();
 }
 
+uint64_t PoolBytes(const Segment& seg) {
+  uint64_t bytes = 0;
+  for (uint32_t s = 0; s < kMaxPools; ++s) {
+    const PoolSlot& ps = seg.header().pools[s];
+    if (LoadAcquire(ps.xstate) == PoolSlot::kLive) bytes += RunBytes(seg, ps);
+  }
+  return bytes;
+}
+
 std::vector<PoolStats> ListPools(const Segment& seg) {
   std::vector<PoolStats> out;
   for (uint32_t s = 0; s < kMaxPools; ++s) {
@@ -227,7 +240,7 @@ std::vector<PoolStats> ListPools(const Segment& seg) {
     st.align = h.align;
     st.count = h.count;
     st.cache_line_pad = h.cache_line_pad != 0;
-    st.bytes = uint64_t{seg.run(ps.run_start).pages} << kPageShift;
+    st.bytes = RunBytes(seg, ps);
     st.free_central = LoadRelaxed(h.xfree);
     st.low_free = LoadRelaxed(h.xlow_free);
     st.gets = LoadRelaxed(h.xgets) + LoadRelaxed(h.xcentral_gets);

@@ -117,6 +117,8 @@ absl::StatusOr<uint32_t> CreatePool(const Segment& seg, const PoolSpec& spec);
 // Deletes a pool: FAILED_PRECONDITION while it is open or objects are out.
 absl::Status DeletePool(const Segment& seg, absl::string_view name);
 std::vector<PoolStats> ListPools(const Segment& seg);
+// Bytes of every live pool's run (ListPools' bytes, summed without the per-pool walk).
+uint64_t PoolBytes(const Segment& seg);
 // Returns the caches that process record `proc` (dead) held in every pool. Returns objects.
 uint64_t ReclaimPoolCaches(const Segment& seg, uint32_t proc);
 

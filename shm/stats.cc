@@ -102,7 +102,7 @@ ArenaStats CollectStats(const Segment& seg) {
   a.dirty = a.free_run_bytes - std::min(a.free_run_bytes, run_retained);
   a.capacity = g.capacity;
   a.metadata = seg.sections().data;
-  for (const PoolStats& p : ListPools(seg)) a.pool_bytes += p.bytes;
+  a.pool_bytes = PoolBytes(seg);
   a.resident = seg.ResidentBytes();
   for (uint32_t p = 0; p < g.max_procs; ++p)
     if (LoadAcquire(seg.proc(p).xstate) == ProcRecord::kLive) ++a.attached_procs;
