@@ -54,9 +54,9 @@
 //     reclaimer dies is lost (pool.h: loss over duplication).
 //   - Open finding: when recovery_test.cc killed its dead client only after thousands of
 //     operations per thread, its check that every free block the dead record or a ring
-//     named is free after the reclaim failed now and then under load (2 blocks, 3 times in
-//     about 10 suite runs). Not yet explained: a window this argument misses, or an
-//     over-approximation in the test's naming walk (FreeBlocksOutsideSlabs).
+//     named is free after the reclaim failed twice in about 10 suite runs under load (once
+//     seen with its output: 2 blocks). Not yet explained: a window this argument misses,
+//     or an over-approximation in the test's naming walk (FreeBlocksOutsideSlabs).
 #pragma once
 
 #include <cstdint>
