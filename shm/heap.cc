@@ -79,6 +79,10 @@ void UnpoisonChain(const Segment& seg, uint64_t head, uint32_t size) {
 }  // namespace
 
 // Runs at thread exit: returns the exiting thread's caches to every Heap still attached.
+// After it has run (exit handlers and static destructors run after the thread-local
+// destructors of the thread that calls exit()), the thread uses no cache: its slot is
+// empty, ClaimCache refuses, and it allocates and frees through the central lists. The
+// object itself is gone then, so nothing touches it: `ran` says so.
 class ThreadExitHook {
  public:
   void Add(uint64_t heap_id, ThreadCache* cache) { owned_.push_back({heap_id, cache}); }
@@ -93,6 +97,7 @@ class ThreadExitHook {
   }
   void ForgetAll() { owned_.clear(); }
   ~ThreadExitHook() {
+    ran = true;
     if (owned_.empty()) return;  // no lock to take (nor to wait for, in a forked child)
     Registry& r = registry();
     absl::MutexLock lock(&r.mu);
@@ -101,6 +106,8 @@ class ThreadExitHook {
       if (it != r.heaps.end() && it->second.pid == getpid()) it->second.heap->ReleaseCache(o.cache);
     }
   }
+  // Trivially destructible, so it stays readable after the hook is destroyed.
+  static inline constinit thread_local bool ran = false;
 
  private:
   struct Owned {
@@ -172,7 +179,7 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
   // thread may have held at the fork).
   static const int registered = pthread_atfork(nullptr, nullptr, [] {
     tls_ = {0, nullptr};
-    exit_hook.ForgetAll();
+    if (!ThreadExitHook::ran) exit_hook.ForgetAll();
   });
   (void)registered;
 }
@@ -197,7 +204,7 @@ Heap::~Heap() {
     attached_here = it != r.heaps.end() && it->second.pid == getpid();
     r.heaps.erase(id_);
   }
-  exit_hook.Forget(id_);
+  if (!ThreadExitHook::ran) exit_hook.Forget(id_);
   if (tls_.heap_id == id_) tls_ = {0, nullptr};
   if (!attached_here) return;  // a forked child's copy: the caches and record are the parent's
   const uint32_t n = segment_->geometry().max_thread_caches;
@@ -208,6 +215,7 @@ Heap::~Heap() {
 }
 
 ThreadCache* Heap::ClaimCache() {
+  if (ThreadExitHook::ran) return nullptr;  // nothing would give a cache back
   // A thread that alternates between Heaps keeps one cache in each.
   if (ThreadCache* mine = exit_hook.Find(id_)) return mine;
   const uint32_t n = segment_->geometry().max_thread_caches;
@@ -282,7 +290,7 @@ void Heap::FlushThreadCache() {
   if (tls_.heap_id != id_ || !InOwnerProcess()) return;
   ThreadCache* cache = tls_.cache;
   ReleaseCache(cache);
-  exit_hook.Forget(id_);
+  exit_hook.Forget(id_);  // a thread whose hook ran holds no cache: tls_ names none
 }
 
 void* Heap::AllocateSlow(size_t size) {

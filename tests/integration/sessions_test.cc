@@ -147,6 +147,23 @@ TEST(Sessions, SessionEndsWhenTheClientDies) {
   EXPECT_NE(d.Log().find("event=session_ended"), std::string::npos);
 }
 
+// A C program's exit handler registered before the attach frees what it held after the
+// library's own exit-time clean-up (its thread-exit hook): the process exits normally,
+// with its buffered output, and the arena holds nothing of it once its session ends.
+TEST(Sessions, ExitHandlerFreesAfterTheLibrarysExitHook) {
+  TestDaemon d;
+  d.Start();
+  auto w = AttachedWorker(d.endpoint(), "default");
+  const std::string refs = w->Ask("alloc 64 300");
+  ASSERT_EQ(refs.rfind("ok ", 0), 0u) << refs;
+  std::string big = w->Ask("alloc 70000 3");
+  ASSERT_EQ(big.rfind("ok ", 0), 0u) << big;
+  EXPECT_EQ(w->Ask("exitfreeing" + refs.substr(2) + big.substr(2)), "atexit ok");
+  EXPECT_EQ(w->Wait(), 0);
+  ASSERT_TRUE(WaitForClients(d, "default", 0));
+  EXPECT_EQ(StatsOf(d, "default").allocated(), 0u);
+}
+
 TEST(Sessions, AttachFailuresSayWhy) {
   TestDaemon d;
   d.Start();
