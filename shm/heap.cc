@@ -126,7 +126,10 @@ void SetAttachClaimHookForTesting(void (*hook)()) { attach_claim_hook = hook; }
 absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segment,
                                                    const AttachOptions& options) {
   const uint32_t n = segment->geometry().max_procs;
-  const ProcIdentity self = ProcIdentity::Self();
+  // A record with a made-up start time would be judged dead while the process runs.
+  const absl::StatusOr<ProcIdentity> self_or = ProcIdentity::Self();
+  if (!self_or.ok()) return self_or.status();
+  const ProcIdentity& self = *self_or;
   for (uint32_t i = 0; i < n; ++i) {
     ProcRecord& rec = segment->proc(i);
     uint32_t expected = ProcRecord::kFree;
