@@ -82,7 +82,7 @@ void UnpoisonChain(const Segment& seg, uint64_t head, uint32_t size) {
 // After it has run (exit handlers and static destructors run after the thread-local
 // destructors of the thread that calls exit()), the thread uses no cache: its slot is
 // empty, ClaimCache refuses, and it allocates and frees through the central lists. The
-// object itself is gone then, so nothing touches it: `ran` says so.
+// object itself is gone then: every use goes through LiveExitHook(), null from then on.
 class ThreadExitHook {
  public:
   void Add(uint64_t heap_id, ThreadCache* cache) { owned_.push_back({heap_id, cache}); }
@@ -118,6 +118,8 @@ class ThreadExitHook {
 };
 namespace {
 thread_local ThreadExitHook exit_hook;
+// This thread's exit hook, or nullptr once it has run.
+ThreadExitHook* LiveExitHook() { return ThreadExitHook::ran ? nullptr : &exit_hook; }
 void (*attach_claim_hook)() = nullptr;
 }  // namespace
 
@@ -182,7 +184,7 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
   // thread may have held at the fork).
   static const int registered = pthread_atfork(nullptr, nullptr, [] {
     tls_ = {0, nullptr};
-    if (!ThreadExitHook::ran) exit_hook.ForgetAll();
+    if (ThreadExitHook* hook = LiveExitHook()) hook->ForgetAll();
   });
   (void)registered;
 }
@@ -207,7 +209,7 @@ Heap::~Heap() {
     attached_here = it != r.heaps.end() && it->second.pid == getpid();
     r.heaps.erase(id_);
   }
-  if (!ThreadExitHook::ran) exit_hook.Forget(id_);
+  if (ThreadExitHook* hook = LiveExitHook()) hook->Forget(id_);
   if (tls_.heap_id == id_) tls_ = {0, nullptr};
   if (!attached_here) return;  // a forked child's copy: the caches and record are the parent's
   const uint32_t n = segment_->geometry().max_thread_caches;
@@ -218,9 +220,10 @@ Heap::~Heap() {
 }
 
 ThreadCache* Heap::ClaimCache() {
-  if (ThreadExitHook::ran) return nullptr;  // nothing would give a cache back
+  ThreadExitHook* hook = LiveExitHook();
+  if (hook == nullptr) return nullptr;  // nothing would give a cache back
   // A thread that alternates between Heaps keeps one cache in each.
-  if (ThreadCache* mine = exit_hook.Find(id_)) return mine;
+  if (ThreadCache* mine = hook->Find(id_)) return mine;
   const uint32_t n = segment_->geometry().max_thread_caches;
   const uint32_t me = CacheOwnerOf(proc_);
   // Records used before first (already backed), then never-used ones.
@@ -240,7 +243,7 @@ ThreadCache* Heap::ClaimCache() {
       // Attribution starts from here: what earlier owners did stays theirs (layout.h).
       cache->TakeBase(segment_->proc(proc_).attach_unix_ns);
       StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
-      exit_hook.Add(id_, cache);
+      hook->Add(id_, cache);
       return cache;
     }
   }
@@ -293,7 +296,7 @@ void Heap::FlushThreadCache() {
   if (tls_.heap_id != id_ || !InOwnerProcess()) return;
   ThreadCache* cache = tls_.cache;
   ReleaseCache(cache);
-  exit_hook.Forget(id_);  // a thread whose hook ran holds no cache: tls_ names none
+  if (ThreadExitHook* hook = LiveExitHook()) hook->Forget(id_);
 }
 
 void* Heap::AllocateSlow(size_t size) {

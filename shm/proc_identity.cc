@@ -56,8 +56,9 @@ Liveness ProcIdentity::Of(pid_t pid, ProcIdentity* out) {
 absl::StatusOr<ProcIdentity> ProcIdentity::Self() {
   ProcIdentity self;
   if (Of(getpid(), &self) != Liveness::kAlive)
-    return absl::UnavailableError(absl::StrFormat(
-        "cannot read /proc/%d/stat: %s", static_cast<int>(getpid()), std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrFormat("cannot read or parse /proc/%d/stat (no file descriptor left?)",
+                        static_cast<int>(getpid())));
   return self;
 }
 
