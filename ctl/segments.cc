@@ -75,7 +75,7 @@ SegmentInfo Inspect(const std::string& path) {
   info.retired_by = shm::LoadAcquire(s.header().generation.xretired_by);
   for (uint32_t i = 0; i < s.geometry().max_procs; ++i) {
     const shm::ProcRecord& r = s.proc(i);
-    const uint32_t state = shm::LoadAcquire(r.xstate);
+    const uint32_t state = r.state();
     if (state != shm::ProcRecord::kLive && state != shm::ProcRecord::kDead) continue;
     const bool alive =
         state == shm::ProcRecord::kLive && !shm::ProcIdentity{r.pid, r.start_time}.KnownGone();

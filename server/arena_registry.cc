@@ -19,15 +19,21 @@
 #include "server/log.h"
 #include "shm/atomics.h"
 #include "shm/proc_identity.h"
+#include "shm/recovery.h"
 
 namespace shmpool::server {
 
 uint32_t LiveProcesses(const shm::Segment& seg) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
-    const shm::ProcRecord& r = seg.proc(i);
-    if (shm::LoadAcquire(r.xstate) != shm::ProcRecord::kLive) continue;
-    if (!shm::ProcIdentity{r.pid, r.start_time}.KnownGone()) ++n;  // unknown counts as live
+    uint64_t word = 0;
+    shm::ProcIdentity id;
+    if (!shm::ReadProcRecord(seg, i, &word, &id)) {
+      ++n;  // changing under us: an attach or a detach, counted as live
+      continue;
+    }
+    if (shm::ProcRecord::StateOf(word) != shm::ProcRecord::kLive) continue;
+    if (!id.KnownGone()) ++n;  // unknown counts as live
   }
   return n;
 }

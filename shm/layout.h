@@ -38,7 +38,7 @@
 namespace shmpool::shm {
 
 inline constexpr uint64_t kMagic = 0x4c4f4f504d485353ull;  // "SSHMPOOL"
-inline constexpr uint32_t kLayoutVersion = 5;
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr uint32_t kCacheLine = 64;
 inline constexpr uint32_t kFreeRunBuckets = 128;  // exact lengths 1..127, then ">= 128"
 inline constexpr uint32_t kPartialBuckets = 4;    // partial-slab lists per class, by fullness
@@ -80,8 +80,9 @@ enum PageKind : uint8_t {
 //   bits 56-63  aux: the pool's slot (pool pages) or the slab's class (parked pages)
 // Written under the page-heap mutex for every page of a run when the run changes hands
 // (for free runs: every page's kind, and the start at the first and last page), and under
-// the class mutex when purge parks a slab page or a refill unparks it; read lock-free
-// (relaxed) by free().
+// the class mutex when purge parks a slab page or a refill unparks it (release, before
+// the page is punched); read lock-free by free(), before the block's tag and again after
+// it (a punched page reads as zero: slab_park.h).
 struct PageEntry {
   static constexpr uint64_t kParked = uint64_t{1} << 11;
   static constexpr uint32_t kAuxShift = 56;
@@ -249,19 +250,42 @@ struct BinBase {
 };
 
 // A process attached to the segment.
-// INVARIANT: xstate == kLive iff the process with (pid, start_time) attached and has not
+// xword holds the record's state (low 32 bits) and its incarnation (high 32 bits), which
+// every claim bumps, so a word names one attachment of one process: a record detached and
+// claimed again never shows an earlier word (2^32 claims of one record would wrap).
+// INVARIANT: state kLive iff the process with (pid, start_time) attached and has not
 // detached; its thread caches are exactly those whose owner == index + 1.
-// A process claims a free record with one CAS to ClaimBy(its pid) (kClaiming in the low two
-// bits, the pid above them), fills in the fields and then stores kLive. The pid in the
-// claim lets the daemon's audit free a record whose claimant was killed before kLive
-// (recovery.h: ReleaseAbandonedClaim); pids fit in 22 bits (the kernel's PID_MAX_LIMIT).
+// A process claims a free record with one CAS to ClaimBy(its pid) with the next incarnation
+// (kClaiming in the low two bits, the pid above them), fills in the fields and then stores
+// kLive. The pid in the claim lets the daemon's audit free a record whose claimant was
+// killed before kLive (recovery.h: ReleaseAbandonedClaim); pids fit in 22 bits (the
+// kernel's PID_MAX_LIMIT). pid and start_time are written only between the claim and
+// kLive, so a reader that reads xword, then them, then the same xword again has read the
+// identity of that incarnation (recovery.h: ReadProcRecord). Every later change of the
+// word is a CAS from the exact word: kLive -> kFree by the process (detach), kLive -> kDead
+// by the reclaimer and kDead -> kFree when its reclaim is done, claim -> kFree by the audit
+// (ReleaseAbandonedClaim), so a verdict about one incarnation never acts on the next.
 struct alignas(kCacheLine) ProcRecord {
   enum State : uint32_t { kFree = 0, kClaiming = 1, kLive = 2, kDead = 3 };
   static constexpr uint32_t ClaimBy(uint32_t pid) { return pid << 2 | kClaiming; }
   static constexpr bool IsClaim(uint32_t state) { return (state & 3) == kClaiming; }
   static constexpr uint32_t ClaimantOf(uint32_t state) { return state >> 2; }
-  std::atomic<uint32_t> xstate;
+  static constexpr uint64_t Word(uint32_t state, uint32_t incarnation) {
+    return uint64_t{incarnation} << 32 | state;
+  }
+  static constexpr uint32_t StateOf(uint64_t word) { return static_cast<uint32_t>(word); }
+  static constexpr uint32_t IncarnationOf(uint64_t word) {
+    return static_cast<uint32_t>(word >> 32);
+  }
+  // The same incarnation in another state.
+  static constexpr uint64_t WithState(uint64_t word, uint32_t state) {
+    return Word(state, IncarnationOf(word));
+  }
+  uint32_t state() const { return StateOf(xword.load(std::memory_order_acquire)); }
+
+  std::atomic<uint64_t> xword;
   uint32_t pid;
+  uint32_t reserved;
   uint64_t start_time;  // from /proc/PID/stat: tells a reused pid apart
   uint64_t attach_unix_ns;
   char name[32];

@@ -14,7 +14,7 @@ namespace shmpool::shm {
 namespace {
 
 TEST(Layout, Constants) {
-  EXPECT_EQ(kLayoutVersion, 5u);
+  EXPECT_EQ(kLayoutVersion, 6u);
   EXPECT_EQ(kMagic, 0x4c4f4f504d485353ull);  // "SSHMPOOL" read as a little-endian word
   EXPECT_EQ(kNumClasses, 41u);
   EXPECT_EQ(kFreeRunBuckets, 128u);
@@ -182,16 +182,16 @@ TEST(Layout, SegmentHeader) {
 
 TEST(Layout, ProcRecord) {
   SHMPOOL_PIN_SIZE(ProcRecord, 768, 64);
-  SHMPOOL_PIN_FIELD(ProcRecord, xstate, 0);
-  SHMPOOL_PIN_FIELD(ProcRecord, pid, 4);
-  SHMPOOL_PIN_FIELD(ProcRecord, start_time, 8);
-  SHMPOOL_PIN_FIELD(ProcRecord, attach_unix_ns, 16);
-  SHMPOOL_PIN_FIELD(ProcRecord, name, 24);
-  SHMPOOL_PIN_FIELD(ProcRecord, outside, 56);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nmalloc, 712);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nfree, 720);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_malloc_bytes, 728);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_free_bytes, 736);
+  SHMPOOL_PIN_FIELD(ProcRecord, xword, 0);
+  SHMPOOL_PIN_FIELD(ProcRecord, pid, 8);
+  SHMPOOL_PIN_FIELD(ProcRecord, start_time, 16);
+  SHMPOOL_PIN_FIELD(ProcRecord, attach_unix_ns, 24);
+  SHMPOOL_PIN_FIELD(ProcRecord, name, 32);
+  SHMPOOL_PIN_FIELD(ProcRecord, outside, 64);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nmalloc, 720);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nfree, 728);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_malloc_bytes, 736);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_free_bytes, 744);
 }
 
 TEST(Layout, Bin) {

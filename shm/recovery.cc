@@ -15,6 +15,7 @@ namespace {
 
 using StepHook = void (*)();
 constinit StepHook step_hook = nullptr;
+constinit StepHook verdict_hook = nullptr;
 
 // Marks a point between two stores that a resumed reclaim depends on (tests kill here).
 inline void Step() {
@@ -133,8 +134,7 @@ Claimants FindClaimants(const Segment& seg, uint32_t cls, uint64_t pos, bool pus
     if (!IsRingOp(op, push) || LoadRelaxed(tr.xcls) != cls || LoadRelaxed(tr.xpos) != pos + 1)
       continue;
     const uint32_t proc = owner - 2;
-    const bool dead =
-        LoadAcquire(seg.proc(proc).xstate) != ProcRecord::kLive || ProcessIsDead(seg, proc);
+    const bool dead = seg.proc(proc).state() != ProcRecord::kLive || ProcessIsDead(seg, proc);
     if (!dead) {
       out.live = true;
     } else {
@@ -287,31 +287,64 @@ void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport&
 
 }  // namespace
 
-bool ProcessIsDead(const Segment& seg, uint32_t index) {
+bool ReadProcRecord(const Segment& seg, uint32_t index, uint64_t* word, ProcIdentity* id) {
   const ProcRecord& rec = seg.proc(index);
-  if (LoadAcquire(rec.xstate) != ProcRecord::kLive) return false;
-  return ProcIdentity{rec.pid, rec.start_time}.KnownGone();
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const uint64_t before = LoadAcquire(rec.xword);
+    *id = ProcIdentity{rec.pid, rec.start_time};
+    if (verdict_hook != nullptr) verdict_hook();
+    std::atomic_thread_fence(std::memory_order_acquire);  // the identity is read before
+    if (LoadRelaxed(rec.xword) == before) {
+      *word = before;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ProcessIsDead(const Segment& seg, uint32_t index, uint64_t* word) {
+  uint64_t w = 0;
+  ProcIdentity id;
+  if (!ReadProcRecord(seg, index, &w, &id) || ProcRecord::StateOf(w) != ProcRecord::kLive)
+    return false;
+  if (!id.KnownGone()) return false;
+  if (word != nullptr) *word = w;
+  return true;
 }
 
 bool ReleaseAbandonedClaim(const Segment& seg, uint32_t index) {
   ProcRecord& rec = seg.proc(index);
-  uint32_t state = LoadAcquire(rec.xstate);
+  uint64_t word = LoadAcquire(rec.xword);
+  const uint32_t state = ProcRecord::StateOf(word);
   if (!ProcRecord::IsClaim(state)) return false;
   const pid_t pid = static_cast<pid_t>(ProcRecord::ClaimantOf(state));
   // kill(pid, 0) fails with ESRCH only when no process has that pid (EPERM: one exists).
   if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) return false;
-  return CasStrongAcqRel(rec.xstate, state, uint32_t{ProcRecord::kFree});
+  return CasStrongAcqRel(rec.xword, word, ProcRecord::WithState(word, ProcRecord::kFree));
 }
 
-absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index) {
+absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index, uint64_t word) {
   if (index >= seg.geometry().max_procs)
     return absl::InvalidArgumentError(absl::StrFormat("no process record %d", index));
   ProcRecord& rec = seg.proc(index);
-  const uint32_t state = LoadAcquire(rec.xstate);
+  const uint32_t state = ProcRecord::StateOf(word);
   if (state != ProcRecord::kLive && state != ProcRecord::kDead)
     return absl::FailedPreconditionError(
         absl::StrFormat("process record %d is not attached (state %d)", index, state));
-  StoreRelease(rec.xstate, uint32_t{ProcRecord::kDead});  // a reclaim is owed until kFree
+  // A reclaim is owed until kFree. Only from the exact word: the record may have been
+  // detached and claimed again since the verdict.
+  const uint64_t dead = ProcRecord::WithState(word, ProcRecord::kDead);
+  uint64_t seen = word;
+  if (state == ProcRecord::kLive)
+    CasStrongAcqRel(rec.xword, seen, dead);
+  else
+    seen = LoadAcquire(rec.xword);
+  if (seen != word && seen != dead)
+    return absl::AbortedError(absl::StrFormat(
+        "process record %d changed since the verdict (incarnation %d, now %d in state %d): "
+        "not reclaimed",
+        index, ProcRecord::IncarnationOf(word), ProcRecord::IncarnationOf(seen),
+        ProcRecord::StateOf(seen)));
   Step();
 
   ReclaimReport report;
@@ -333,10 +366,11 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index)
   Step();
   FetchAddRelaxed(seg.header().counters.xreclaimed_procs, uint64_t{1});
   Step();
-  StoreRelease(rec.xstate, uint32_t{ProcRecord::kFree});
+  StoreRelease(rec.xword, ProcRecord::WithState(word, ProcRecord::kFree));
   return report;
 }
 
 void SetReclaimStepHookForTesting(void (*hook)()) { step_hook = hook; }
+void SetVerdictHookForTesting(void (*hook)()) { verdict_hook = hook; }
 
 }  // namespace shmpool::shm

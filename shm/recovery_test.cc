@@ -56,6 +56,12 @@ double Scale() {
   return s ? std::atof(s) : 1.0;
 }
 
+// Reclaims record `index`, whose process the test knows is dead (or whose reclaim was cut
+// short), from the record's word as it is now.
+absl::StatusOr<ReclaimReport> ReclaimDead(const Segment& seg, uint32_t index) {
+  return ReclaimProcess(seg, index, LoadAcquire(seg.proc(index).xword));
+}
+
 [[noreturn]] void ChildLoop(const std::string& path, Mailbox* box, uint32_t seed) {
   auto seg = Segment::Open(path);
   if (!seg.ok()) _exit(2);
@@ -113,9 +119,10 @@ TEST(Recovery, KillStormLeavesAValidSegment) {
   uint64_t reclaimed_caches = 0, returned = 0;
   auto reclaim_dead = [&] {
     for (uint32_t p = 0; p < seg.geometry().max_procs; ++p) {
-      if (!ProcessIsDead(seg, p)) continue;
+      uint64_t word = 0;
+      if (!ProcessIsDead(seg, p, &word)) continue;
       for (int attempt = 0;; ++attempt) {
-        absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, p);
+        absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, p, word);
         if (r.ok()) {
           reclaimed_caches += r->caches;
           returned += r->blocks_returned;
@@ -322,7 +329,7 @@ class FrozenDeadClient {
     // The reference, counting the steps on the way.
     SetReclaimStepHookForTesting(CountStep);
     steps_taken = 0;
-    absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, 0);
+    absl::StatusOr<ReclaimReport> r = ReclaimDead(seg, 0);
     SetReclaimStepHookForTesting(nullptr);
     EXPECT_TRUE(r.ok()) << r.status();
     steps_ = steps_taken;
@@ -360,7 +367,7 @@ class FrozenDeadClient {
       if (!child_seg.ok()) _exit(2);
       arm();
       const auto t0 = std::chrono::steady_clock::now();
-      const bool ok = ReclaimProcess(**child_seg, 0).ok();
+      const bool ok = ReclaimDead(**child_seg, 0).ok();
       *reclaim_ns_ = (std::chrono::steady_clock::now() - t0).count();
       _exit(ok ? 0 : 1);
     }
@@ -370,14 +377,14 @@ class FrozenDeadClient {
     EXPECT_TRUE(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) << what;
     // Killed before its first store (live), during (dead: a reclaim is owed) or after its
     // last (free): a second reclaim finishes the first or finds nothing to do.
-    const uint32_t state = LoadAcquire(seg.proc(0).xstate);
-    absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, 0);
+    const uint32_t state = seg.proc(0).state();
+    absl::StatusOr<ReclaimReport> r = ReclaimDead(seg, 0);
     if (state == ProcRecord::kFree) {
       EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << what << ": " << r.status();
     } else {
       EXPECT_TRUE(r.ok()) << what << ": " << r.status();
     }
-    EXPECT_EQ(LoadAcquire(seg.proc(0).xstate), uint32_t{ProcRecord::kFree}) << what;
+    EXPECT_EQ(seg.proc(0).state(), uint32_t{ProcRecord::kFree}) << what;
     for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t)
       EXPECT_NE(LoadAcquire(seg.cache_owner(t)), CacheOwnerOf(0)) << what << ": cache " << t;
     const ValidationReport v = Validate(seg);
@@ -420,7 +427,7 @@ class FrozenDeadClient {
     const std::string copy(seg.base(), seg.sections().total);
     SetReclaimStepHookForTesting(CountStep);
     steps_taken = 0;
-    (void)ReclaimProcess(seg, 0);
+    (void)ReclaimDead(seg, 0);
     SetReclaimStepHookForTesting(nullptr);
     std::memcpy(seg.base(), copy.data(), copy.size());
     return steps_taken;
@@ -451,23 +458,24 @@ TEST(Recovery, AnAttachKilledAfterItsClaimLeavesARecordTheAuditFrees) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
-  const uint32_t state = LoadAcquire(seg.proc(0).xstate);
+  const uint32_t state = seg.proc(0).state();
   ASSERT_TRUE(ProcRecord::IsClaim(state)) << state;
   EXPECT_EQ(ProcRecord::ClaimantOf(state), static_cast<uint32_t>(pid));
   EXPECT_FALSE(ProcessIsDead(seg, 0)) << "a claimed record owes no reclaim";
   // Record 1 claimed by a process that still runs (this one, as if mid-attach): it stays.
-  StoreRelease(seg.proc(1).xstate, ProcRecord::ClaimBy(static_cast<uint32_t>(getpid())));
+  StoreRelease(seg.proc(1).xword,
+               ProcRecord::Word(ProcRecord::ClaimBy(static_cast<uint32_t>(getpid())), 1));
   EXPECT_FALSE(ReleaseAbandonedClaim(seg, 1));
   EXPECT_TRUE(ReleaseAbandonedClaim(seg, 0));
-  EXPECT_EQ(LoadAcquire(seg.proc(0).xstate), uint32_t{ProcRecord::kFree});
+  EXPECT_EQ(seg.proc(0).state(), uint32_t{ProcRecord::kFree});
   EXPECT_FALSE(ReleaseAbandonedClaim(seg, 0)) << "freed twice";
   // The freed record can be attached again, and a live record is never released.
   auto heap = Heap::Attach(ts.segment());
   ASSERT_TRUE(heap.ok()) << heap.status();
   EXPECT_EQ((*heap)->proc_index(), 0u);
   EXPECT_FALSE(ReleaseAbandonedClaim(seg, 0));
-  EXPECT_EQ(LoadAcquire(seg.proc(0).xstate), uint32_t{ProcRecord::kLive});
-  StoreRelease(seg.proc(1).xstate, uint32_t{ProcRecord::kFree});
+  EXPECT_EQ(seg.proc(0).state(), uint32_t{ProcRecord::kLive});
+  StoreRelease(seg.proc(1).xword, ProcRecord::Word(ProcRecord::kFree, 1));
 }
 
 int DeadClients() { return std::max(2, static_cast<int>(3 * Scale())); }
@@ -521,6 +529,86 @@ TEST(Recovery, ReclaimerKilledAtRandomInstantsResumesExactly) {
     EXPECT_GT(killed, 0);
     dead.ExpectWholeCapacity();
   }
+}
+
+// ---- a record reused under the reclaimer ---------------------------------------------
+
+// P1, a child attached to record 0, detaches and exits inside the reclaimer's verdict on
+// that record (after its reads of the record's identity), and P2 (this process) attaches to
+// the freed record and allocates through a cache. The verdict and the reclaim that follows
+// it must leave P2 alone: a reclaim of P2's record would give its caches away while it uses
+// them.
+struct ReuseUnderVerdict {
+  const TempSegment* ts = nullptr;
+  int go_fd = -1;
+  pid_t p1 = -1;
+  std::unique_ptr<Heap> p2;
+  void* p2_block = nullptr;
+};
+ReuseUnderVerdict reuse;
+
+void DetachP1AndAttachP2() {
+  SetVerdictHookForTesting(nullptr);
+  ASSERT_EQ(write(reuse.go_fd, "g", 1), 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(reuse.p1, &status, 0), reuse.p1);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  auto heap = Heap::Attach(reuse.ts->segment());
+  ASSERT_TRUE(heap.ok()) << heap.status();
+  ASSERT_EQ((*heap)->proc_index(), 0u);
+  reuse.p2 = std::move(*heap);
+  reuse.p2_block = reuse.p2->Allocate(64);
+  ASSERT_NE(reuse.p2_block, nullptr);
+}
+
+TEST(Recovery, ARecordReusedDuringTheVerdictIsNotReclaimed) {
+  TempSegment ts(8 << 20, Geometry{.max_procs = 1, .max_thread_caches = 8, .ring_slots = 8});
+  const Segment& seg = *ts.segment();
+  int go[2], ready[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t p1 = fork();
+  if (p1 == 0) {
+    auto child_seg = Segment::Open(ts.path());
+    if (!child_seg.ok()) _exit(2);
+    auto heap = Heap::Attach(std::shared_ptr<Segment>(std::move(*child_seg)));
+    if (!heap.ok() || (*heap)->Allocate(64) == nullptr) _exit(3);
+    char c = 'r';
+    if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(4);
+    heap->reset();  // detach
+    _exit(0);
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  reuse = {.ts = &ts, .go_fd = go[1], .p1 = p1};
+  const uint64_t p1_word = LoadAcquire(seg.proc(0).xword);
+
+  // What the daemon's audit does: a verdict, then a reclaim if it says dead.
+  SetVerdictHookForTesting(DetachP1AndAttachP2);
+  uint64_t word = 0;
+  const bool dead = ProcessIsDead(seg, 0, &word);
+  SetVerdictHookForTesting(nullptr);
+  ASSERT_NE(reuse.p2, nullptr);
+  EXPECT_FALSE(dead) << "P2 runs";
+  if (dead) (void)ReclaimProcess(seg, 0, word);
+  // A reclaim of P1's incarnation, decided before P2 attached, finds another incarnation.
+  const absl::StatusOr<ReclaimReport> late = ReclaimProcess(seg, 0, p1_word);
+  EXPECT_TRUE(absl::IsAborted(late.status())) << late.status();
+
+  EXPECT_EQ(seg.proc(0).state(), uint32_t{ProcRecord::kLive}) << "P2 was reclaimed";
+  EXPECT_EQ(seg.proc(0).pid, static_cast<uint32_t>(getpid()));
+  int owned = 0;
+  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t)
+    owned += LoadAcquire(seg.cache_owner(t)) == CacheOwnerOf(0);
+  EXPECT_EQ(owned, 1) << "P2's cache was given away while P2 uses it";
+  EXPECT_FALSE(Heap::Attach(ts.segment()).ok()) << "max_procs is 1 and P2 holds record 0";
+  EXPECT_EQ(LoadRelaxed(seg.header().counters.xreclaimed_procs), 0u);
+  reuse.p2->Free(reuse.p2_block);
+  reuse.p2.reset();
+  EXPECT_EQ(seg.proc(0).state(), uint32_t{ProcRecord::kFree}) << "P2 detached";
+  const ValidationReport v = Validate(seg);
+  EXPECT_TRUE(v.ok()) << v.ToString();
+  for (int fd : {go[0], go[1], ready[0], ready[1]}) close(fd);
 }
 
 }  // namespace

@@ -129,8 +129,10 @@ uint32_t ParkSlabPages(const Segment& seg, uint32_t cls, uint32_t slab) {
   ClassCentral& c = seg.central(cls);
   const SlabList was = ListFor(r, info);
   const uint32_t blocks_before = r.parked;
+  // Published before the punch: a free that reads a punched page's zeros after its first
+  // read of the entry reads the parked entry when it checks the entry again (heap.h).
   for (uint32_t i = 0; i < r.pages; ++i)
-    if (mask >> i & 1) StoreRelaxed(seg.page_entry(slab + i), PageEntry::MakeParked(cls, slab));
+    if (mask >> i & 1) StoreRelease(seg.page_entry(slab + i), PageEntry::MakeParked(cls, slab));
   DropParkedFromList(seg, slab, info);
   PunchPages(seg, slab, r.pages, mask);
   const uint32_t n = static_cast<uint32_t>(std::popcount(mask));
