@@ -259,6 +259,11 @@ void Reclaimer::Loop() {
     if (now >= next_audit) {
       Audit("audit");
       next_audit = now + audit_interval_;
+      // A stream that ended while its process still held the record (a client that follows
+      // a reset keeps the retired generation's record until it releases it): once the
+      // record is freed, the watch is done, and must not keep the retired segment mapped.
+      for (WatchEntry& w : watches_)
+        if (w.stream_ended && !StillNamed(w)) w.exited = true;
     }
     absl::Duration wait = next_audit - absl::Now();
     if (retrying) wait = std::min(wait, kRetryDelay);

@@ -142,7 +142,8 @@ __attribute__((always_inline)) inline void Heap::Free(void* p) {
   const TlsSlot t = tls_;  // by value: one 16-byte read of this thread's slot
   if (__builtin_expect(t.heap_id == id_ && page < frontier_pages(), 1)) {
     const std::atomic<uint64_t>& entry = pagemap_[page];
-    const uint64_t e = LoadRelaxed(entry);
+    // Acquire: pairs with the refill that made the page a slab again (its tags first).
+    const uint64_t e = LoadAcquire(entry);
     const uint32_t cls = PageEntry::ClassOf(e);
     const SizeClassInfo& info = Class(cls);
     const uint64_t in_slab = off - data_off_ - PageEntry::LiveSlabStartBytes(e);
