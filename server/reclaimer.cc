@@ -177,6 +177,14 @@ int Reclaimer::Audit(const char* how) {
   int n = 0;
   for (const ArenaPtr& a : arenas_->List()) {
     const shm::Segment& seg = *a->segment;
+    // A purge killed mid-way (Unavailable: a live process shares the cell; the next audit
+    // or purge finishes it).
+    const absl::StatusOr<uint32_t> purgers = shm::ReclaimDeadPurgers(seg);
+    if (purgers.ok() && *purgers != 0)
+      LogWarning("dead_purger_reclaimed")
+          .Kv("arena", a->spec.id)
+          .Kv("records", *purgers)
+          .Kv("note", "a purge was killed mid-way; its ring step is finished");
     for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
       const uint32_t state = shm::LoadAcquire(seg.proc(i).xstate);
       if (shm::ReleaseAbandonedClaim(seg, i)) {

@@ -14,7 +14,8 @@
 //      stopped (shm/recovery.h). This covers clients attached before a daemon restart,
 //      clients that mapped the segment directly, and the daemon's own death mid-reclaim.
 //      The audit also frees a record whose claimant was killed inside its attach, before
-//      the record went live (shm::ReleaseAbandonedClaim): it held nothing yet.
+//      the record went live (shm::ReleaseAbandonedClaim): it held nothing yet, and finishes
+//      the step of every purger that was killed mid-purge (shm::ReclaimDeadPurgers).
 // A dead process's blocks that it had allocated stay allocated (they are the
 // application's); each reclaim is logged (event=dead_client_reclaimed) and kept in a short
 // history (DeadClients) so stats and session output can say that they belonged to a dead
