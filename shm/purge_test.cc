@@ -4,9 +4,13 @@
 //   - A client killed after it stored its ring position, before its CAS; a purger wins the
 //     CAS for that position, and right then the dead client is reclaimed. The reclaim must
 //     leave the cell to the purger, and the batch goes home once.
-//   - A purger killed between its CAS and its release: the next purge, or the daemon's
-//     audit, finishes its step; the ring then wraps past that cell, and no block is lost
-//     or reachable twice.
+//   - A purger killed at each point of its pop (before its CAS, between its CAS and its
+//     release, after it): the next purge, or the daemon's audit (ReclaimDeadPurgers),
+//     finishes its step, also when the repairer itself is killed after any of its stores;
+//     the ring then wraps past that cell, and no block is lost or reachable twice.
+//   - A dead client and a dead purger that named one cell, repaired in either order.
+//   - Two purges at once, one stopped mid-pop: each holds a record of its own; with every
+//     record held a purge leaves the rings alone.
 #include "shm/purge.h"
 
 #include <signal.h>
@@ -132,7 +136,8 @@ void ExpectEveryBlockHomeOnce(const Segment& seg, Heap& heap) {
   EXPECT_EQ(crash::AllocatedBlocks(seg).size(), 0u) << "blocks lost";
 }
 
-// Pushes and pops one batch 3 times round the ring: every push must find its cell free.
+// Pushes and pops a batch 3 times round the ring: every push must find its cell free, and
+// every pop a batch (the one pushed, or one the ring held before: it keeps as many).
 void ExpectRingWrapsAround(const Segment& seg) {
   Transit t{};
   uint64_t batch = 0;
@@ -141,7 +146,8 @@ void ExpectRingWrapsAround(const Segment& seg) {
   for (uint64_t i = 0; i < turns; ++i) {
     ASSERT_TRUE(RingPush(seg, kCls, batch, t))
         << "the ring is full at position " << LoadRelaxed(seg.central(kCls).xenq);
-    ASSERT_EQ(RingPop(seg, kCls, t), batch);
+    batch = RingPop(seg, kCls, t);
+    ASSERT_NE(batch, 0u);
   }
   ReturnBlocks(seg, kCls, batch, t);
 }
@@ -171,7 +177,7 @@ TEST(Purge, AReclaimLeavesACellThatALivePurgerClaimed) {
 }
 
 // A segment whose ring held one batch, and a purger killed in its pop of that batch at
-// `point` (between its CAS and its release).
+// `point` (before its CAS, between its CAS and its release, or after it).
 class DeadPurgerSegment : public OneBatchInTheRing {
  public:
   explicit DeadPurgerSegment(RingPoint point) {
@@ -247,12 +253,24 @@ TEST_P(DeadPurger, ARepairerKilledAtAnyStepIsResumed) {
   std::printf("the repairer was killed at each of its %d steps\n", step - 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(BetweenCasAndRelease, DeadPurger,
-                         ::testing::Values(RingPoint::kClaimed, RingPoint::kRecorded),
-                         [](const ::testing::TestParamInfo<RingPoint>& point) {
-                           return point.param == RingPoint::kClaimed ? "BeforeItsOpStore"
-                                                                     : "BeforeItsRelease";
-                         });
+std::string PointName(const ::testing::TestParamInfo<RingPoint>& point) {
+  switch (point.param) {
+    case RingPoint::kPositionStored:
+      return "BeforeItsCas";
+    case RingPoint::kClaimed:
+      return "BeforeItsOpStore";
+    case RingPoint::kRecorded:
+      return "BeforeItsRelease";
+    case RingPoint::kDone:
+      return "AfterItsRelease";
+  }
+  return "?";
+}
+
+INSTANTIATE_TEST_SUITE_P(InItsPop, DeadPurger,
+                         ::testing::Values(RingPoint::kPositionStored, RingPoint::kClaimed,
+                                           RingPoint::kRecorded, RingPoint::kDone),
+                         PointName);
 
 // Both the dead client and a dead purger named the cell (the client before its CAS, the
 // purger after its CAS won): whichever is repaired first, the batch goes home once.
