@@ -170,9 +170,9 @@ Claimants FindClaimants(const Segment& seg, uint32_t cls, uint64_t pos, bool pus
 
 // A dead record's ring step (`self` its index, as in FindClaimants). Returns the chain (if
 // any) that must go back to the slabs, or Unavailable when a live process still names the
-// same cell. Resumable: the decision that
-// a claim is the dead cache's is stored (op Claimed) before the cell is touched, and a
-// popped batch is stored in xbatch before its cell is released.
+// same cell. Resumable: the decision that a claim is the dead record's is stored (op
+// Claimed) before the cell is touched, and a popped batch is stored in xbatch before its
+// cell is released.
 absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, Transit& t,
                                         ReclaimReport& report) {
   const uint32_t op = LoadRelaxed(t.xop);
