@@ -11,6 +11,9 @@
 //     again in the parent. Every trial must end where an uninterrupted reclaim ends: the
 //     same blocks allocated in every class, Validate() clean, the record and its caches
 //     free; and at the end the whole capacity can be allocated again.
+//   - A pusher stopped after it published its batch, before it cleared its Transit, while
+//     its other thread pops and allocates that batch (built with the ring's test hook):
+//     the reclaim and the test's oracle agree that the batch is allocated, not free.
 #include "shm/recovery.h"
 
 #include <signal.h>
