@@ -183,6 +183,15 @@ int Reclaimer::Audit(const char* how) {
 }
 
 int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how) {
+  // A purge killed mid-way (Unavailable: a live process shares the cell; the next audit or
+  // purge finishes it).
+  const absl::StatusOr<uint32_t> purgers = shm::ReclaimDeadPurgers(seg);
+  if (purgers.ok() && *purgers != 0)
+    LogWarning("dead_purger_reclaimed")
+        .Kv("arena", arena_id)
+        .Kv("generation", seg.header().generation.number)
+        .Kv("records", *purgers)
+        .Kv("note", "a purge was killed mid-way; its ring step is finished");
   int n = 0;
   for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
     const uint64_t word = shm::LoadAcquire(seg.proc(i).xword);

@@ -14,7 +14,8 @@
 //      stopped (shm/recovery.h). This covers clients attached before a daemon restart,
 //      clients that mapped the segment directly, and the daemon's own death mid-reclaim.
 //      The audit also frees a record whose claimant was killed inside its attach, before
-//      the record went live (shm::ReleaseAbandonedClaim): it held nothing yet.
+//      the record went live (shm::ReleaseAbandonedClaim): it held nothing yet, and finishes
+//      the step of every purger that was killed mid-purge (shm::ReclaimDeadPurgers).
 // Every segment of an arena is covered: the current one and each retired generation that
 // clients still map (a client attached across a reset holds a record in both). A watch
 // keeps the segment its record is in, so a reset does not end it.

@@ -3,7 +3,8 @@
 //   SegmentHeader      magic, layout version, geometry, section offsets, the page heap's
 //                      state, the arena-wide counters, the tenant's quota and the
 //                      directory of object pools (pool.h), the
-//                      arena's generation (reset)                   (one page)
+//                      arena's generation (reset), the purger
+//                      records (purge.h)                            (one page)
 //   ProcRecord[P]      one per attached process                    (P = max_procs)
 //   uint32 owner[T]    which process holds each thread cache       (T = max_thread_caches)
 //   ClassCentral[C]    per size class: transfer-ring positions, the slab lists' mutex
@@ -223,6 +224,52 @@ struct GenerationState {
   std::atomic<uint64_t> xstale_frees;
 };
 
+// Intent record: a batch in transit between a thread cache (or a purger: PurgerRecord) and
+// its class's ring or slabs. Written before the step that moves it and cleared after, so
+// recovery of a dead owner knows which batch may be half-moved (see transfer_ring.h for the
+// crash argument).
+struct Transit {
+  enum Op : uint32_t {
+    kNone = 0,
+    kToRing = 1,           // batch detached from the bin, ring position not yet claimed
+    kFromRing = 2,         // about to claim a ring position to pop
+    kToSlabs = 3,          // batch being returned to the slabs: xbatch = the rest of it,
+                           // xpos = the block being pushed onto its slab right now
+    kFromSlabs = 4,        // chain being taken from the slabs: xbatch = the chain so far,
+                           // xpos = first block of a slab being carved (NewSlab), else 0
+    kToRingClaimed = 5,    // ring position xpos - 1 claimed for push, cell not published
+    kFromRingClaimed = 6,  // ring position xpos - 1 claimed for pop, cell not released
+  };
+  std::atomic<uint64_t> xbatch;
+  std::atomic<uint64_t> xpos;  // ring ops: position + 1 attempted or claimed; slab ops: block
+  std::atomic<uint32_t> xop;
+  std::atomic<uint32_t> xcls;
+};
+
+// A purger's record (purge.h): a purge drains the transfer rings with the Transit of a
+// record it holds, so its ring steps are named in the segment like a thread cache's and a
+// purger that dies mid-step is found and finished like a dead cache (recovery.h).
+//   xowner: 0 when free, else Owner(pid, start time) of the process holding it, in one
+//   word (so a reader never sees half of an identity): the pid in bits 0-21 (pids fit in
+//   22 bits, the kernel's PID_MAX_LIMIT), the start time (clock ticks after boot) above.
+// A purger claims a free record with one CAS (0 -> its owner word) and frees it with a
+// release store of 0 once its Transit names nothing; a repairer takes over a dead owner's
+// record with one CAS (its word -> the repairer's), finishes the step, then frees it.
+// INVARIANT: xowner == 0 => transit.xop == kNone.
+inline constexpr uint32_t kMaxPurgers = 4;  // purges draining the rings at once
+struct alignas(kCacheLine) PurgerRecord {
+  static constexpr uint32_t kPidBits = 22;
+  static constexpr uint64_t Owner(uint32_t pid, uint64_t start_time) {
+    return start_time << kPidBits | pid;
+  }
+  static constexpr uint32_t PidOf(uint64_t owner) {
+    return static_cast<uint32_t>(owner & ((uint64_t{1} << kPidBits) - 1));
+  }
+  static constexpr uint64_t StartTimeOf(uint64_t owner) { return owner >> kPidBits; }
+  std::atomic<uint64_t> xowner;
+  Transit transit;
+};
+
 struct SegmentHeader {
   std::atomic<uint64_t> xmagic;  // kMagic, published last by the creator
   uint32_t layout_version;
@@ -237,6 +284,7 @@ struct SegmentHeader {
   alignas(kCacheLine) TenantState tenant;
   alignas(kCacheLine) PoolSlot pools[kMaxPools];
   alignas(kCacheLine) GenerationState generation;
+  PurgerRecord purgers[kMaxPurgers];
 };
 static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 
@@ -323,27 +371,6 @@ struct BinCold {
   std::atomic<uint64_t> xspare;
   std::atomic<uint64_t> xrefilled;
   std::atomic<uint64_t> xdrained;
-};
-
-// Intent record: a batch in transit between this cache and its class's ring or slabs.
-// Written before the step that moves it and cleared after, so recovery of a dead owner
-// knows which batch may be half-moved (see transfer_ring.h for the crash argument).
-struct Transit {
-  enum Op : uint32_t {
-    kNone = 0,
-    kToRing = 1,           // batch detached from the bin, ring position not yet claimed
-    kFromRing = 2,         // about to claim a ring position to pop
-    kToSlabs = 3,          // batch being returned to the slabs: xbatch = the rest of it,
-                           // xpos = the block being pushed onto its slab right now
-    kFromSlabs = 4,        // chain being taken from the slabs: xbatch = the chain so far,
-                           // xpos = first block of a slab being carved (NewSlab), else 0
-    kToRingClaimed = 5,    // ring position xpos - 1 claimed for push, cell not published
-    kFromRingClaimed = 6,  // ring position xpos - 1 claimed for pop, cell not released
-  };
-  std::atomic<uint64_t> xbatch;
-  std::atomic<uint64_t> xpos;  // ring ops: position + 1 attempted or claimed; slab ops: block
-  std::atomic<uint32_t> xop;
-  std::atomic<uint32_t> xcls;
 };
 
 // Thread-cache owner words (the owners section): who holds each ThreadCache record.

@@ -26,6 +26,7 @@ TEST(Layout, Constants) {
   EXPECT_EQ(kCacheFree, 1u);
   EXPECT_EQ(CacheOwnerOf(0), 2u);
   EXPECT_EQ(kMaxPools, 64u);
+  EXPECT_EQ(kMaxPurgers, 4u);
 }
 
 // Every atomic in a segment is lock-free (a lock would live in one process).
@@ -160,7 +161,7 @@ TEST(Layout, PoolSlot) {
 }
 
 TEST(Layout, SegmentHeader) {
-  SHMPOOL_PIN_SIZE(SegmentHeader, 3200, 64);
+  SHMPOOL_PIN_SIZE(SegmentHeader, 3456, 64);
   SHMPOOL_PIN_FIELD(SegmentHeader, xmagic, 0);
   SHMPOOL_PIN_FIELD(SegmentHeader, layout_version, 8);
   SHMPOOL_PIN_FIELD(SegmentHeader, header_bytes, 12);
@@ -174,6 +175,7 @@ TEST(Layout, SegmentHeader) {
   SHMPOOL_PIN_FIELD(SegmentHeader, tenant, 1024);
   SHMPOOL_PIN_FIELD(SegmentHeader, pools, 1088);
   SHMPOOL_PIN_FIELD(SegmentHeader, generation, 3136);
+  SHMPOOL_PIN_FIELD(SegmentHeader, purgers, 3200);
   SHMPOOL_PIN_SIZE(GenerationState, 24, 8);
   SHMPOOL_PIN_FIELD(GenerationState, number, 0);
   SHMPOOL_PIN_FIELD(GenerationState, xretired_by, 8);
@@ -222,6 +224,15 @@ TEST(Layout, Transit) {
   SHMPOOL_PIN_FIELD(Transit, xpos, 8);
   SHMPOOL_PIN_FIELD(Transit, xop, 16);
   SHMPOOL_PIN_FIELD(Transit, xcls, 20);
+}
+
+TEST(Layout, PurgerRecord) {
+  SHMPOOL_PIN_SIZE(PurgerRecord, 64, 64);
+  SHMPOOL_PIN_FIELD(PurgerRecord, xowner, 0);
+  SHMPOOL_PIN_FIELD(PurgerRecord, transit, 8);
+  EXPECT_EQ(PurgerRecord::Owner(4194303, 5), uint64_t{5} << 22 | 4194303);
+  EXPECT_EQ(PurgerRecord::PidOf(PurgerRecord::Owner(1234, 99)), 1234u);
+  EXPECT_EQ(PurgerRecord::StartTimeOf(PurgerRecord::Owner(1234, 99)), 99u);
 }
 
 TEST(Layout, ThreadCache) {

@@ -115,41 +115,65 @@ void ReturnCarried(const Segment& seg, uint32_t cls, Transit& t, ReclaimReport& 
   Drop(t);
 }
 
-// Who else names ring position `pos` of class `cls` for a push or pop: a cache of a live
-// process (its step will finish by itself) or of another dead process.
+// Who else names ring position `pos` of class `cls` for a push or pop: a record (thread
+// cache or purger) whose owner is live (its step will finish by itself) or gone. Records
+// are indexed caches first, then purgers (PurgerIndex); `self`, the record being finished,
+// counts as dead.
 struct Claimants {
   bool live = false;
-  bool other_dead_claimed = false;  // another dead cache past its CAS on this position
-  uint32_t first_dead = ~0u;        // lowest dead cache index naming the position
+  bool other_dead_claimed = false;  // another dead record past its CAS on this position
+  uint32_t first_dead = ~0u;        // lowest dead record index naming the position
 };
+
+uint32_t PurgerIndex(const Segment& seg, uint32_t i) {
+  return seg.geometry().max_thread_caches + i;
+}
+
+bool OwnerGone(uint64_t owner) {
+  return ProcIdentity{PurgerRecord::PidOf(owner), PurgerRecord::StartTimeOf(owner)}.KnownGone();
+}
 
 Claimants FindClaimants(const Segment& seg, uint32_t cls, uint64_t pos, bool push, uint32_t self) {
   Claimants out;
+  // `gone` runs after the Transit is read, so it can tell whether its record changed hands.
+  auto consider = [&](uint32_t index, const Transit& tr, auto gone) {
+    const uint32_t op = LoadAcquire(tr.xop);
+    if (!IsRingOp(op, push) || LoadAcquire(tr.xcls) != cls || LoadAcquire(tr.xpos) != pos + 1)
+      return;
+    if (index != self && !gone()) {
+      out.live = true;
+      return;
+    }
+    if (index != self && (op == Transit::kToRingClaimed || op == Transit::kFromRingClaimed))
+      out.other_dead_claimed = true;
+    if (index < out.first_dead) out.first_dead = index;
+  };
   const uint32_t n = seg.geometry().max_thread_caches;
   for (uint32_t t = 0; t < n; ++t) {
     const uint32_t owner = LoadAcquire(seg.cache_owner(t));
     if (owner <= kCacheFree) continue;
-    const Transit& tr = seg.cache(t).transit;
-    const uint32_t op = LoadRelaxed(tr.xop);
-    if (!IsRingOp(op, push) || LoadRelaxed(tr.xcls) != cls || LoadRelaxed(tr.xpos) != pos + 1)
-      continue;
-    const uint32_t proc = owner - 2;
-    const bool dead = seg.proc(proc).state() != ProcRecord::kLive || ProcessIsDead(seg, proc);
-    if (!dead) {
-      out.live = true;
-    } else {
-      if (t != self && (op == Transit::kToRingClaimed || op == Transit::kFromRingClaimed))
-        out.other_dead_claimed = true;
-      if (t < out.first_dead) out.first_dead = t;
-    }
+    consider(t, seg.cache(t).transit, [&] {
+      const uint32_t proc = owner - 2;
+      return seg.proc(proc).state() != ProcRecord::kLive || ProcessIsDead(seg, proc);
+    });
+  }
+  for (uint32_t i = 0; i < kMaxPurgers; ++i) {
+    const PurgerRecord& rec = seg.header().purgers[i];
+    const uint64_t owner = LoadAcquire(rec.xowner);
+    if (owner == 0) continue;
+    // A record freed and claimed again while we read it holds a live purger's Transit: its
+    // new owner stored its word before its Transit (the claim CAS comes first).
+    consider(PurgerIndex(seg, i), rec.transit,
+             [&] { return OwnerGone(owner) && LoadAcquire(rec.xowner) == owner; });
   }
   return out;
 }
 
-// A dead cache's ring step. Returns the chain (if any) that must go back to the slabs, or
-// Unavailable when a live process still names the same cell. Resumable: the decision that
-// a claim is the dead cache's is stored (op Claimed) before the cell is touched, and a
-// popped batch is stored in xbatch before its cell is released.
+// A dead record's ring step (`self` its index, as in FindClaimants). Returns the chain (if
+// any) that must go back to the slabs, or Unavailable when a live process still names the
+// same cell. Resumable: the decision that a claim is the dead record's is stored (op
+// Claimed) before the cell is touched, and a popped batch is stored in xbatch before its
+// cell is released.
 absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, Transit& t,
                                         ReclaimReport& report) {
   const uint32_t op = LoadRelaxed(t.xop);
@@ -215,10 +239,9 @@ absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, Trans
   return batch;  // released already: xbatch names what was popped
 }
 
-// Leaves the dead cache's Transit naming nothing, or carrying one chain wholly outside the
-// slabs and the ring (Carry).
-absl::Status SettleTransit(const Segment& seg, uint32_t t, ReclaimReport& report) {
-  Transit& tr = seg.cache(t).transit;
+// Leaves the Transit `tr` of dead record `self` naming nothing, or carrying one chain
+// wholly outside the slabs and the ring (Carry).
+absl::Status SettleTransit(const Segment& seg, uint32_t self, Transit& tr, ReclaimReport& report) {
   const uint32_t op = LoadRelaxed(tr.xop);
   const uint32_t cls = LoadRelaxed(tr.xcls);
   if (op == Transit::kNone) return absl::OkStatus();
@@ -234,7 +257,7 @@ absl::Status SettleTransit(const Segment& seg, uint32_t t, ReclaimReport& report
     if (!IsSlabOp(LoadRelaxed(tr.xop))) return absl::OkStatus();  // the repair finished it
     chain = LoadRelaxed(tr.xbatch);
   } else {
-    absl::StatusOr<uint64_t> orphan = FinishRingStep(seg, t, tr, report);
+    absl::StatusOr<uint64_t> orphan = FinishRingStep(seg, self, tr, report);
     if (!orphan.ok()) return orphan.status();
     chain = *orphan;
   }
@@ -351,7 +374,7 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index,
   const uint32_t me = CacheOwnerOf(index);
   for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
     if (LoadAcquire(seg.cache_owner(t)) != me) continue;
-    if (absl::Status s = SettleTransit(seg, t, report); !s.ok()) return s;
+    if (absl::Status s = SettleTransit(seg, t, seg.cache(t).transit, report); !s.ok()) return s;
     ThreadCache& tc = seg.cache(t);
     // The class whose chain the Transit carries goes first: the Transit carries one chain.
     if (LoadRelaxed(tc.transit.xop) == Transit::kToSlabs)
@@ -368,6 +391,45 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index,
   Step();
   StoreRelease(rec.xword, ProcRecord::WithState(word, ProcRecord::kFree));
   return report;
+}
+
+absl::StatusOr<uint64_t> PurgerOwnerOfSelf() {
+  const absl::StatusOr<ProcIdentity> self = ProcIdentity::Self();
+  if (!self.ok()) return self.status();
+  const uint64_t owner = PurgerRecord::Owner(self->pid, self->start_time);
+  if (PurgerRecord::PidOf(owner) != self->pid ||
+      PurgerRecord::StartTimeOf(owner) != self->start_time)
+    return absl::OutOfRangeError(absl::StrFormat(
+        "pid %d with start time %d does not fit a purger record", self->pid, self->start_time));
+  return owner;
+}
+
+absl::StatusOr<uint32_t> ReclaimDeadPurgers(const Segment& seg) {
+  const absl::StatusOr<uint64_t> me = PurgerOwnerOfSelf();
+  if (!me.ok()) return me.status();
+  uint32_t freed = 0;
+  absl::Status owed = absl::OkStatus();
+  for (uint32_t i = 0; i < kMaxPurgers; ++i) {
+    PurgerRecord& rec = seg.header().purgers[i];
+    uint64_t owner = LoadAcquire(rec.xowner);
+    if (owner == 0 || !OwnerGone(owner)) continue;
+    const uint64_t dead = owner;
+    if (!CasStrongAcqRel(rec.xowner, owner, *me)) continue;  // freed or taken over meanwhile
+    Step();
+    ReclaimReport report;
+    if (absl::Status s = SettleTransit(seg, PurgerIndex(seg, i), rec.transit, report); !s.ok()) {
+      StoreRelease(rec.xowner, dead);  // still owed: the next call takes it over again
+      owed = s;
+      continue;
+    }
+    if (LoadRelaxed(rec.transit.xop) == Transit::kToSlabs)
+      ReturnCarried(seg, LoadRelaxed(rec.transit.xcls), rec.transit, report, nullptr);
+    StoreRelease(rec.xowner, uint64_t{0});
+    Step();
+    ++freed;
+  }
+  if (!owed.ok()) return owed;
+  return freed;
 }
 
 void SetReclaimStepHookForTesting(void (*hook)()) { step_hook = hook; }

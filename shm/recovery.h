@@ -60,11 +60,21 @@
 //     when the reclaimer dies between clearing a bin and counting it (counters only: the
 //     allocated figure comes from the lists); a pool object being returned when the
 //     reclaimer dies is lost (pool.h: loss over duplication).
-//   - Open finding: when recovery_test.cc killed its dead client only after thousands of
-//     operations per thread, its check that every free block the dead record or a ring
-//     named is free after the reclaim failed twice in about 10 suite runs under load (once
-//     seen with its output: 2 blocks). Not yet explained: a window this argument misses,
-//     or an over-approximation in the test's naming walk (FreeBlocksOutsideSlabs).
+//   - A push-claimed Transit (kToRingClaimed) names its batch only while the cell is not
+//     yet published (its sequence still equals the position): once published, the ring
+//     names the batch, and the pusher's other threads may pop and allocate it before the
+//     pusher clears its Transit. FinishRingStep reads the cell, not the Transit, to decide.
+//
+// Purgers (purge.h) drain the rings with the Transit of a purger record in the segment
+// (layout.h: PurgerRecord), never a private one, so every ring claim is named by a record
+// that FindClaimants sees: a live purger's claim makes a reclaim of a dead client that named
+// the same cell wait (Unavailable), and a dead purger's step is finished or undone exactly
+// like a dead cache's (SettleTransit, FinishRingStep, the same tie-break among dead
+// claimants: records are indexed caches first, then purgers). ReclaimDeadPurgers takes a
+// dead purger's record over with one CAS (so two repairers never finish the same step),
+// settles its Transit, returns the batch it carries and frees the record; a repairer killed
+// on the way leaves the record owned by a dead process again, and the next one resumes it
+// (the same stored decisions as above).
 #pragma once
 
 #include <cstdint>
@@ -114,8 +124,21 @@ bool ReleaseAbandonedClaim(const Segment& seg, uint32_t index);
 // process also named: call again shortly.
 absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index, uint64_t word);
 
-// Testing seam: `hook` (nullptr: none) runs after each store of ReclaimProcess that a
-// resumed reclaim depends on, so a test can kill the reclaimer between any two of them.
+// This process's owner word for a purger record (layout.h: PurgerRecord::Owner); an error
+// when /proc cannot tell its start time, or when the identity does not fit the word.
+absl::StatusOr<uint64_t> PurgerOwnerOfSelf();
+
+// Frees every purger record whose owner is gone (a purge killed mid-way): takes it over,
+// finishes or undoes the ring step its Transit names as for a dead cache, returns the batch
+// it carries to the slabs. Every purge runs it first; the daemon's audit runs it with every
+// reclaim pass. Returns how many records it freed; Unavailable when a live process is
+// mid-way through a ring step on a cell a dead purger also named (that record stays owed:
+// call again shortly).
+absl::StatusOr<uint32_t> ReclaimDeadPurgers(const Segment& seg);
+
+// Testing seam: `hook` (nullptr: none) runs after each store of ReclaimProcess (and of
+// ReclaimDeadPurgers) that a resumed reclaim depends on, so a test can kill the reclaimer
+// between any two of them.
 void SetReclaimStepHookForTesting(void (*hook)());
 
 // Testing seam: `hook` (nullptr: none) runs in ReadProcRecord after it has read the record's

@@ -11,6 +11,9 @@
 //     again in the parent. Every trial must end where an uninterrupted reclaim ends: the
 //     same blocks allocated in every class, Validate() clean, the record and its caches
 //     free; and at the end the whole capacity can be allocated again.
+//   - A pusher stopped after it published its batch, before it cleared its Transit, while
+//     its other thread pops and allocates that batch (built with the ring's test hook):
+//     the reclaim and the test's oracle agree that the batch is allocated, not free.
 #include "shm/recovery.h"
 
 #include <signal.h>
@@ -20,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -34,6 +38,7 @@
 #include "shm/heap.h"
 #include "shm/purge.h"
 #include "shm/stats.h"
+#include "shm/transfer_ring.h"
 #include "shm/validate.h"
 #include "tests/crash/allocated_blocks.h"
 #include "tests/stress/whole_capacity.h"
@@ -256,6 +261,15 @@ std::string StepsInTransit(const Segment& seg) {
   return out;
 }
 
+// True while a push-claimed Transit (kToRingClaimed, position xpos - 1) still names its
+// batch: until its cell is published. From then on the ring names the batch, and another
+// thread may pop and allocate it before the pusher clears its Transit (FinishRingStep
+// decides the same way, from the cell's sequence).
+bool PushStillNamesItsBatch(const Segment& seg, uint32_t cls, uint64_t xpos) {
+  const uint64_t pos = xpos - 1;
+  return xpos != 0 && LoadAcquire(seg.ring(cls)[pos & (seg.geometry().ring_slots - 1)].xseq) == pos;
+}
+
 // The free blocks outside the slabs: in the lists, spares and Transit chains of process
 // record 0's caches, and in every ring cell that holds a batch. An exact reclaim leaves
 // each of them free.
@@ -275,6 +289,9 @@ std::set<uint64_t> FreeBlocksOutsideSlabs(const Segment& seg) {
     }
     const uint32_t op = LoadRelaxed(tc.transit.xop), cls = LoadRelaxed(tc.transit.xcls);
     if (op == Transit::kNone || cls == 0 || cls >= kNumClasses) continue;
+    if (op == Transit::kToRingClaimed &&
+        !PushStillNamesItsBatch(seg, cls, LoadRelaxed(tc.transit.xpos)))
+      continue;
     walk(LoadRelaxed(tc.transit.xbatch), Class(cls).batch);
     if (op == Transit::kToSlabs) walk(LoadRelaxed(tc.transit.xpos), 1);
   }
@@ -287,6 +304,13 @@ std::set<uint64_t> FreeBlocksOutsideSlabs(const Segment& seg) {
     }
   }
   return out;
+}
+
+// The blocks of `named_free` (free before a reclaim) that are allocated after it.
+int Lost(const std::set<uint64_t>& named_free, const std::vector<uint64_t>& allocated) {
+  int lost = 0;
+  for (uint64_t off : allocated) lost += static_cast<int>(named_free.count(off));
+  return lost;
 }
 
 // A dead client frozen as its segment's bytes, and what an uninterrupted reclaim makes of
@@ -303,19 +327,18 @@ class FrozenDeadClient {
       ops_[0] = ops_[1] = 0;
       const pid_t pid = fork();
       if (pid == 0) ChurnUntilKilled(ts_->path(), seed + attempt, ops_);
-      // Both threads past a short warm-up (so a slow sanitizer run still leaves caches to
-      // reclaim), then 2-22 ms more. Killing only after thousands of operations per thread
-      // made the lost-blocks check below fail now and then (lost = 2, under load): an open
-      // finding (recovery.h, known gaps).
+      // Both threads past their warm-up (bins, spares and rings in use), then a random
+      // further stretch of work: an amount of work, not of time, so a slow machine or a
+      // sanitizer still leaves caches to reclaim.
+      const uint64_t goal = kWarmUpOps + rng() % (4 * kWarmUpOps);
       int status = 0;
-      while (ops_[0].load() < kWarmUpOps || ops_[1].load() < kWarmUpOps) {
+      while (ops_[0].load() < goal || ops_[1].load() < kWarmUpOps) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
           ADD_FAILURE() << "the churning client exited before it was killed: " << status;
           return;
         }
         std::this_thread::yield();
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 20000));
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
       EXPECT_TRUE(ProcessIsDead(seg, 0));
@@ -338,9 +361,8 @@ class FrozenDeadClient {
     EXPECT_TRUE(v.ok()) << v.ToString();
     want_ = AllocatedByClass(seg);
     allocated_ = AllocatedAfterPurge(seg);
-    int lost = 0;
-    for (uint64_t off : allocated_) lost += named_free.count(off);
-    EXPECT_EQ(lost, 0) << "free blocks the dead client's record or a ring named, not returned";
+    EXPECT_EQ(Lost(named_free, allocated_), 0)
+        << "free blocks the dead client's record or a ring named, not returned";
   }
 
   ~FrozenDeadClient() {
@@ -418,8 +440,8 @@ class FrozenDeadClient {
   int steps_ = 0;
   uint64_t blocks_returned_ = 0;
   std::map<uint32_t, uint64_t> want_;
-  std::vector<uint64_t> allocated_;            // after the reference reclaim (and a purge)
-  static constexpr uint64_t kWarmUpOps = 200;  // per thread: its held blocks once over
+  std::vector<uint64_t> allocated_;             // after the reference reclaim (and a purge)
+  static constexpr uint64_t kWarmUpOps = 2000;  // per thread: ten times its 200 held blocks
 
   // The steps an uninterrupted reclaim of `seg`'s dead record 0 would take, counted on a
   // copy (the segment is restored): a client killed too early leaves too few to test.
@@ -441,6 +463,69 @@ class FrozenDeadClient {
       mmap(nullptr, sizeof(std::atomic<int64_t>), PROT_READ | PROT_WRITE,
            MAP_SHARED | MAP_ANONYMOUS, -1, 0));
 };
+
+// A pusher stopped after it published its batch, before it cleared its Transit (which
+// still names the batch, op kToRingClaimed), while its process's other thread pops that
+// batch and allocates both its blocks; then the process is killed. The batch is the other
+// thread's now: the reclaim leaves it allocated, and the test's oracle must not count it
+// free (0 lost), and no block may be reachable twice.
+[[noreturn]] void PopWhileThePusherNamesIt(const std::string& path) {
+  auto seg = Segment::Open(path);
+  if (!seg.ok()) _exit(2);
+  auto heap = Heap::Attach(std::shared_ptr<Segment>(std::move(*seg)));
+  if (!heap.ok()) _exit(3);
+  Heap* h = heap->get();
+  static std::atomic<int> phase{0};  // 1: the batch is published; 2: the popper has it
+  SetRingHookForTesting([](bool push, RingPoint p) {
+    if (!push || p != RingPoint::kDone) return;
+    phase.store(1);
+    while (phase.load() != 2) std::this_thread::yield();
+    raise(SIGKILL);
+  });
+  std::thread popper([h] {
+    while (phase.load() != 1) std::this_thread::yield();
+    // An empty cache: its first refill pops the ring's one batch.
+    for (uint32_t i = 0; i < Class(ClassOf(30000)).batch; ++i)
+      if (h->Allocate(30000) == nullptr) _exit(4);
+    phase.store(2);
+    for (;;) pause();
+  });
+  // Two batches and a block: the last free pushes the first batch (the spare) to the ring.
+  std::vector<void*> blocks;
+  for (uint32_t i = 0; i < 2 * Class(ClassOf(30000)).batch + 1; ++i)
+    blocks.push_back(h->Allocate(30000));
+  for (void* p : blocks) h->Free(p);
+  _exit(5);
+}
+
+TEST(Recovery, ABatchPoppedWhileItsPusherNamesItStaysAllocated) {
+  TempSegment ts(8 << 20, Geometry{.max_procs = 2, .max_thread_caches = 8, .ring_slots = 8});
+  const Segment& seg = *ts.segment();
+  const pid_t pid = fork();
+  if (pid == 0) PopWhileThePusherNamesIt(ts.path());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  ASSERT_EQ(StepsInTransit(seg), "op " + std::to_string(Transit::kToRingClaimed));
+  // The popped batch, as the pusher's Transit names it.
+  std::vector<uint64_t> popped;
+  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t)
+    if (LoadAcquire(seg.cache_owner(t)) == CacheOwnerOf(0) && LoadRelaxed(seg.cache(t).transit.xop))
+      for (uint64_t b = LoadRelaxed(seg.cache(t).transit.xbatch); b; b = seg.block(b).next)
+        popped.push_back(b);
+  ASSERT_EQ(popped.size(), Class(ClassOf(30000)).batch);
+  const std::set<uint64_t> named_free = FreeBlocksOutsideSlabs(seg);
+  absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, 0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const ValidationReport v = Validate(seg);
+  EXPECT_TRUE(v.ok()) << v.ToString();
+  const std::vector<uint64_t> allocated = AllocatedAfterPurge(seg);
+  for (uint64_t b : popped)
+    EXPECT_NE(std::find(allocated.begin(), allocated.end(), b), allocated.end())
+        << "a block the popper allocated is free";
+  EXPECT_EQ(Lost(named_free, allocated), 0)
+      << "free blocks the dead client's record or a ring named, not returned";
+}
 
 // A process killed inside Heap::Attach, after its claim and before its record went live,
 // owned nothing: ReleaseAbandonedClaim frees that record, and never a live claimant's.

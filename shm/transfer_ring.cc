@@ -5,6 +5,17 @@
 #include "shm/atomics.h"
 
 namespace shmpool::shm {
+namespace {
+
+using RingHook = void (*)(bool push, RingPoint point);
+constinit RingHook ring_hook = nullptr;
+
+inline void Point(bool push, RingPoint point) {
+  if (ring_hook != nullptr) [[unlikely]]
+    ring_hook(push, point);
+}
+
+}  // namespace
 
 bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit) {
   ClassCentral& c = seg.central(cls);
@@ -20,6 +31,7 @@ bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit
     const int64_t dif = static_cast<int64_t>(seq - pos);
     if (dif == 0) {
       StoreRelaxed(transit.xpos, pos + 1);
+      Point(true, RingPoint::kPositionStored);
       if (CasAcqRel(c.xenq, pos, pos + 1)) break;
     } else if (dif < 0) {
       return false;  // full
@@ -27,9 +39,12 @@ bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit
       pos = LoadRelaxed(c.xenq);
     }
   }
+  Point(true, RingPoint::kClaimed);
   StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kToRingClaimed));
+  Point(true, RingPoint::kRecorded);
   StoreRelaxed(cell->xbatch, batch);
   StoreRelease(cell->xseq, pos + 1);
+  Point(true, RingPoint::kDone);
   return true;
 }
 
@@ -45,6 +60,7 @@ uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit) {
     const int64_t dif = static_cast<int64_t>(seq - (pos + 1));
     if (dif == 0) {
       StoreRelaxed(transit.xpos, pos + 1);
+      Point(false, RingPoint::kPositionStored);
       if (CasAcqRel(c.xdeq, pos, pos + 1)) break;
     } else if (dif < 0) {
       return 0;  // empty
@@ -52,12 +68,15 @@ uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit) {
       pos = LoadRelaxed(c.xdeq);
     }
   }
+  Point(false, RingPoint::kClaimed);
   StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kFromRingClaimed));
   const uint64_t batch = LoadRelaxed(cell->xbatch);
   // The caller installs the batch in its bin and then clears the Transit; until then the
   // Transit names the batch, so a crash here leaves it findable.
   StoreRelaxed(transit.xbatch, batch);
+  Point(false, RingPoint::kRecorded);
   StoreRelease(cell->xseq, pos + slots);
+  Point(false, RingPoint::kDone);
   return batch;
 }
 
@@ -71,5 +90,7 @@ uint64_t RingDepth(const Segment& seg, uint32_t cls) {
   const uint64_t enq = LoadRelaxed(c.xenq), deq = LoadRelaxed(c.xdeq);
   return enq > deq ? enq - deq : 0;
 }
+
+void SetRingHookForTesting(void (*hook)(bool push, RingPoint point)) { ring_hook = hook; }
 
 }  // namespace shmpool::shm

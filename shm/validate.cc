@@ -1,5 +1,6 @@
 #include "shm/validate.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -263,9 +264,17 @@ class Validator {
       if (n != info.batch) Error("class %d: ring batch of %d blocks, not %d", cls, n, info.batch);
       in_caches_[cls] += n;
     }
+    // The cells before deq that no later push has reached are released, for the push at
+    // their position + slots: one still claimed by a pop would hold the ring full there.
+    for (uint64_t pos = enq - std::min(enq, slots); pos < deq; ++pos)
+      if (LoadRelaxed(seg_.ring(cls)[pos & (slots - 1)].xseq) != pos + slots)
+        Error("class %d: ring cell %d claimed by a pop, not released", cls, pos);
   }
 
   void WalkCaches() {
+    for (uint32_t i = 0; i < kMaxPurgers; ++i)
+      if (const uint32_t op = LoadRelaxed(seg_.header().purgers[i].transit.xop))
+        Error("purger %d: a batch is in transit (op %d)", i, op);
     const Geometry& g = seg_.geometry();
     for (uint32_t t = 0; t < g.max_thread_caches; ++t) {
       if (LoadAcquire(seg_.cache_owner(t)) == kCacheNeverUsed) continue;  // may be unbacked
