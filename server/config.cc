@@ -134,9 +134,10 @@ absl::Status ParseMetrics(const toml::table& t, MetricsConfig& m) {
     const std::string key(k.str());
     const std::string full = absl::StrCat("metrics.", key);
     if (key == "per_client") {
-      auto b = v.value<bool>();
-      if (!b) return absl::InvalidArgumentError(absl::StrCat(full, " must be true or false"));
-      m.per_client = *b;
+      const toml::value<bool>* b = v.as_boolean();  // value<bool>() would take 1 too
+      if (b == nullptr)
+        return absl::InvalidArgumentError(absl::StrCat(full, " must be true or false"));
+      m.per_client = b->get();
     } else if (key == "read_timeout_ms" || key == "idle_timeout_ms" || key == "max_connections") {
       auto n = v.value<int64_t>();
       if (!n || *n < 1)

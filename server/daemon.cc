@@ -25,9 +25,10 @@ namespace shmpool::server {
 namespace {
 
 // What one connection may hold of the daemon: every request is small (the largest names an
-// arena and a few numbers), a process needs a few streams (one session per attach, watches).
+// arena and a few numbers); a process needs a session stream per arena it attaches to (its
+// attaches share one connection) and a few more for watches and calls.
 constexpr int kMaxRequestBytes = 64 * 1024;
-constexpr int kMaxStreamsPerConnection = 64;
+constexpr int kStreamsBesideSessions = 64;
 constexpr int kHandshakeTimeoutMs = 10000;  // a TCP peer that connects and never speaks
 
 constexpr const char* kServices[] = {"shmpool.v1.ArenaService", "shmpool.v1.SessionService",
@@ -70,7 +71,8 @@ absl::Status Daemon::Init() {
   builder.RegisterService(&stats_service_);
   builder.RegisterService(&pool_service_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config_.limits.max_arenas) + kStreamsBesideSessions);
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tcp_credentials =
       TcpServerCredentials(config_.tls);

@@ -204,6 +204,55 @@ TEST(TenantEdges, EveryRpcOfShmpoolctlHasADeadline) {
   EXPECT_EQ(bad.rc, 2) << bad.err;
 }
 
+// A request of 100 KiB (an unknown field the daemon would skip) is refused by gRPC before
+// any handler runs.
+TEST(TenantEdges, OversizedRequestIsRefused) {
+  TestDaemon d;
+  d.Start();
+  v1::ListArenasRequest req;
+  req.GetReflection()->MutableUnknownFields(&req)->AddLengthDelimited(1000,
+                                                                      std::string(100 << 10, 'a'));
+  v1::ListArenasResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status st = d.arenas().ListArenas(&ctx, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+}
+
+// One connection holds at most max_arenas + 64 streams at once (a session per arena, and
+// 64 more): with max_arenas = 1 and 65 watches open, one more call on the same connection
+// waits for a free stream (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS) and meets its deadline;
+// on a connection of its own it is answered.
+TEST(TenantEdges, StreamsPerConnectionAreCapped) {
+  TempDir conf;
+  std::ofstream(conf / "shmpoold.toml") << "[limits]\nmax_arenas = 1\n";
+  TestDaemon d;
+  d.Start({"--config", conf / "shmpoold.toml"});
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::GetStatsResponse>>> watches;
+  v1::WatchStatsRequest req;
+  req.mutable_interval()->set_seconds(60);
+  for (int i = 0; i < 65; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    watches.push_back(d.stats().WatchStats(contexts.back().get(), req));
+    v1::GetStatsResponse first;
+    ASSERT_TRUE(watches.back()->Read(&first)) << i;
+  }
+  auto busy = [](v1::ArenaService::Stub& stub) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    v1::ListArenasResponse resp;
+    return stub.ListArenas(&ctx, {}, &resp).error_code();
+  };
+  EXPECT_EQ(busy(d.arenas()), grpc::StatusCode::DEADLINE_EXCEEDED);
+  grpc::ChannelArguments own;
+  own.SetInt("shmpool.test.own_connection", 1);  // a channel (and connection) of its own
+  auto other = v1::ArenaService::NewStub(
+      grpc::CreateCustomChannel(d.endpoint(), grpc::InsecureChannelCredentials(), own));
+  EXPECT_EQ(busy(*other), grpc::StatusCode::OK);
+  for (auto& c : contexts) c->TryCancel();
+  for (auto& w : watches) w->Finish();
+}
+
 TEST(TenantEdges, PlainTcpListenerGivesUnauthenticatedPeersNoTenantData) {
   TestDaemon d;
   const std::string tcp = "127.0.0.1:" + std::to_string(FreePort());
