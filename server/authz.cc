@@ -39,6 +39,14 @@ const char* Verb(ArenaAction action) {
   return "use";
 }
 
+// Whether a remote peer presented a verified client certificate: it came over TCP ("ipv4:"
+// or "ipv6:"), and with [tls] (`tls`) the TCP listeners take no one else. A peer of a Unix
+// connection missing from the PeerTable ("fd:N") is neither local nor verified.
+bool Verified(const PeerCredentials& peer, bool tls) {
+  return tls &&
+         (absl::StartsWith(peer.address, "ipv4:") || absl::StartsWith(peer.address, "ipv6:"));
+}
+
 // A remote peer without a verified certificate: refused whatever it asks of an arena.
 absl::Status Unauthenticated(const PeerCredentials& peer) {
   return absl::UnauthenticatedError(absl::StrFormat(
@@ -69,7 +77,7 @@ bool Authz::IsAdmin(const PeerCredentials& peer) const {
 absl::Status Authz::Check(const PeerCredentials& peer, const ArenaRecord& arena,
                           ArenaAction action) const {
   if (!peer.local) {
-    if (!remote_authenticated_) return Unauthenticated(peer);
+    if (!Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
     if (action == ArenaAction::kRead) return absl::OkStatus();
     return absl::PermissionDeniedError(
         absl::StrFormat("arena \"%s\": remote peers (%s) may not attach or manage arenas",
@@ -85,7 +93,7 @@ absl::Status Authz::Check(const PeerCredentials& peer, const ArenaRecord& arena,
 
 absl::StatusOr<std::vector<ArenaPtr>> Authz::Readable(const PeerCredentials& peer,
                                                       std::vector<ArenaPtr> arenas) const {
-  if (!peer.local && !remote_authenticated_) return Unauthenticated(peer);
+  if (!peer.local && !Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
   if (!peer.local || IsAdmin(peer)) return arenas;
   const std::vector<gid_t> groups = GroupsOf(peer);
   std::erase_if(arenas, [&](const ArenaPtr& a) { return !IsTenant(peer.uid, groups, *a); });
@@ -93,7 +101,7 @@ absl::StatusOr<std::vector<ArenaPtr>> Authz::Readable(const PeerCredentials& pee
 }
 
 absl::Status Authz::CheckCreate(const PeerCredentials& peer, ArenaSpec& spec) const {
-  if (!peer.local && !remote_authenticated_) return Unauthenticated(peer);
+  if (!peer.local && !Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
   if (!peer.local) return absl::PermissionDeniedError("remote peers may not create arenas");
   if (IsAdmin(peer)) return absl::OkStatus();
   if (spec.owner && *spec.owner != peer.uid)
