@@ -359,7 +359,7 @@ TEST(TenantEdges, TlsListenerTakesOnlyClientsWithACertificate) {
                                         << "\"\n";
   d.Start({"--config", conf / "shmpoold.toml", "--listen",
            d.endpoint() + ",127.0.0.1:" + std::to_string(port)});
-  const std::string tcp = "localhost:" + std::to_string(port);
+  const std::string tcp = "127.0.0.1:" + std::to_string(port);  // no DNS: the IP SAN
   const std::vector<std::string> tls = {
       "--endpoint",       tcp,         "--tls-ca",        pki / "ca.pem", "--tls-cert",
       pki / "client.pem", "--tls-key", pki / "client.key"};
