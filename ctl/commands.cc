@@ -14,6 +14,7 @@
 #include "ctl/json.h"
 #include "ctl/map.h"
 #include "ctl/pool_commands.h"
+#include "ctl/printable.h"
 #include "ctl/rpc_common.h"
 #include "ctl/segments.h"
 #include "ctl/table.h"
@@ -281,7 +282,7 @@ int Doctor(const Args& args, const std::shared_ptr<grpc::Channel>& channel) {
   grpc::ClientContext ctx;
   Prepare(ctx);
   if (grpc::Status st = pool_stub->ListPools(&ctx, req, &pools); !st.ok()) return Failed(st);
-  std::cout << DoctorReport(resp, pools);
+  std::cout << PrintableLines(DoctorReport(resp, pools));
   return kExitOk;
 }
 

@@ -73,8 +73,10 @@ grpc::Status ArenaServiceImpl::GetArena(grpc::ServerContext* ctx, const v1::GetA
 
 grpc::Status ArenaServiceImpl::ListArenas(grpc::ServerContext* ctx, const v1::ListArenasRequest*,
                                           v1::ListArenasResponse* resp) {
-  for (const ArenaPtr& a : authz_->Readable(peers_->Lookup(ctx->peer()), arenas_->List()))
-    ToProto(*a, arenas_->LiveClients(*a), resp->add_arenas());
+  absl::StatusOr<std::vector<ArenaPtr>> readable =
+      authz_->Readable(peers_->Lookup(ctx->peer()), arenas_->List());
+  if (!readable.ok()) return ToGrpc(readable.status());
+  for (const ArenaPtr& a : *readable) ToProto(*a, arenas_->LiveClients(*a), resp->add_arenas());
   return grpc::Status::OK;
 }
 

@@ -28,9 +28,21 @@
 //   min_free = "256MiB"           # purge when the shm directory has less free space
 //   interval_ms = 100             # how often the policy thread looks
 //
+//   [metrics]                     # /metrics (metrics_listen = "HOST:PORT"; a bare port is
+//   read_timeout_ms = 10000       # loopback); a request's head and body, and a response
+//   idle_timeout_ms = 60000       # a keep-alive connection between requests
+//   max_connections = 64          # open at once; more are answered 503
+//   per_client = true             # false: no per-client series (pids, uids, client names)
+//
+//   [tls]                         # TCP listeners: TLS, client certificates required
+//   cert_file = "/etc/shmpool/server.pem"   # PEM chain of the daemon's certificate
+//   key_file = "/etc/shmpool/server.key"    # its private key
+//   ca_file = "/etc/shmpool/clients-ca.pem" # CA(s) that signed the clients' certificates
+//
 // Invariants after a successful load: every arena id is valid and unique; capacities are
 // positive multiples of 4 KiB within max_arena_capacity; quota <= capacity; at least one
-// listen endpoint.
+// listen endpoint; [tls] names all three files or none; metrics timeouts and the connection
+// cap are positive.
 #pragma once
 
 #include <sys/types.h>
@@ -71,13 +83,30 @@ struct PurgeConfig {
   int64_t interval_ms = 100;  // how often the policy thread looks
 };
 
+// /metrics over HTTP (server/metrics_http.h): [metrics] in the TOML, --metrics-per-client.
+struct MetricsConfig {
+  int64_t read_timeout_ms = 10000;
+  int64_t idle_timeout_ms = 60000;
+  int64_t max_connections = 64;
+  bool per_client = true;  // series per client session: pids, uids, client names
+};
+
+// TLS of the TCP listeners ([tls]): every TCP connection must present a client certificate
+// signed by ca_file. Without it, TCP peers are unauthenticated (server/authz.h).
+struct TlsConfig {
+  std::string cert_file, key_file, ca_file;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct Config {
   std::vector<std::string> listen;  // endpoints: "unix:PATH" or "HOST:PORT"
   std::string shm_dir = "/dev/shm";
   std::vector<ArenaSpec> arenas;
   Limits limits;
   PurgeConfig purge;
-  std::string metrics_listen;      // HOST:PORT serving Prometheus /metrics; empty: off
+  std::string metrics_listen;  // HOST:PORT serving Prometheus /metrics; empty: off
+  MetricsConfig metrics;
+  TlsConfig tls;
   std::optional<gid_t> admin_gid;  // admin_group = "NAME" or GID: manages every arena (authz.h)
 };
 

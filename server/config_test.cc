@@ -69,5 +69,36 @@ TEST(Config, RejectsWithReasons) {
   EXPECT_NE(bad("listen = \"nonsense\"").find("endpoint"), std::string::npos);
 }
 
+TEST(Config, MetricsAndTlsTables) {
+  absl::StatusOr<Config> c = ParseConfig(R"(
+[metrics]
+read_timeout_ms = 250
+idle_timeout_ms = 500
+max_connections = 3
+per_client = false
+[tls]
+cert_file = "/s.pem"
+key_file = "/s.key"
+ca_file = "/ca.pem"
+)",
+                                         "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metrics.read_timeout_ms, 250);
+  EXPECT_EQ(c->metrics.idle_timeout_ms, 500);
+  EXPECT_EQ(c->metrics.max_connections, 3);
+  EXPECT_FALSE(c->metrics.per_client);
+  EXPECT_TRUE(c->tls.enabled());
+  EXPECT_EQ(c->tls.ca_file, "/ca.pem");
+  const Config d = DefaultConfig();
+  EXPECT_TRUE(d.metrics.per_client);
+  EXPECT_FALSE(d.tls.enabled());
+  for (const char* text : {"[metrics]\nread_timeout_ms = 0", "[metrics]\nper_client = 1",
+                           "[metrics]\nnonsense = 1", "[tls]\ncert_file = \"/s.pem\"",
+                           "[tls]\ncert_file = \"\"\nkey_file = \"k\"\nca_file = \"c\""}) {
+    absl::StatusOr<Config> e = ParseConfig(text, "t.toml");
+    EXPECT_FALSE(e.ok()) << text;
+  }
+}
+
 }  // namespace
 }  // namespace shmpool::server

@@ -93,7 +93,9 @@ grpc::Status PoolServiceImpl::ListPools(grpc::ServerContext* ctx, const v1::List
   const PeerCredentials peer = peers_->Lookup(ctx->peer());
   std::vector<ArenaPtr> targets;
   if (req->arena().empty() || req->arena() == api::kAllArenas) {
-    targets = authz_->Readable(peer, arenas_->List());
+    absl::StatusOr<std::vector<ArenaPtr>> readable = authz_->Readable(peer, arenas_->List());
+    if (!readable.ok()) return ToGrpc(readable.status());
+    targets = std::move(*readable);
   } else {
     absl::StatusOr<std::string> id = api::ParseArenaName(req->arena());
     if (!id.ok()) return ToGrpc(id.status());
