@@ -7,6 +7,12 @@
 // descriptor itself: fallocate to back pages before they are handed out (no SIGBUS on a
 // full tmpfs), hole punching to purge, fstat's st_blocks for the resident size, and fds
 // passed between processes. Not copyable or movable: pointers into it are handed out.
+//
+// Every mapping is registered with the SIGBUS guard (untrusted.h, bus_guard.h) from mmap
+// to munmap; Faulted() says a SIGBUS hit it (its file was truncated) and the mapping now
+// reads private zero pages. geometry() and sections() are this process's copies, taken
+// when the image was validated: a bound computed from them holds whatever the segment's
+// header says later.
 #pragma once
 
 #include <sys/types.h>
@@ -44,6 +50,8 @@ class Segment {
   const Sections& sections() const { return sections_; }
   const Geometry& geometry() const { return geometry_; }
   uint64_t data_pages() const { return sections_.pages; }
+  // A SIGBUS in this mapping was contained (InstallBusGuard): it reads zeros now.
+  bool Faulted() const;
 
   ProcRecord& proc(uint32_t i) const {
     return reinterpret_cast<ProcRecord*>(base_ + sections_.procs)[i];
@@ -82,7 +90,7 @@ class Segment {
   uint64_t ResidentBytes() const;
 
  private:
-  Segment(int fd, char* base, uint64_t size, std::string path);
+  Segment(int fd, char* base, uint64_t size, std::string path, int guard_slot);
 
   int fd_;
   char* base_;
@@ -91,6 +99,7 @@ class Segment {
   Geometry geometry_;
   Sections sections_;
   uint64_t free_tag_key_;
+  int guard_slot_;  // bus_guard.h slot of the mapping, -1 when unguarded
 };
 
 }  // namespace shmpool::shm

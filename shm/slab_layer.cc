@@ -166,22 +166,28 @@ void RecountClass(const Segment& seg, uint32_t cls) {
 class ClassLock {
  public:
   ClassLock(const Segment& seg, uint32_t cls, Transit& transit)
-      : seg_(seg), c_(seg.central(cls)), transit_(transit) {
+      : seg_(seg), c_(seg.central(cls)), transit_(transit), uncaught_(std::uncaught_exceptions()) {
     if (c_.mutex.Lock() == RobustMutex::LockResult::kOwnerDied) {
-      RepairClass(seg, cls);
+      try {
+        RepairClass(seg, cls);
+      } catch (...) {
+        c_.mutex.UnlockUnrepaired();
+        throw;
+      }
       c_.mutex.MarkConsistent();
     }
     const uint64_t at = static_cast<uint64_t>(reinterpret_cast<char*>(&transit) - seg.base());
     c_.holder_transit = at < seg.sections().total ? at : 0;  // private Transits: none
   }
-  ~ClassLock() {
+  // Throws only what a failed unlock throws, and never while unwinding (robust_mutex.h).
+  ~ClassLock() noexcept(false) {
     c_.holder_transit = 0;
     if (&transit_ == &c_.transit) {  // the shared record is free again for the next holder
       StoreRelaxed(transit_.xop, static_cast<uint32_t>(Transit::kNone));
       StoreRelaxed(transit_.xbatch, uint64_t{0});
       StoreRelaxed(transit_.xpos, uint64_t{0});
     }
-    c_.mutex.Unlock();
+    c_.mutex.UnlockFromGuard(uncaught_);
   }
   ClassLock(const ClassLock&) = delete;
   ClassLock& operator=(const ClassLock&) = delete;
@@ -190,6 +196,7 @@ class ClassLock {
   const Segment& seg_;
   ClassCentral& c_;
   Transit& transit_;
+  int uncaught_;
 };
 
 }  // namespace
