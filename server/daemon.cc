@@ -19,6 +19,7 @@
 #include "server/metrics_text.h"
 #include "server/proto_convert.h"
 #include "server/stats_collector.h"
+#include "shm/untrusted.h"
 
 namespace shmpool::server {
 namespace {
@@ -76,7 +77,9 @@ absl::Status Daemon::Init() {
                                tcp_ports.back().second.get());
     }
   }
-  // Every lock is held and every socket bound: now the segments are ours to adopt.
+  // Every lock is held and every socket bound: now the segments are ours to adopt. From
+  // here a SIGBUS in a segment mapping (a tenant cut its file short) is contained.
+  shm::InstallBusGuard();
   arenas_.AdoptExisting();
   // Clients that died while no daemon watched them: reclaimed before anyone attaches.
   if (const int n = reclaimer_.Audit("adoption"); n > 0)
@@ -91,7 +94,8 @@ absl::Status Daemon::Init() {
         MetricsHttpServer::Start(config_.metrics_listen, [this] {
           v1::GetStatsResponse resp;
           for (const ArenaPtr& a : arenas_.List())
-            CollectArenaStats(*a, sessions_.List(a->spec.id), resp.add_arenas());
+            CollectArenaStats(arenas_, *a, sessions_.List(a->spec.id), resp.add_arenas())
+                .IgnoreError();  // a quarantined arena has its own series
           return FormatMetrics(resp);
         });
     if (!m.ok()) return m.status();

@@ -161,7 +161,13 @@ Reclaimer::Outcome Reclaimer::TryReclaim(const WatchEntry& w, const char* how) {
   // Detached (record freed, maybe claimed again by another process): nothing to do. The
   // record cannot change under us otherwise: its process is gone and only we reclaim.
   if (!StillNamed(w)) return Outcome::kDone;
-  return ReclaimIndex(**arena, w.proc_index, how);
+  Outcome out = Outcome::kDone;
+  // A fault quarantines the arena (logged there): nothing more to reclaim in it.
+  arenas_
+      ->WithSegment(**arena,
+                    [&](const shm::Segment&) { out = ReclaimIndex(**arena, w.proc_index, how); })
+      .IgnoreError();
+  return out;
 }
 
 bool Reclaimer::StillNamed(const WatchEntry& w) const {
@@ -176,26 +182,35 @@ bool Reclaimer::StillNamed(const WatchEntry& w) const {
 int Reclaimer::Audit(const char* how) {
   int n = 0;
   for (const ArenaPtr& a : arenas_->List()) {
-    const shm::Segment& seg = *a->segment;
-    for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
-      const uint32_t state = shm::LoadAcquire(seg.proc(i).xstate);
-      if (shm::ReleaseAbandonedClaim(seg, i)) {
-        LogWarning("abandoned_claim_released")
-            .Kv("arena", a->spec.id)
-            .Kv("proc_index", i)
-            .Kv("pid", shm::ProcRecord::ClaimantOf(state))
-            .Kv("note", "a client was killed while it attached; its process record is free");
-        continue;
+    if (a->quarantine) continue;
+    // A fault quarantines the arena (logged there); the other arenas are audited.
+    arenas_->WithSegment(*a, [&](const shm::Segment&) { n += AuditArena(*a, how); }).IgnoreError();
+  }
+  arenas_->ProbeLocked();
+  return n;
+}
+
+int Reclaimer::AuditArena(const ArenaRecord& a, const char* how) {
+  const shm::Segment& seg = *a.segment;
+  int n = 0;
+  for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
+    const uint32_t state = shm::LoadAcquire(seg.proc(i).xstate);
+    if (shm::ReleaseAbandonedClaim(seg, i)) {
+      LogWarning("abandoned_claim_released")
+          .Kv("arena", a.spec.id)
+          .Kv("proc_index", i)
+          .Kv("pid", shm::ProcRecord::ClaimantOf(state))
+          .Kv("note", "a client was killed while it attached; its process record is free");
+      continue;
+    }
+    // kDead: a reclaim that a previous daemon began and did not finish.
+    if (!shm::ProcessIsDead(seg, i) && state != shm::ProcRecord::kDead) continue;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (ReclaimIndex(a, i, how) == Outcome::kDone) {
+        ++n;
+        break;
       }
-      // kDead: a reclaim that a previous daemon began and did not finish.
-      if (!shm::ProcessIsDead(seg, i) && state != shm::ProcRecord::kDead) continue;
-      for (int attempt = 0; attempt < 200; ++attempt) {
-        if (ReclaimIndex(*a, i, how) == Outcome::kDone) {
-          ++n;
-          break;
-        }
-        absl::SleepFor(kRetryDelay);
-      }
+      absl::SleepFor(kRetryDelay);
     }
   }
   return n;

@@ -63,6 +63,7 @@ class Reclaimer final : public SessionObserver {
   Reclaimer& operator=(const Reclaimer&) = delete;
 
   // Reclaims every live record of every arena whose process is gone; returns how many.
+  // Quarantined arenas are skipped; a lock-timeout quarantine is probed (ProbeLocked).
   // Before Start() (daemon start-up), or from the reclaimer thread.
   int Audit(const char* how = "audit") ABSL_LOCKS_EXCLUDED(mu_);
   void Start();
@@ -97,6 +98,8 @@ class Reclaimer final : public SessionObserver {
   // True while w's process record is still live (or being reclaimed) and names w's process.
   bool StillNamed(const WatchEntry& w) const;
   Outcome ReclaimIndex(const ArenaRecord& arena, uint32_t index, const char* how);
+  // Audit of one arena (inside ArenaRegistry::WithSegment); returns how many it reclaimed.
+  int AuditArena(const ArenaRecord& arena, const char* how);
   void Remember(DeadClient d) ABSL_LOCKS_EXCLUDED(mu_);
 
   ArenaRegistry* const arenas_;
