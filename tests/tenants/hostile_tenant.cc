@@ -12,14 +12,18 @@
 //   truncate BYTES     ftruncate the file to BYTES; "ok"
 //   restore            ftruncate the file back to its full size (zero pages past the cut:
 //                      this process may write its mapping again); "ok"
-//   lock               takes the page-heap mutex and holds it; "ok"
-//   unlock             releases it; "ok"
+//   lock               takes the page-heap mutex and holds it (waits 1 s at most: the
+//                      mutex may be scribbled over); "ok" or "err ERRNO"
+//   unlock             releases it if held; "ok"
 //   lock_class SIZE    takes the mutex of SIZE's size class and holds it (killed holding
 //                      it, this process leaves the next locker its repair); "ok"
 //   close              unmaps; "ok"
+#include <pthread.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -32,6 +36,7 @@
 namespace {
 
 std::unique_ptr<shmpool::shm::Segment> seg;
+bool held = false;  // the page-heap mutex, by this process
 
 std::string Run(const std::string& line) {
   std::istringstream in(line);
@@ -81,12 +86,19 @@ std::string Run(const std::string& line) {
     return ftruncate(seg->fd(), static_cast<off_t>(sec.total)) == 0
                ? "ok"
                : "err " + std::string(std::strerror(errno));
+  // pthread directly (not RobustMutex, which checks): the mutex may be scribbled over.
+  auto* heap_mutex = reinterpret_cast<pthread_mutex_t*>(&seg->header().heap.mutex);
   if (cmd == "lock") {
-    seg->header().heap.mutex.Lock();
-    return "ok";
+    timespec until{};
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    const int rc = pthread_mutex_timedlock(heap_mutex, &until);
+    held = rc == 0 || rc == EOWNERDEAD;
+    return held ? "ok" : "err " + std::to_string(rc);
   }
   if (cmd == "unlock") {
-    seg->header().heap.mutex.Unlock();
+    if (held) pthread_mutex_unlock(heap_mutex);
+    held = false;
     return "ok";
   }
   if (cmd == "lock_class") {
@@ -96,6 +108,7 @@ std::string Run(const std::string& line) {
     return "ok";
   }
   if (cmd == "close") {
+    held = false;  // the mutex of a dropped generation stays held: nobody reads it again
     seg.reset();
     return "ok";
   }

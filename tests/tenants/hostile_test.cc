@@ -13,12 +13,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <random>
 
 #include "harness.h"
+#include "shmpool/v1/pool.grpc.pb.h"
 
 namespace shmpool::testing {
 namespace {
@@ -247,6 +251,190 @@ TEST_F(Hostile, ResetAndDeleteRecoverAQuarantinedArena) {
   EXPECT_EQ(Shmpoolctl(d_, {"arena", "delete", "evil"}), 0) << d_.Log();
   EXPECT_EQ(GetArena(d_, "evil", &a).error_code(), StatusCode::NOT_FOUND);
   ASSERT_NO_FATAL_FAILURE(ExpectGoodServed());
+}
+
+uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* v = getenv(name);
+  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+// Latencies of one kind of call, in microseconds.
+class Latencies {
+ public:
+  void Add(Clock::duration d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    us_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  }
+  // The q-quantile (0..1); 0 when empty.
+  int64_t Quantile(double q) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (us_.empty()) return 0;
+    std::vector<int64_t> v = us_;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return us_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int64_t> us_;
+};
+
+// Round after round, the evil tenant scribbles random bytes over random ranges of its
+// segment's metadata, cuts its file short, or holds its page-heap lock, while root polls
+// stats, purges, maps and lists pools of every arena and the good tenant's clients
+// allocate and free. The daemon never dies, no call waits past the lock deadline (plus
+// slack), the good tenant's figures stay exact, and a restart with the damaged file in
+// place comes up. Reports the good tenant's GetStats latency, quiet and under attack.
+TEST_F(Hostile, HostileRounds) {
+  const uint64_t rounds = EnvOr("SHMPOOL_HOSTILE_ROUNDS", 30);
+  const uint64_t seed = EnvOr("SHMPOOL_HOSTILE_SEED", 1);
+  std::mt19937_64 rng(seed);
+  std::atomic<bool> stop{false}, hostile{false};
+  std::atomic<int64_t> slowest_us{0}, storm_errors{0}, poll_errors{0};
+  Latencies quiet, attacked;
+  auto timed = [&](auto call) {
+    const Clock::time_point t0 = Clock::now();
+    const grpc::Status st = call();
+    const Clock::duration d = Clock::now() - t0;
+    int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    for (int64_t old = slowest_us.load(); us > old && !slowest_us.compare_exchange_weak(old, us);) {
+    }
+    const bool expected = st.ok() || st.error_code() == StatusCode::FAILED_PRECONDITION;
+    if (!expected) poll_errors.fetch_add(1);
+    EXPECT_TRUE(expected) << st.error_code() << " " << st.error_message();
+    return d;
+  };
+  // The good tenant: two clients allocating and freeing.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&] {
+      Child w(AsUid(kGood, {SHMPOOL_TEST_WORKER}));
+      if (w.Ask("attach " + d_.endpoint() + " good").rfind("ok", 0) != 0) {
+        storm_errors.fetch_add(1);
+        return;
+      }
+      while (!stop.load()) {
+        if (w.Ask("alloc 64 100") != "ok 100" || w.Ask("freeall") != "ok")
+          storm_errors.fetch_add(1);
+      }
+      if (w.Ask("detach") != "ok") storm_errors.fetch_add(1);
+    });
+  // Root: the good tenant's stats, timed.
+  threads.emplace_back([&] {
+    while (!stop.load()) {
+      v1::GetStatsResponse resp;
+      const Clock::duration d = timed([&] { return GetStats(d_, "arenas/good", &resp); });
+      (hostile.load() ? attacked : quiet).Add(d);
+    }
+  });
+  // Root: everything of every arena.
+  threads.emplace_back([&] {
+    auto pools = v1::PoolService::NewStub(d_.channel());
+    while (!stop.load()) {
+      v1::GetStatsResponse all;
+      timed([&] { return GetStats(d_, "", &all); });
+      v1::PurgeArenaResponse purged;
+      timed([&] { return Purge(d_, "", &purged); });
+      for (const char* id : {"evil", "good", "default"}) {
+        timed([&] {
+          v1::GetSegmentMapRequest req;
+          req.set_name(std::string("arenas/") + id);
+          v1::SegmentMap map;
+          grpc::ClientContext ctx;
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+          return d_.stats().GetSegmentMap(&ctx, req, &map);
+        });
+      }
+      timed([&] {
+        v1::ListPoolsResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        return pools->ListPools(&ctx, {}, &resp);
+      });
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the quiet sample
+  hostile.store(true);
+  v1::Arena evil;
+  ASSERT_TRUE(GetArena(d_, "evil", &evil).ok());
+  const uint64_t total = evil.segment_bytes();
+  int resets = 0, quarantines = 0;
+  for (uint64_t round = 0; round < rounds; ++round) {
+    switch (rng() % 3) {
+      case 0:
+        ASSERT_EQ(
+            evil_->Ask("scribble " + std::to_string(rng()) + " " + std::to_string(1 + rng() % 16)),
+            "ok");
+        break;
+      case 1:
+        ASSERT_EQ(evil_->Ask("truncate " + std::to_string(4096 * (1 + rng() % (total / 4096)))),
+                  "ok");
+        break;
+      default:
+        evil_->Ask("lock");  // "err" when the mutex is scribbled over: attacked anyway
+        break;
+    }
+    // Root on the evil arena itself: answered (OK or FAILED_PRECONDITION), never hung.
+    v1::GetStatsResponse resp;
+    timed([&] { return GetStats(d_, "arenas/evil", &resp); });
+    v1::PurgeArenaResponse purged;
+    timed([&] { return Purge(d_, "arenas/evil", &purged); });
+    ASSERT_EQ(evil_->Ask("unlock"), "ok");
+    ASSERT_EQ(evil_->Ask("restore"), "ok");
+    if (std::optional<v1::Quarantine> q = QuarantineOf(d_, "evil"); q && round + 1 < rounds) {
+      ++quarantines;
+      // Recovered: a fresh generation for the next rounds to attack.
+      ASSERT_EQ(evil_->Ask("close"), "ok");
+      ASSERT_EQ(Shmpoolctl(d_, {"arena", "reset", "evil"}), 0) << d_.Log();
+      ++resets;
+      ASSERT_EQ(evil_->Ask("open " + d_.SegmentPath("evil")), "ok");
+    }
+    if (round % 10 == 9) {
+      std::string out;
+      EXPECT_EQ(Shmpoolctl(d_, {"doctor"}, &out), 0) << out;
+    }
+  }
+  // The last damage stays: scribbled, and the lock held by a tenant that then dies.
+  ASSERT_EQ(evil_->Ask("scribble " + std::to_string(rng()) + " 64"), "ok");
+  hostile.store(false);
+  stop.store(true);
+  for (std::thread& t : threads) t.join();
+  evil_->Kill(SIGKILL);
+  evil_->Wait();
+
+  EXPECT_EQ(storm_errors.load(), 0) << "the good tenant's clients were refused";
+  EXPECT_EQ(poll_errors.load(), 0);
+  EXPECT_LT(slowest_us.load(),
+            std::chrono::duration_cast<std::chrono::microseconds>(kLockDeadline + kSlack).count())
+      << "a call waited past the lock deadline";
+  ASSERT_NO_FATAL_FAILURE(ExpectGoodServed());
+  std::cout << "hostile rounds: " << rounds << " (seed " << seed << "), quarantines " << quarantines
+            << ", resets " << resets << "\n"
+            << "good GetStats quiet:    n=" << quiet.size() << " p50=" << quiet.Quantile(0.5)
+            << "us p99=" << quiet.Quantile(0.99) << "us\n"
+            << "good GetStats attacked: n=" << attacked.size() << " p50=" << attacked.Quantile(0.5)
+            << "us p99=" << attacked.Quantile(0.99) << "us\n"
+            << "slowest call: " << slowest_us.load() << "us\n";
+  RecordProperty("quiet_p99_us", static_cast<int>(quiet.Quantile(0.99)));
+  RecordProperty("attacked_p99_us", static_cast<int>(attacked.Quantile(0.99)));
+
+  // The good segment is sound (validated with its clients idle), and a restart with the
+  // damaged file in place comes up.
+  std::string out;
+  ASSERT_EQ(Shmpoolctl(d_, {"segments", "list", "--json", "--shm-dir", d_.shm_dir()}, &out), 0);
+  const size_t good = out.find("shmpool.good.seg");
+  ASSERT_NE(good, std::string::npos) << out;
+  const std::string entry = out.substr(good, out.find('}', good) - good);
+  EXPECT_NE(entry.find("\"valid\":true"), std::string::npos) << out;
+  d_.Stop();
+  d_.Start();
+  ASSERT_NO_FATAL_FAILURE(ExpectGoodServed());
+  v1::Arena a;
+  EXPECT_TRUE(GetArena(d_, "evil", &a).ok()) << "adopted (quarantined or sound)";
 }
 
 }  // namespace
