@@ -17,8 +17,13 @@ PurgeResult Purge(const Segment& seg, PurgeReason reason) {
   Transit transit{};
   uint64_t parked_pages = 0;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
-    while (const uint64_t batch = RingPop(seg, c, transit))
+    // At most what the ring holds: batches pushed meanwhile wait for the next purge (and a
+    // ring whose positions are corrupted cannot keep this loop going).
+    for (uint32_t n = 0; n < seg.geometry().ring_slots; ++n) {
+      const uint64_t batch = RingPop(seg, c, transit);
+      if (batch == 0) break;
       ReturnBlocks(seg, c, batch, seg.central(c).transit);
+    }
     ReleaseEmptySlabs(seg, c);
     parked_pages += ParkFreePages(seg, c);
   }

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "shm/check.h"
 #include "shm/layout.h"
 
 namespace shmpool::shm {
@@ -53,32 +54,48 @@ class Segment {
   // A SIGBUS in this mapping was contained (InstallBusGuard): it reads zeros now.
   bool Faulted() const;
 
+  // Typed access to the records of each section. The index (or offset) is checked
+  // against this process's copy of the geometry: callers pass values read from the
+  // segment, and a bad one is a failed check (a SegmentFault in an UntrustedScope), never
+  // an access outside the mapping. The fast paths (heap.h) do not come through here.
   ProcRecord& proc(uint32_t i) const {
+    SHMPOOL_CHECK(i < geometry_.max_procs);
     return reinterpret_cast<ProcRecord*>(base_ + sections_.procs)[i];
   }
   std::atomic<uint32_t>& cache_owner(uint32_t i) const {
+    SHMPOOL_CHECK(i < geometry_.max_thread_caches);
     return reinterpret_cast<std::atomic<uint32_t>*>(base_ + sections_.owners)[i];
   }
   ThreadCache& cache(uint32_t i) const {
+    SHMPOOL_CHECK(i < geometry_.max_thread_caches);
     return reinterpret_cast<ThreadCache*>(base_ + sections_.caches)[i];
   }
   ClassCentral& central(uint32_t cls) const {
+    SHMPOOL_CHECK(cls < kNumClasses);
     return reinterpret_cast<ClassCentral*>(base_ + sections_.classes)[cls];
   }
   RingCell* ring(uint32_t cls) const {
+    SHMPOOL_CHECK(cls < kNumClasses);
     return reinterpret_cast<RingCell*>(base_ + sections_.rings) +
            uint64_t{cls} * geometry_.ring_slots;
   }
   std::atomic<uint64_t>& page_entry(uint64_t page) const {
+    SHMPOOL_CHECK(page < sections_.pages);
     return reinterpret_cast<std::atomic<uint64_t>*>(base_ + sections_.pagemap)[page];
   }
   RunMeta& run(uint64_t page) const {
+    SHMPOOL_CHECK(page < sections_.pages);
     return reinterpret_cast<RunMeta*>(base_ + sections_.runs)[page];
   }
   // Offset of a data page, and back.
   uint64_t page_offset(uint64_t page) const { return sections_.data + (page << kPageShift); }
   uint64_t page_of(uint64_t offset) const { return (offset - sections_.data) >> kPageShift; }
-  FreeBlock& block(uint64_t offset) const { return *reinterpret_cast<FreeBlock*>(base_ + offset); }
+  // A free block in the data pages (16-aligned, as every block is).
+  FreeBlock& block(uint64_t offset) const {
+    SHMPOOL_CHECK(offset >= sections_.data && offset <= sections_.total - sizeof(FreeBlock) &&
+                  offset % alignof(FreeBlock) == 0);
+    return *reinterpret_cast<FreeBlock*>(base_ + offset);
+  }
   uint64_t free_tag(uint64_t offset) const { return free_tag_key_ ^ offset; }
 
   // Makes sure the file backs [offset, offset + len): fallocate, so that touching it can

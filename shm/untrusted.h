@@ -15,7 +15,8 @@
 //                              kind was overwritten, or pthread returned EINVAL,
 //                              ENOTRECOVERABLE, EPERM...).
 //   SegmentFault(kLockTimeout) RobustMutex::Lock waited `lock_deadline` for a mutex that a
-//                              live process holds (pthread_mutex_clocklock, CLOCK_MONOTONIC).
+//                              live process holds (pthread_mutex_clocklock, CLOCK_MONOTONIC;
+//                              timedlock on CLOCK_REALTIME in a TSan build).
 //   SegmentFault(kBusError)    never thrown by shm/: a SIGBUS (the tenant truncated its
 //                              file) is contained by the bus guard below, which leaves the
 //                              mapping reading zeros and Segment::Faulted() true; a daemon

@@ -22,11 +22,15 @@ class Validator {
  public:
   explicit Validator(const Segment& seg)
       : seg_(seg),
-        frontier_(seg.header().heap.frontier),
+        frontier_(static_cast<uint32_t>(
+            std::min<uint64_t>(seg.header().heap.frontier, seg.data_pages()))),
         // One bit per 16 bytes of the pages in use, not of the capacity (up to 16 TiB).
         seen_((uint64_t{frontier_} << kPageShift) / kMinBlock) {}
 
   ValidationReport Run() {
+    if (seg_.header().heap.frontier > seg_.data_pages())
+      Error("frontier %d is past the %d data pages", seg_.header().heap.frontier,
+            seg_.data_pages());
     WalkRuns();
     WalkBuckets();
     for (uint32_t c = 1; c < kNumClasses; ++c) CheckClass(c);
@@ -47,11 +51,11 @@ class Validator {
     const PageHeapState& h = seg_.header().heap;
     uint64_t free_pages = 0, retained = 0, large_bytes = 0;
     bool prev_free = false;
-    for (uint32_t p = 0; p < h.frontier;) {
+    for (uint32_t p = 0; p < frontier_;) {
       const uint64_t e = LoadRelaxed(seg_.page_entry(p));
       const RunMeta& r = seg_.run(p);
       const PageKind kind = PageEntry::KindOf(e);
-      if (PageEntry::StartOf(e) != p || r.pages == 0 || uint64_t{p} + r.pages > h.frontier) {
+      if (PageEntry::StartOf(e) != p || r.pages == 0 || uint64_t{p} + r.pages > frontier_) {
         Error("page %d: not the start of a run (entry %#x, pages %d)", p, e, r.pages);
         return;
       }
@@ -73,9 +77,9 @@ class Validator {
             kind == kPagePool ? PageEntry::PoolSlotOf(e) : PageEntry::SlabClassOf(e);
         if (kind == kPagePool && (cls >= kMaxPools || seg_.header().pools[cls].run_start != p))
           Error("pool run at page %d: slot %d does not name it", p, cls);
-        if (kind == kPageSlab &&
-            (cls == 0 || cls >= kNumClasses || r.pages != Class(cls).slab_pages))
-          Error("slab at page %d: class %d with %d pages", p, cls, r.pages);
+        const bool bad_slab = kind == kPageSlab &&
+                              (cls == 0 || cls >= kNumClasses || r.pages != Class(cls).slab_pages);
+        if (bad_slab) Error("slab at page %d: class %d with %d pages", p, cls, r.pages);
         // A slab's pages are live or parked (slab_park.h); any other run's all equal.
         const uint64_t live = kind == kPageSlab ? PageEntry::Make(cls, kind, p) : e;
         const uint64_t parked = kind == kPageSlab ? PageEntry::MakeParked(cls, p) : e;
@@ -84,7 +88,7 @@ class Validator {
           if (qe != live && qe != parked) Error("run at page %d: page %d disagrees", p, q);
         }
         if (kind == kPageLarge) large_bytes += uint64_t{r.pages} << kPageShift;
-        if (kind == kPageSlab) slabs_.push_back(p);
+        if (kind == kPageSlab && !bad_slab) slabs_.push_back(p);  // only these are walked
       } else {
         Error("page %d below the frontier has kind %d", p, int{kind});
       }
@@ -191,9 +195,14 @@ class Validator {
       Error("slab at page %d: %d blocks parked, parked says %d", slab, blocks, r.parked);
     const uint64_t first = seg_.page_offset(slab);
     uint32_t steps = 0;
-    for (uint64_t b = r.free_head; b && steps++ < info.blocks; b = seg_.block(b).next)
+    for (uint64_t b = r.free_head; b && steps++ < info.blocks; b = seg_.block(b).next) {
+      if (b < first || (b - first) / info.size >= info.blocks) {
+        Error("slab at page %d: listed block %#x is outside the slab", slab, b);
+        break;
+      }
       if (touches((b - first) / info.size))
         Error("slab at page %d: listed block %#x touches a parked page", slab, b);
+    }
     return blocks;
   }
 
