@@ -293,7 +293,9 @@ TEST_F(Hostile, HostileRounds) {
   const uint64_t rounds = EnvOr("SHMPOOL_HOSTILE_ROUNDS", 30);
   const uint64_t seed = EnvOr("SHMPOOL_HOSTILE_SEED", 1);
   std::mt19937_64 rng(seed);
-  std::atomic<bool> stop{false}, hostile{false};
+  std::atomic<bool> stop{false};
+  enum Phase { kWarmUp, kQuiet, kHostile, kDone };
+  std::atomic<int> phase{kWarmUp};
   std::atomic<int64_t> slowest_us{0}, storm_errors{0}, poll_errors{0};
   Latencies quiet, attacked;
   auto timed = [&](auto call) {
@@ -328,7 +330,8 @@ TEST_F(Hostile, HostileRounds) {
     while (!stop.load()) {
       v1::GetStatsResponse resp;
       const Clock::duration d = timed([&] { return GetStats(d_, "arenas/good", &resp); });
-      (hostile.load() ? attacked : quiet).Add(d);
+      if (phase.load() == kQuiet) quiet.Add(d);
+      if (phase.load() == kHostile) attacked.Add(d);
     }
   });
   // Root: everything of every arena.
@@ -357,8 +360,11 @@ TEST_F(Hostile, HostileRounds) {
       });
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the quiet sample
-  hostile.store(true);
+  // The quiet sample: the good tenant's storm and root's polling, no attack yet.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  phase.store(kQuiet);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  phase.store(kHostile);
   v1::Arena evil;
   ASSERT_TRUE(GetArena(d_, "evil", &evil).ok());
   const uint64_t total = evil.segment_bytes();
@@ -400,7 +406,7 @@ TEST_F(Hostile, HostileRounds) {
   }
   // The last damage stays: scribbled, and the lock held by a tenant that then dies.
   ASSERT_EQ(evil_->Ask("scribble " + std::to_string(rng()) + " 64"), "ok");
-  hostile.store(false);
+  phase.store(kDone);
   stop.store(true);
   for (std::thread& t : threads) t.join();
   evil_->Kill(SIGKILL);
