@@ -9,6 +9,9 @@
 // they fail, not skip, without it. The attacker is shmpool_hostile_tenant (hostile_tenant.cc).
 // HostileRounds is seeded (SHMPOOL_HOSTILE_SEED) and runs SHMPOOL_HOSTILE_ROUNDS rounds
 // (default 30).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -101,6 +104,30 @@ std::optional<v1::Quarantine> QuarantineOf(TestDaemon& d, const std::string& id)
   return a.quarantine();
 }
 
+// GET /metrics from the daemon's metrics listener (its port from the daemon's log).
+std::string ScrapeMetrics(TestDaemon& d) {
+  const std::string log = d.Log();
+  const size_t at = log.find("event=metrics_listening");
+  const size_t port_at = log.find("port=", at);
+  if (at == std::string::npos || port_at == std::string::npos) return "";
+  const int port = std::stoi(log.substr(port_at + 5));
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
 class Hostile : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -109,7 +136,7 @@ class Hostile : public ::testing::Test {
     ASSERT_EQ(chmod(d_.shm_dir().c_str(), 0755), 0);
     const std::string sock_dir = d_.socket_path().substr(0, d_.socket_path().rfind('/'));
     ASSERT_EQ(chmod(sock_dir.c_str(), 0755), 0);
-    d_.Start();
+    d_.Start({"--metrics-listen", "127.0.0.1:0"});
     ASSERT_NO_FATAL_FAILURE(CreateOwned(d_, "evil", kEvil));
     ASSERT_NO_FATAL_FAILURE(CreateOwned(d_, "good", kGood));
     good_ = std::make_unique<Child>(AsUid(kGood, {SHMPOOL_TEST_WORKER}));
@@ -165,6 +192,12 @@ TEST_F(Hostile, TruncatedSegmentQuarantinesItsArenaOnly) {
   EXPECT_NE(out.find("QUARANTINED"), std::string::npos) << out;
   EXPECT_EQ(Shmpoolctl(d_, {"stats", "--json"}, &out), 0);
   EXPECT_NE(out.find("\"quarantine\""), std::string::npos) << out;
+  const std::string metrics = ScrapeMetrics(d_);
+  EXPECT_NE(metrics.find("shmpool_arena_quarantined{arena=\"evil\",reason=\"bus_error\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("shmpool_arena_allocated_bytes{arena=\"good\"}"), std::string::npos)
+      << metrics;
 }
 
 TEST_F(Hostile, ScribbledPageHeapQuarantinesAtPurge) {
