@@ -5,9 +5,9 @@
 // stay as it left them) allocated and freed blocks of many classes and large runs and holds
 // pool objects. Its image is kept. Each input restores that image and applies edits, 8
 // bytes each: a 32-bit offset into the metadata and the pages in use (the top bit picks a
-// byte or an aligned 32-bit store) and the value. Then, inside an UntrustedScope, the
-// daemon's passes: stats, client stats, the slab map, the pools, Validate, Purge and the
-// audit's ReleaseAbandonedClaim and ReclaimProcess of every process record.
+// byte or an aligned 32-bit store, the next one the metadata alone) and the value. Then, inside an
+// UntrustedScope, the daemon's passes: stats, client stats, the slab map, the pools, Validate,
+// Purge and the audit's ReleaseAbandonedClaim and ReclaimProcess of every process record.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,7 +126,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(&off, data, 4);
     std::memcpy(&value, data + 4, 4);
     const bool word = (off >> 31) != 0;
-    uint64_t at = (off & 0x7fffffff) % f.span;
+    const bool metadata = (off >> 30 & 1) != 0;
+    uint64_t at = (off & 0x3fffffff) % (metadata ? f.seg->sections().data : f.span);
     if (word) {
       at &= ~uint64_t{3};
       std::memcpy(base + at, &value, 4);

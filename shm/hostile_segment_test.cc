@@ -5,6 +5,7 @@
 // death of the test binary:
 //   - a cyclic free-run bucket list, slab list, slab free list, cache chain and ring end
 //     in a SegmentFault or a clean return (never a hang);
+//   - a page-heap mutex that the tenant holds for ever ends a purge in kLockTimeout;
 //   - seeded random scribbles over the page-heap state, the page map, the runs section,
 //     the class records and the caches of a segment with live state end either cleanly or
 //     in a SegmentFault (SHMPOOL_HOSTILE_SEEDS=N runs more seeds than the default 500,
@@ -232,6 +233,37 @@ TEST(HostileSegment, RingThatNeverEmptiesEndsInAFault) {
   seg.ring(cls)[0].xseq.store(1000);
   EXPECT_EQ(RunDaemonPass(ts.path(), kPurge), Outcome::kFault);
   ExpectFaultOrClean(RunDaemonPass(ts.path(), kAll), "all");
+}
+
+TEST(HostileSegment, PurgeGivesUpOnAPageHeapMutexHeldForEver) {
+  TempSegment ts(8 << 20, SmallGeometry());
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {  // the tenant: takes its own page-heap mutex and never lets go
+    ts.segment()->header().heap.mutex.Lock();
+    const char c = 1;
+    (void)!write(ready[1], &c, 1);
+    for (;;) pause();
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    UntrustedScope scope(std::chrono::milliseconds(200));
+    (void)Purge(*ts.segment());
+    ADD_FAILURE() << "Purge returned";
+  } catch (const SegmentFault& f) {
+    EXPECT_EQ(f.kind(), SegmentFault::Kind::kLockTimeout) << f.what();
+  }
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, std::chrono::milliseconds(195));
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
 }
 
 // Seeds [first, end): SHMPOOL_HOSTILE_SEEDS=N runs N of them, SHMPOOL_HOSTILE_SEED=K only K.

@@ -155,8 +155,9 @@ void RecountClass(const Segment& seg, uint32_t cls) {
       free_blocks += r.free_count + parked;
       parked_blocks += parked;
     }
-    SHMPOOL_CHECK(r.pages > 0 && uint64_t{p} + r.pages <= frontier);  // p starts a run
-    p += r.pages;
+    const uint32_t pages = r.pages;  // read once: the segment may change under the walk
+    SHMPOOL_CHECK(pages > 0 && uint64_t{p} + pages <= frontier);  // p starts a run
+    p += pages;
   }
   StoreRelaxed(c.xnslabs, nslabs);
   StoreRelaxed(c.xfree_in_slabs, free_blocks);
