@@ -1,7 +1,12 @@
 // ArenaRegistry, quarantine: the wrapper every daemon operation over a tenant's segment
 // runs through, the quarantine it ends in, its probe for lock timeouts, and the validation
 // of a segment adopted at start-up (arena_registry.h has the state's contract).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/arena_registry.h"
@@ -84,16 +89,39 @@ int ArenaRegistry::ProbeLocked() {
   return lifted;
 }
 
-void ArenaRegistry::AdmitAdopted(ArenaRecord* rec) const {
+std::optional<QuarantineReason> RestoreTruncated(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  std::optional<QuarantineReason> out;
+  struct stat st {};
+  alignas(shm::SegmentHeader) char header[sizeof(shm::SegmentHeader)];
+  const auto* h = reinterpret_cast<const shm::SegmentHeader*>(header);
+  if (fstat(fd, &st) == 0 && pread(fd, header, sizeof header, 0) == sizeof header &&
+      static_cast<uint64_t>(st.st_size) < h->sections.total &&
+      shm::Segment::ValidateImage(header, h->sections.total).ok() &&
+      ftruncate(fd, static_cast<off_t>(h->sections.total)) == 0)
+    out = QuarantineReason{shm::SegmentFault::Kind::kBusError,
+                           absl::StrFormat("%s was cut short to %d bytes (its geometry needs %d); "
+                                           "restored with zero pages past the cut at adoption",
+                                           path, st.st_size, h->sections.total),
+                           absl::Now()};
+  close(fd);
+  return out;
+}
+
+void ArenaRegistry::AdmitAdopted(ArenaRecord* rec,
+                                 const std::optional<QuarantineReason>& truncated) const {
   const shm::Segment& seg = *rec->segment;
   shm::ValidationReport report;
   uint32_t live = 0;
   std::optional<QuarantineReason> fault = RunUntrusted(seg, lock_deadline(), [&] {
     rec->spec.quota = shm::LoadRelaxed(seg.header().tenant.xquota_bytes);
     rec->number = seg.header().generation.number;
+    if (truncated) return;  // its contents past the cut are gone
     live = LiveProcesses(seg);
     report = shm::Validate(seg);
   });
+  if (truncated) fault = truncated;
   // Validate is exact only over a quiescent segment: with live clients allocating, its
   // errors may be the clients' work in progress, and the arena is adopted (any fault they
   // hide is caught by the operation that meets it).

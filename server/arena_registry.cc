@@ -93,6 +93,7 @@ int ArenaRegistry::AdoptExisting() {
   int adopted = 0;
   for (const std::string& id : ids) {
     const std::string path = SegmentPath(id);
+    const std::optional<QuarantineReason> truncated = RestoreTruncated(path);
     absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
     if (!seg.ok()) {
       // Keep it for forensics, out of the way of a new arena of the same name.
@@ -118,7 +119,7 @@ int ArenaRegistry::AdoptExisting() {
     rec->uid = st.st_uid;
     rec->gid = st.st_gid;
     rec->segment = std::move(*seg);
-    AdmitAdopted(rec.get());
+    AdmitAdopted(rec.get(), truncated);
     LogInfo("arena_adopted")
         .Kv("arena", id)
         .Kv("path", path)

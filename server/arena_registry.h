@@ -98,6 +98,11 @@ class ResetObserver {
   virtual void ArenaReset(const ArenaRecord& fresh) = 0;
 };
 
+// A segment file cut short (a tenant's truncate) whose header is sound: extended back to
+// its geometry's length (zero pages past the cut, so no process faults on them any more),
+// and the reason to adopt it quarantined. nullopt for any other file (left as it is).
+std::optional<QuarantineReason> RestoreTruncated(const std::string& path);
+
 // Processes whose record in the segment is live and that still run.
 uint32_t LiveProcesses(const shm::Segment& seg);
 
@@ -180,9 +185,10 @@ class ArenaRegistry {
                                     std::string* retired_path) const;
   // Adoption of retired files and of a reset's leftovers, after the current segments.
   void AdoptRetiredLocked(const std::vector<std::string>& files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Validates an adopted segment (shm/validate.h) and reads what the record keeps of it,
-  // inside the scope; sets rec->quarantine when it cannot be trusted.
-  void AdmitAdopted(ArenaRecord* rec) const;
+  // Reads what the record keeps of an adopted segment and validates it (shm/validate.h),
+  // inside the scope; sets rec->quarantine when it cannot be trusted. A segment restored
+  // after a truncation (`truncated`) is quarantined with that reason, not validated.
+  void AdmitAdopted(ArenaRecord* rec, const std::optional<QuarantineReason>& truncated) const;
   void QuarantineLocked(const ArenaRecord& arena, const QuarantineReason& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartSweeperLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

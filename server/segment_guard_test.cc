@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -72,6 +73,28 @@ TEST(RunUntrusted, TruncatedFileIsABusError) {
   ASSERT_TRUE(q.has_value());
   EXPECT_EQ(q->kind, Kind::kBusError) << q->message;
   EXPECT_EQ(sum, 0u) << "the guard's zero pages";
+}
+
+TEST(RestoreTruncated, ExtendsACutSegmentBackAndSaysWhy) {
+  testing::TempSegment t(1 << 20);
+  const uint64_t total = t.segment()->sections().total;
+  ASSERT_EQ(truncate(t.path().c_str(), 8192), 0);
+  std::optional<QuarantineReason> q = RestoreTruncated(t.path());
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->kind, Kind::kBusError);
+  EXPECT_NE(q->message.find("cut short to 8192 bytes"), std::string::npos) << q->message;
+  EXPECT_EQ(std::filesystem::file_size(t.path()), total);
+  EXPECT_TRUE(shm::Segment::Open(t.path()).ok());
+  EXPECT_FALSE(RestoreTruncated(t.path()).has_value()) << "whole again";
+}
+
+TEST(RestoreTruncated, LeavesOtherFilesAlone) {
+  testing::TempSegment t(1 << 20);
+  const std::string junk = t.dir() + "/junk.seg";
+  { std::ofstream(junk) << std::string(8192, 'x'); }
+  EXPECT_FALSE(RestoreTruncated(junk).has_value());
+  EXPECT_EQ(std::filesystem::file_size(junk), 8192u);
+  std::filesystem::remove(junk);
 }
 
 // A registry over a private shm directory, with one arena "a".

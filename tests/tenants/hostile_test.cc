@@ -260,6 +260,17 @@ TEST_F(Hostile, RestartWithDamagedSegmentAdoptsItQuarantined) {
       << "segments list validates: " << out;
 }
 
+TEST_F(Hostile, RestartWithTruncatedSegmentAdoptsItQuarantined) {
+  ASSERT_EQ(evil_->Ask("close"), "ok");
+  d_.Stop();
+  ASSERT_EQ(truncate(d_.SegmentPath("evil").c_str(), 8192), 0);
+  d_.Start();
+  ASSERT_NO_FATAL_FAILURE(ExpectGoodServed());
+  ASSERT_NO_FATAL_FAILURE(ExpectEvilQuarantined("bus_error"));
+  EXPECT_EQ(Shmpoolctl(d_, {"arena", "reset", "evil"}), 0) << d_.Log();
+  EXPECT_FALSE(QuarantineOf(d_, "evil").has_value());
+}
+
 TEST_F(Hostile, ResetAndDeleteRecoverAQuarantinedArena) {
   ASSERT_EQ(evil_->Ask("truncate 4096"), "ok");
   v1::GetStatsResponse all;
