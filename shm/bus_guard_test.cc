@@ -26,11 +26,15 @@ namespace {
 
 using testing::TempSegment;
 
-// How a SIGBUS that nothing contains ends: the default action, or in an ASan build the
-// handler ASan installed before the guard (the guard chains to it), which reports it.
+// How a SIGBUS that nothing contains ends: the default action, or in a sanitizer build the
+// handler the sanitizer installed before the guard (the guard chains to it), which reports
+// it and exits.
 #if defined(__SANITIZE_ADDRESS__)
 #define EXPECT_DIES_OF_SIGBUS(statement) \
   EXPECT_EXIT(statement, ::testing::ExitedWithCode(1), "AddressSanitizer: BUS")
+#elif defined(__SANITIZE_THREAD__)
+#define EXPECT_DIES_OF_SIGBUS(statement) \
+  EXPECT_EXIT(statement, ::testing::ExitedWithCode(66), "ThreadSanitizer: BUS")
 #else
 #define EXPECT_DIES_OF_SIGBUS(statement) \
   EXPECT_EXIT(statement, ::testing::KilledBySignal(SIGBUS), "")

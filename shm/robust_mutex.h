@@ -8,8 +8,8 @@
 //
 // Inside an UntrustedScope (untrusted.h) the mutex is hostile input: Lock() first checks
 // that its bytes still hold a robust process-shared mutex (glibc's kind field), then waits
-// at most the scope's deadline (pthread_mutex_clocklock on CLOCK_MONOTONIC; timedlock
-// under TSan, which intercepts only that) and throws
+// at most the scope's deadline (pthread_mutex_clocklock on CLOCK_MONOTONIC; a TSan
+// build polls trylock) and throws
 // SegmentFault(kLockTimeout); any other error code throws kCorrupt. Outside a scope an
 // error code is a bug and aborts.
 #pragma once

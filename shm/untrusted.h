@@ -16,7 +16,7 @@
 //                              ENOTRECOVERABLE, EPERM...).
 //   SegmentFault(kLockTimeout) RobustMutex::Lock waited `lock_deadline` for a mutex that a
 //                              live process holds (pthread_mutex_clocklock, CLOCK_MONOTONIC;
-//                              timedlock on CLOCK_REALTIME in a TSan build).
+//                              a TSan build polls trylock).
 //   SegmentFault(kBusError)    never thrown by shm/: a SIGBUS (the tenant truncated its
 //                              file) is contained by the bus guard below, which leaves the
 //                              mapping reading zeros and Segment::Faulted() true; a daemon
