@@ -40,6 +40,9 @@ uint32_t LiveProcesses(const shm::Segment& seg) {
 
 namespace {
 
+// ChangeCurrent's lock deadline: it holds the registry's mutex meanwhile.
+constexpr std::chrono::milliseconds kChangeLockDeadline{100};
+
 shm::Geometry GeometryOf(const ArenaSpec& spec) {
   shm::Geometry g;
   g.capacity = spec.capacity;
@@ -96,6 +99,7 @@ int ArenaRegistry::AdoptExisting() {
   int adopted = 0;
   for (const std::string& id : ids) {
     const std::string path = SegmentPath(id);
+    const std::optional<QuarantineReason> truncated = RestoreTruncated(path);
     absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
     if (!seg.ok()) {
       // Keep it for forensics, out of the way of a new arena of the same name.
@@ -113,7 +117,6 @@ int ArenaRegistry::AdoptExisting() {
     const shm::Geometry& g = (*seg)->geometry();
     rec->spec = ArenaSpec{.id = id,
                           .capacity = g.capacity,
-                          .quota = shm::LoadRelaxed((*seg)->header().tenant.xquota_bytes),
                           .max_procs = g.max_procs,
                           .max_thread_caches = g.max_thread_caches};
     rec->generation = next_generation_++;
@@ -122,12 +125,13 @@ int ArenaRegistry::AdoptExisting() {
     rec->uid = st.st_uid;
     rec->gid = st.st_gid;
     rec->segment = std::move(*seg);
+    AdmitAdopted(rec.get(), truncated);
     LogInfo("arena_adopted")
         .Kv("arena", id)
         .Kv("path", path)
         .Kv("capacity", g.capacity)
         .Kv("generation", rec->arena_generation())
-        .Kv("live_procs", LiveProcesses(*rec->segment));
+        .Kv("state", rec->quarantine ? "QUARANTINED" : "ok");
     arenas_[id] = std::move(rec);
     ++adopted;
   }
@@ -173,6 +177,7 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   rec->create_time = absl::FromUnixNanos((*seg)->header().created_unix_ns);
   rec->uid = st.st_uid;
   rec->gid = st.st_gid;
+  rec->number = (*seg)->header().generation.number;  // written by us just now
   rec->segment = std::move(*seg);
   WriteMeta(MetaPath(spec.id), spec);
   LogInfo("arena_created")
@@ -221,10 +226,15 @@ std::vector<ArenaPtr> ArenaRegistry::List() const {
 }
 
 uint32_t ArenaRegistry::LiveClients(const ArenaRecord& arena) const {
-  return LiveProcesses(*arena.segment) + sessions_->CountAttaching(arena.spec.id);
+  // A quarantined segment's process records are not read: only sessions count.
+  const uint32_t procs = arena.quarantine ? 0 : LiveProcesses(*arena.segment);
+  return procs + sessions_->CountAttaching(arena.spec.id);
 }
 
 absl::Status ArenaRegistry::CheckNoClients(const ArenaRecord& arena, absl::string_view verb) const {
+  // A quarantined arena goes whoever maps it: its processes keep their own mappings of
+  // the unlinked file, and what its records say cannot be believed.
+  if (arena.quarantine) return absl::OkStatus();
   const uint32_t n = LiveClients(arena);
   if (n != 0)
     return absl::FailedPreconditionError(
@@ -262,7 +272,16 @@ absl::Status ArenaRegistry::ChangeCurrent(
   auto it = arenas_.find(id);
   if (it == arenas_.end())
     return absl::NotFoundError(absl::StrFormat("arena \"%s\" does not exist", id));
-  return change(*it->second);
+  const ArenaRecord& arena = *it->second;
+  if (arena.quarantine) return QuarantinedError(id, *arena.quarantine);
+  // Under mu_, so a lock in the segment is waited for kChangeLockDeadline at most.
+  absl::Status st;
+  std::optional<QuarantineReason> fault = RunUntrusted(
+      *arena.segment, std::min(lock_deadline(), kChangeLockDeadline), [&] { st = change(arena); });
+  if (!fault) return st;
+  const std::string arena_id = arena.spec.id;
+  QuarantineLocked(arena, *fault);
+  return QuarantinedError(arena_id, *fault);
 }
 
 absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64_t quota) {
@@ -271,6 +290,7 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64
   if (it == arenas_.end())
     return absl::NotFoundError(absl::StrFormat("arena \"%s\" does not exist", id));
   const ArenaRecord& old = *it->second;
+  if (old.quarantine) return QuarantinedError(id, *old.quarantine);
   if (quota > old.spec.capacity)
     return absl::InvalidArgumentError(
         absl::StrFormat("quota %s is larger than arena \"%s\"'s capacity %s",

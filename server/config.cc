@@ -101,6 +101,10 @@ absl::Status ParseLimits(const toml::table& t, Limits& limits) {
       absl::StatusOr<uint32_t> c = CountOf(v, full);
       if (!c.ok()) return c.status();
       (key == "max_arenas" ? limits.max_arenas : limits.max_sessions) = *c;
+    } else if (key == "segment_lock_timeout_ms") {
+      absl::StatusOr<uint32_t> ms = CountOf(v, full);
+      if (!ms.ok()) return ms.status();
+      limits.segment_lock_timeout_ms = *ms;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
     }

@@ -72,6 +72,9 @@ struct Limits {
   uint64_t max_arena_capacity = uint64_t{1} << 40;
   uint32_t max_arenas = 256;
   uint32_t max_sessions = 65536;
+  // How long the daemon waits for a lock in a tenant's segment before it quarantines the
+  // arena (server/segment_guard.h).
+  uint32_t segment_lock_timeout_ms = 1000;
 };
 
 // Background purge (server/purge_policy.h): [purge] in the TOML, --decay-ms and

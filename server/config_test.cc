@@ -100,5 +100,13 @@ ca_file = "/ca.pem"
   }
 }
 
+TEST(Config, SegmentLockTimeout) {
+  EXPECT_EQ(DefaultConfig().limits.segment_lock_timeout_ms, 1000u);
+  absl::StatusOr<Config> c = ParseConfig("[limits]\nsegment_lock_timeout_ms = 250\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->limits.segment_lock_timeout_ms, 250u);
+  EXPECT_FALSE(ParseConfig("[limits]\nsegment_lock_timeout_ms = -1\n", "t.toml").ok());
+}
+
 }  // namespace
 }  // namespace shmpool::server

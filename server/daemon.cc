@@ -20,6 +20,7 @@
 #include "server/proto_convert.h"
 #include "server/stats_collector.h"
 #include "server/tcp_credentials.h"
+#include "shm/untrusted.h"
 
 namespace shmpool::server {
 namespace {
@@ -90,7 +91,9 @@ absl::Status Daemon::Init() {
       builder.AddListeningPort(e->address, *tcp_credentials, tcp_ports.back().second.get());
     }
   }
-  // Every lock is held and every socket bound: now the segments are ours to adopt.
+  // Every lock is held and every socket bound: now the segments are ours to adopt. From
+  // here a SIGBUS in a segment mapping (a tenant cut its file short) is contained.
+  shm::InstallBusGuard();
   arenas_.AdoptExisting();
   // Clients that died while no daemon watched them: reclaimed before anyone attaches.
   if (const int n = reclaimer_.Audit("adoption"); n > 0)
@@ -107,7 +110,8 @@ absl::Status Daemon::Init() {
           v1::GetStatsResponse resp;
           for (const ArenaPtr& a : arenas_.List()) {
             v1::ArenaStats* s = resp.add_arenas();
-            CollectArenaStats(*a, sessions_.List(a->spec.id), s);
+            // A quarantined arena has its own series.
+            CollectArenaStats(arenas_, *a, sessions_.List(a->spec.id), s).IgnoreError();
             if (!config_.metrics.per_client) s->clear_clients();
           }
           return FormatMetrics(resp);

@@ -6,6 +6,7 @@
 #include "server/log.h"
 #include "server/proto_convert.h"
 #include "shm/atomics.h"
+#include "shm/check.h"
 #include "shm/pool.h"
 
 namespace shmpool::server {
@@ -51,6 +52,7 @@ void ToProto(const ArenaRecord& a, const shm::PoolStats& s, v1::Pool* out) {
   out->set_bad_puts(s.bad_puts);
   for (const shm::PoolProcUsage& u : s.procs) {
     v1::PoolHolder* h = out->add_holders();
+    SHMPOOL_CHECK(u.proc < a.segment->geometry().max_procs);  // read from the segment
     const shm::ProcRecord& r = a.segment->proc(u.proc);
     h->set_pid(r.pid);
     h->set_client_name(std::string(r.name, strnlen(r.name, sizeof(r.name))));
@@ -104,8 +106,15 @@ grpc::Status PoolServiceImpl::ListPools(grpc::ServerContext* ctx, const v1::List
     if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kRead); !st.ok()) return ToGrpc(st);
     targets.push_back(*a);
   }
-  for (const ArenaPtr& a : targets)
-    for (const shm::PoolStats& s : shm::ListPools(*a->segment)) ToProto(*a, s, resp->add_pools());
+  const bool one = !req->arena().empty() && req->arena() != api::kAllArenas;
+  for (const ArenaPtr& a : targets) {
+    v1::ListPoolsResponse read;
+    absl::Status st = arenas_->WithSegment(*a, [&](const shm::Segment& seg) {
+      for (const shm::PoolStats& s : shm::ListPools(seg)) ToProto(*a, s, read.add_pools());
+    });
+    if (!st.ok() && one) return ToGrpc(st);
+    for (v1::Pool& p : *read.mutable_pools()) *resp->add_pools() = std::move(p);  // all: skipped
+  }
   return grpc::Status::OK;
 }
 

@@ -7,9 +7,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 
 #include "absl/time/clock.h"
 #include "server/log.h"
+#include "server/segment_guard.h"
 #include "shm/atomics.h"
 #include "shm/client_stats.h"
 #include "shm/proc_identity.h"
@@ -165,7 +167,32 @@ Reclaimer::Outcome Reclaimer::TryReclaim(const WatchEntry& w, const char* how) {
   // Detached (record freed, maybe claimed again by another process): nothing to do. The
   // record cannot change under us otherwise: its process is gone and only we reclaim.
   if (!StillNamed(w)) return Outcome::kDone;
-  return ReclaimIndex(w.arena_id, *w.segment, w.proc_index, w.word, how);
+  Outcome out = Outcome::kDone;
+  absl::StatusOr<ArenaPtr> arena = arenas_->Get(w.arena_id);
+  if (arena.ok() && (*arena)->segment == w.segment) {
+    // A fault quarantines the arena (logged there): nothing more to reclaim in it.
+    arenas_
+        ->WithSegment(**arena,
+                      [&](const shm::Segment& seg) {
+                        out = ReclaimIndex(w.arena_id, seg, w.proc_index, w.word, how);
+                      })
+        .IgnoreError();
+    return out;
+  }
+  // A retired generation (or the last mapping of a deleted arena): no arena to quarantine,
+  // so a fault only ends this reclaim.
+  if (std::optional<QuarantineReason> q = RunUntrusted(*w.segment, arenas_->lock_deadline(), [&] {
+        out = ReclaimIndex(w.arena_id, *w.segment, w.proc_index, w.word, how);
+      })) {
+    LogWarning("reclaim_faulted")
+        .Kv("arena", w.arena_id)
+        .Kv("generation", w.segment->header().generation.number)
+        .Kv("proc_index", w.proc_index)
+        .Kv("fault", FaultKindName(q->kind))
+        .Kv("reason", q->message);
+    return Outcome::kDone;
+  }
+  return out;
 }
 
 bool Reclaimer::StillNamed(const WatchEntry& w) const {
@@ -176,9 +203,22 @@ bool Reclaimer::StillNamed(const WatchEntry& w) const {
 int Reclaimer::Audit(const char* how) {
   int n = 0;
   for (const ArenaPtr& a : arenas_->List()) {
-    n += AuditSegment(a->spec.id, *a->segment, how);
-    for (const RetiredGeneration& r : a->retired) n += AuditSegment(a->spec.id, *r.segment, how);
+    if (a->quarantine) continue;
+    // A fault quarantines the arena (logged there); the other arenas are audited.
+    arenas_
+        ->WithSegment(*a, [&](const shm::Segment& seg) { n += AuditSegment(a->spec.id, seg, how); })
+        .IgnoreError();
+    for (const RetiredGeneration& r : a->retired)
+      if (std::optional<QuarantineReason> q =
+              RunUntrusted(*r.segment, arenas_->lock_deadline(),
+                           [&] { n += AuditSegment(a->spec.id, *r.segment, how); }))
+        LogWarning("audit_faulted")
+            .Kv("arena", a->spec.id)
+            .Kv("generation", r.segment->header().generation.number)
+            .Kv("fault", FaultKindName(q->kind))
+            .Kv("reason", q->message);
   }
+  arenas_->ProbeLocked();
   return n;
 }
 

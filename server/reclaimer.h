@@ -73,7 +73,8 @@ class Reclaimer final : public SessionObserver {
   Reclaimer& operator=(const Reclaimer&) = delete;
 
   // Reclaims every live record whose process is gone, in every segment of every arena
-  // (current and retired generations); returns how many.
+  // (current and retired generations); returns how many. Quarantined arenas are skipped; a
+  // lock-timeout quarantine is probed (ArenaRegistry::ProbeLocked).
   // Before Start() (daemon start-up), or from the reclaimer thread.
   int Audit(const char* how = "audit") ABSL_LOCKS_EXCLUDED(mu_);
   void Start();
@@ -109,7 +110,8 @@ class Reclaimer final : public SessionObserver {
   Outcome TryReclaim(const WatchEntry& w, const char* how);
   // True while w's process record is still live (or being reclaimed) in w's incarnation.
   bool StillNamed(const WatchEntry& w) const;
-  // The audit of one segment of arena `arena_id`; returns the records reclaimed.
+  // The audit of one segment of arena `arena_id` (inside ArenaRegistry::WithSegment or
+  // RunUntrusted); returns the records reclaimed.
   int AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how);
   // Reclaims the incarnation `word` of record `index` of `seg`.
   Outcome ReclaimIndex(const std::string& arena_id, const shm::Segment& seg, uint32_t index,

@@ -35,7 +35,9 @@ void ClearTransit(Transit& t) {
 // then, once the cell is released, a return to the slabs (slab_layer.h). The op changes
 // before xpos is cleared: a ring step's position counts until the op changes.
 void DrainRing(const Segment& seg, uint32_t cls, Transit& t) {
-  for (;;) {
+  // At most what the ring holds: batches pushed meanwhile wait for the next purge (and a
+  // ring whose positions are corrupted cannot keep this loop going).
+  for (uint32_t n = 0; n < seg.geometry().ring_slots; ++n) {
     StoreRelaxed(t.xcls, cls);
     StoreRelease(t.xop, static_cast<uint32_t>(Transit::kFromRing));
     const uint64_t batch = RingPop(seg, cls, t);

@@ -12,6 +12,7 @@
 //   - Two purges at once, one stopped mid-pop: each holds a record of its own; with every
 //     record held a purge leaves the rings alone.
 #include "shm/purge.h"
+#include "shm/atomics.h"
 
 #include <signal.h>
 #include <sys/mman.h>
@@ -164,12 +165,14 @@ TEST(Purge, AReclaimLeavesACellThatALivePurgerClaimed) {
   // reclaimed before the purger goes on.
   const pid_t purger = ForkPurger(ring.ts.path(), [](bool push, RingPoint p) {
     if (push || p != RingPoint::kClaimed || shared->window_reclaim.load() != -1) return;
-    const absl::StatusOr<ReclaimReport> r = ReclaimProcess(*purger_seg, kClient);
+    const absl::StatusOr<ReclaimReport> r =
+        ReclaimProcess(*purger_seg, kClient, LoadAcquire(purger_seg->proc(kClient).xword));
     shared->window_reclaim = r.ok() ? 0 : absl::IsUnavailable(r.status()) ? 1 : 2;
   });
   EXPECT_EQ(Fate(purger), "exited 0") << "the purger died (a block it returned was home)";
   EXPECT_EQ(shared->window_reclaim.load(), 1) << "the reclaim took the cell the purger claimed";
-  absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, kClient);
+  absl::StatusOr<ReclaimReport> r =
+      ReclaimProcess(seg, kClient, LoadAcquire(seg.proc(kClient).xword));
   EXPECT_TRUE(r.ok() || absl::IsFailedPrecondition(r.status())) << r.status();
   EXPECT_EQ(RingDepth(seg, kCls), 0u);
   ExpectEveryBlockHomeOnce(seg, *ring.heap);
@@ -287,7 +290,8 @@ TEST_P(DeadClientAndPurger, OnOneCellReturnItsBatchOnce) {
                             })),
             "killed by signal 9");
   auto reclaim_client = [&] {
-    const absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, kClient);
+    const absl::StatusOr<ReclaimReport> r =
+        ReclaimProcess(seg, kClient, LoadAcquire(seg.proc(kClient).xword));
     ASSERT_TRUE(r.ok()) << r.status();
   };
   auto reclaim_purger = [&] {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "shm/atomics.h"
+#include "shm/check.h"
 #include "shm/pool.h"
 #include "shm/proc_identity.h"
 #include "shm/slab_layer.h"
@@ -271,6 +272,7 @@ absl::Status SettleTransit(const Segment& seg, uint32_t self, Transit& tr, Recla
 // Class `c` of a dead cache: the chain its Transit carries (if of this class), its list and
 // its spare go home one at a time, each named by the record until ReturnBlocks has it.
 void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport& report) {
+  SHMPOOL_CHECK(c > 0 && c < kNumClasses);  // read from the Transit, which may have changed
   Transit& tr = tc.transit;
   Bin& bin = tc.bins[c];
   BinCold& cold = tc.cold[c];

@@ -515,7 +515,7 @@ TEST(Recovery, ABatchPoppedWhileItsPusherNamesItStaysAllocated) {
         popped.push_back(b);
   ASSERT_EQ(popped.size(), Class(ClassOf(30000)).batch);
   const std::set<uint64_t> named_free = FreeBlocksOutsideSlabs(seg);
-  absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, 0);
+  absl::StatusOr<ReclaimReport> r = ReclaimProcess(seg, 0, LoadAcquire(seg.proc(0).xword));
   ASSERT_TRUE(r.ok()) << r.status();
   const ValidationReport v = Validate(seg);
   EXPECT_TRUE(v.ok()) << v.ToString();

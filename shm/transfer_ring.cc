@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "shm/atomics.h"
+#include "shm/check.h"
 
 namespace shmpool::shm {
 namespace {
@@ -25,7 +26,8 @@ bool RingPush(const Segment& seg, uint32_t cls, uint64_t batch, Transit& transit
   // The byte budget (racy by design: it bounds what the ring hoards, not its correctness).
   if (pos - std::min(pos, LoadRelaxed(c.xdeq)) >= RingBatchLimit(seg, cls)) return false;
   RingCell* cell;
-  for (;;) {
+  for (uint64_t spins = 0;; ++spins) {
+    SHMPOOL_CHECK(spins < kSpinLimit);
     cell = &cells[pos & mask];
     const uint64_t seq = LoadAcquire(cell->xseq);
     const int64_t dif = static_cast<int64_t>(seq - pos);
@@ -54,7 +56,8 @@ uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit) {
   const uint64_t slots = seg.geometry().ring_slots;
   uint64_t pos = LoadRelaxed(c.xdeq);
   RingCell* cell;
-  for (;;) {
+  for (uint64_t spins = 0;; ++spins) {
+    SHMPOOL_CHECK(spins < kSpinLimit);
     cell = &cells[pos & (slots - 1)];
     const uint64_t seq = LoadAcquire(cell->xseq);
     const int64_t dif = static_cast<int64_t>(seq - (pos + 1));
@@ -88,7 +91,7 @@ uint64_t RingBatchLimit(const Segment& seg, uint32_t cls) {
 uint64_t RingDepth(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
   const uint64_t enq = LoadRelaxed(c.xenq), deq = LoadRelaxed(c.xdeq);
-  return enq > deq ? enq - deq : 0;
+  return enq > deq ? std::min<uint64_t>(enq - deq, seg.geometry().ring_slots) : 0;
 }
 
 void SetRingHookForTesting(void (*hook)(bool push, RingPoint point)) { ring_hook = hook; }
