@@ -191,9 +191,9 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   rec->uid = st.st_uid;
   rec->gid = st.st_gid;
   rec->segment = std::move(*seg);
-  if (absl::Status st = WriteMeta(MetaPath(spec.id), *rec); !st.ok()) {
+  if (absl::Status written = WriteMeta(MetaPath(spec.id), *rec); !written.ok()) {
     unlink(path.c_str());
-    return st;
+    return written;
   }
   LogInfo("arena_created")
       .Kv("arena", spec.id)

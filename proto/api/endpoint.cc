@@ -106,7 +106,9 @@ absl::StatusOr<std::string> ClientEndpoint(absl::string_view requested) {
   }
   if (!refused.empty())
     return absl::FailedPreconditionError(absl::StrCat(
-        refused, " (not the caller's or root's; set SHMPOOL_ENDPOINT to choose a daemon)"));
+        refused,
+        " (a default socket is used only when it and its directory are the caller's or "
+        "root's and others cannot write the directory; set SHMPOOL_ENDPOINT to choose a daemon)"));
   return absl::StrCat("unix:", DaemonSocketPath());
 }
 
