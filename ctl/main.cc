@@ -99,8 +99,13 @@ int main(int argc, char** argv) {
     std::cout << kHelp;
     return shmpool::ctl::kExitOk;
   }
-  const std::string text = shmpool::api::ClientEndpoint(args->Get("endpoint").value_or(""));
-  absl::StatusOr<shmpool::api::Endpoint> ep = shmpool::api::ParseEndpoint(text);
+  const absl::StatusOr<std::string> text =
+      shmpool::api::ClientEndpoint(args->Get("endpoint").value_or(""));
+  if (!text.ok()) {
+    std::cerr << "shmpoolctl: " << text.status().message() << "\n";
+    return shmpool::ctl::kExitFailed;
+  }
+  absl::StatusOr<shmpool::api::Endpoint> ep = shmpool::api::ParseEndpoint(*text);
   if (!ep.ok()) {
     std::cerr << "shmpoolctl: " << ep.status().message() << "\n";
     return shmpool::ctl::kExitUsage;

@@ -31,7 +31,7 @@
 namespace shmpool::ctl {
 namespace {
 
-constexpr const char* kDefaultShmDir = "/dev/shm";
+constexpr const char* kDefaultShmDir = "/dev/shm/shmpool";  // the daemon's default shm_dir
 
 struct SegmentInfo {
   std::string path, arena;

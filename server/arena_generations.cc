@@ -36,6 +36,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "proto/api/names.h"
+#include "server/arena_files.h"
 #include "server/arena_registry.h"
 #include "server/log.h"
 #include "shm/atomics.h"
@@ -202,14 +203,18 @@ void ArenaRegistry::AdoptRetiredLocked(const std::vector<std::string>& files) {
     }
     const std::string id = api::ArenaIdOfRetiredFile(name);
     if (id.empty()) continue;
-    absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
+    auto it = arenas_.find(id);
+    // A retired generation has its arena's owner and group (none: the daemon's).
+    const ArenaMeta owner = it != arenas_.end()
+                                ? ArenaMeta{.uid = it->second->uid, .gid = it->second->gid}
+                                : ArenaMeta{.uid = geteuid(), .gid = getegid()};
+    absl::StatusOr<std::unique_ptr<shm::Segment>> seg = OpenArenaSegment(path, owner);
     if (!seg.ok()) {
       LogWarning("retired_segment_not_adopted")
           .Kv("path", path)
           .Kv("reason", seg.status().message());
       continue;
     }
-    auto it = arenas_.find(id);
     if (it != arenas_.end() && SameFile((*seg)->fd(), SegmentPath(id))) {
       unlink(path.c_str());  // a reset that stopped between link and rename
       LogInfo("reset_leftover_removed").Kv("path", path);

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,7 +15,10 @@
 #include "absl/time/clock.h"
 #include "proto/api/names.h"
 #include "proto/api/size.h"
+#include "server/arena_files.h"
 #include "server/log.h"
+#include "server/safe_file.h"
+#include "server/tenant_limits.h"
 #include "shm/atomics.h"
 #include "shm/proc_identity.h"
 #include "shm/recovery.h"
@@ -51,10 +53,15 @@ shm::Geometry GeometryOf(const ArenaSpec& spec) {
   return g;
 }
 
-void WriteMeta(const std::string& path, const ArenaSpec& spec) {
-  std::ofstream out(path, std::ios::trunc);
-  out << "quota_bytes = " << spec.quota << "\n";
-  if (!out) LogWarning("meta_write_failed").Kv("path", path);
+absl::Status WriteMeta(const std::string& path, const ArenaRecord& rec) {
+  return ReplaceFile(
+      path, FormatMeta({.quota_bytes = rec.spec.quota, .uid = rec.uid, .gid = rec.gid}), 0600);
+}
+
+std::vector<ArenaPtr> Values(const absl::btree_map<std::string, ArenaPtr>& arenas) {
+  std::vector<ArenaPtr> out;
+  for (const auto& [id, a] : arenas) out.push_back(a);
+  return out;
 }
 
 }  // namespace
@@ -99,12 +106,28 @@ int ArenaRegistry::AdoptExisting() {
   int adopted = 0;
   for (const std::string& id : ids) {
     const std::string path = SegmentPath(id);
-    const std::optional<QuarantineReason> truncated = RestoreTruncated(path);
-    absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
+    absl::StatusOr<ArenaMeta> meta = ReadMeta(MetaPath(id));
+    absl::StatusOr<std::unique_ptr<shm::Segment>> seg =
+        meta.ok() ? OpenArenaSegment(path, *meta) : meta.status();
+    // A file of the daemon's (the owner its .meta records) that a tenant cut short: extended
+    // back to full length and adopted QUARANTINED. Only the daemon writes this directory, so
+    // the file checked is the file restored.
+    std::optional<QuarantineReason> truncated;
+    struct stat owner {};
+    if (!seg.ok() && meta.ok() && lstat(path.c_str(), &owner) == 0 && S_ISREG(owner.st_mode) &&
+        owner.st_uid == meta->uid && owner.st_gid == meta->gid) {
+      truncated = RestoreTruncated(path);
+      if (truncated) seg = OpenArenaSegment(path, *meta);
+    }
     if (!seg.ok()) {
-      // Keep it for forensics, out of the way of a new arena of the same name.
+      // A regular file of the daemon's uid (only the daemon or root writes this directory)
+      // is kept for forensics, out of the way of a new arena of the same name; a symlink or
+      // another uid's file is not the daemon's to move.
+      struct stat st {};
+      const bool ours =
+          lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
       const std::string aside = path + ".rejected";
-      const bool moved = rename(path.c_str(), aside.c_str()) == 0;
+      const bool moved = ours && rename(path.c_str(), aside.c_str()) == 0;
       LogWarning("segment_not_adopted")
           .Kv("path", path)
           .Kv("reason", seg.status().message())
@@ -164,7 +187,16 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   if (arenas_.size() >= limits_.max_arenas)
     return absl::ResourceExhaustedError(
         absl::StrFormat("the daemon already serves %d arenas (limits.max_arenas)", arenas_.size()));
+  if (absl::Status st =
+          CheckArenaLimits(limits_, spec.owner.value_or(geteuid()), spec.capacity, Values(arenas_));
+      !st.ok())
+    return st;
   const std::string path = SegmentPath(spec.id);
+  if (struct stat st{}; lstat(path.c_str(), &st) == 0)
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "segment file %s exists but is not an arena of this daemon (not adopted at start: see "
+        "its segment_not_adopted log line); remove it or choose another name",
+        path));
   absl::StatusOr<std::unique_ptr<shm::Segment>> seg = CreateSegment(spec, path);
   if (!seg.ok()) return seg.status();
   struct stat st {};
@@ -179,7 +211,10 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   rec->gid = st.st_gid;
   rec->number = (*seg)->header().generation.number;  // written by us just now
   rec->segment = std::move(*seg);
-  WriteMeta(MetaPath(spec.id), spec);
+  if (absl::Status written = WriteMeta(MetaPath(spec.id), *rec); !written.ok()) {
+    unlink(path.c_str());
+    return written;
+  }
   LogInfo("arena_created")
       .Kv("arena", spec.id)
       .Kv("path", path)
@@ -220,9 +255,7 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::Get(absl::string_view id) const {
 
 std::vector<ArenaPtr> ArenaRegistry::List() const {
   absl::MutexLock lock(&mu_);
-  std::vector<ArenaPtr> out;
-  for (const auto& [id, a] : arenas_) out.push_back(a);
-  return out;
+  return Values(arenas_);
 }
 
 uint32_t ArenaRegistry::LiveClients(const ArenaRecord& arena) const {
@@ -295,12 +328,12 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64
     return absl::InvalidArgumentError(
         absl::StrFormat("quota %s is larger than arena \"%s\"'s capacity %s",
                         api::FormatSize(quota), id, api::FormatSize(old.spec.capacity)));
-  // The segment is the source of truth (every attached process reads it); the record and
-  // the sidecar follow.
-  shm::StoreRelaxed(old.segment->header().tenant.xquota_bytes, quota);
+  // The segment is what every attached process reads; the sidecar is written first so that
+  // a failure changes neither.
   auto rec = std::make_shared<ArenaRecord>(old);
   rec->spec.quota = quota;
-  WriteMeta(MetaPath(id), rec->spec);
+  if (absl::Status st = WriteMeta(MetaPath(id), *rec); !st.ok()) return st;
+  shm::StoreRelaxed(old.segment->header().tenant.xquota_bytes, quota);
   LogInfo("arena_updated").Kv("arena", id).Kv("quota", quota);
   ArenaPtr out = rec;
   it->second = std::move(rec);

@@ -3,9 +3,9 @@
 // An arena is an id, the spec it was created with (capacity, quota, owner, geometry), its
 // segment file <shm-dir>/shmpool.<id>.seg (mapped here with shm::Segment; the daemon never
 // attaches a Heap), a sidecar <shm-dir>/shmpool.<id>.meta holding what the segment does not
-// (the quota), and the retired generations that clients still map. Records are immutable
-// and shared (ArenaPtr): a reset, a quota change or a sweep replaces the record, so an RPC
-// that holds the old one keeps a valid mapping.
+// (the quota and the file's owner and group: arena_files.h), and the retired generations that
+// clients still map. Records are immutable and shared (ArenaPtr): a reset, a quota change or a
+// sweep replaces the record, so an RPC that holds the old one keeps a valid mapping.
 //
 // Two numbers tell arenas apart in time:
 //   - ArenaRecord::generation, the record's incarnation in this daemon (unique over the
@@ -113,15 +113,19 @@ class ArenaRegistry {
   ArenaRegistry(const ArenaRegistry&) = delete;
   ArenaRegistry& operator=(const ArenaRegistry&) = delete;
 
-  // Maps every segment file of shm_dir that passes validation; logs the others and renames
-  // them to *.seg.rejected (kept, out of the way). Retired generations that a live process
-  // still maps are kept with their arena, the others unlinked. Returns how many arenas
-  // were adopted.
+  // Maps every segment file of shm_dir that the daemon made (arena_files.h: a regular
+  // file with the owner, group and mode its .meta gives) and that passes validation. The
+  // others are logged; a regular file of the daemon's uid is renamed *.seg.rejected (kept,
+  // out of the way), anything else (a symlink, another uid's file) is left in place and
+  // makes Create of that name fail. Retired generations that a live process still maps are
+  // kept with their arena, the others unlinked. Returns how many arenas were adopted.
   int AdoptExisting() ABSL_LOCKS_EXCLUDED(mu_);
   // A configured arena: kept if adopted (a warning when its capacity differs from the
   // spec), else created.
   absl::Status Ensure(const ArenaSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // RESOURCE_EXHAUSTED past a limit (tenant_limits.h); FAILED_PRECONDITION when a file
+  // that is not one of its arenas holds the name.
   absl::StatusOr<ArenaPtr> Create(const ArenaSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<ArenaPtr> Get(absl::string_view id) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<ArenaPtr> List() const ABSL_LOCKS_EXCLUDED(mu_);

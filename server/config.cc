@@ -90,24 +90,35 @@ absl::StatusOr<ArenaSpec> ParseArena(const toml::table& t, size_t index) {
 }
 
 absl::Status ParseLimits(const toml::table& t, Limits& limits) {
+  const std::pair<absl::string_view, uint64_t*> sizes[] = {
+      {"max_arena_capacity", &limits.max_arena_capacity},
+      {"max_total_capacity", &limits.max_total_capacity},
+      {"max_capacity_per_uid", &limits.max_capacity_per_uid}};
+  const std::pair<absl::string_view, uint32_t*> counts[] = {
+      {"max_arenas", &limits.max_arenas},
+      {"max_sessions", &limits.max_sessions},
+      {"max_arenas_per_uid", &limits.max_arenas_per_uid},
+      {"max_pools_per_uid", &limits.max_pools_per_uid},
+      {"segment_lock_timeout_ms", &limits.segment_lock_timeout_ms}};
   for (const auto& [k, v] : t) {
     const std::string key(k.str());
     const std::string full = absl::StrCat("limits.", key);
-    if (key == "max_arena_capacity") {
+    bool known = false;
+    for (const auto& [name, field] : sizes) {
+      if (key != name) continue;
       absl::StatusOr<uint64_t> s = SizeOf(v, full);
       if (!s.ok()) return s.status();
-      limits.max_arena_capacity = *s;
-    } else if (key == "max_arenas" || key == "max_sessions") {
+      *field = *s;
+      known = true;
+    }
+    for (const auto& [name, field] : counts) {
+      if (key != name) continue;
       absl::StatusOr<uint32_t> c = CountOf(v, full);
       if (!c.ok()) return c.status();
-      (key == "max_arenas" ? limits.max_arenas : limits.max_sessions) = *c;
-    } else if (key == "segment_lock_timeout_ms") {
-      absl::StatusOr<uint32_t> ms = CountOf(v, full);
-      if (!ms.ok()) return ms.status();
-      limits.segment_lock_timeout_ms = *ms;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
+      *field = *c;
+      known = true;
     }
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
   }
   return absl::OkStatus();
 }

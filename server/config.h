@@ -5,12 +5,16 @@
 // The TOML file (every key optional):
 //
 //   listen = ["unix:/run/shmpool/shmpoold.sock", "127.0.0.1:7500"]
-//   shm_dir = "/dev/shm"
+//   shm_dir = "/dev/shm/shmpool"   # the daemon's own: not writable by group or others
 //
 //   [limits]
 //   max_arena_capacity = "1TiB"   # sizes: integers (bytes) or strings like "64MiB"
 //   max_arenas = 256
 //   max_sessions = 65536
+//   max_total_capacity = "64TiB"  # every arena together, root's too
+//   max_arenas_per_uid = 16       # per owner uid (tenant_limits.h; root exempt)
+//   max_capacity_per_uid = "4TiB"
+//   max_pools_per_uid = 256
 //
 //   [[arena]]
 //   name = "default"              # an arena id: [a-z0-9-_.], 1 to 63 characters
@@ -75,6 +79,13 @@ struct Limits {
   // How long the daemon waits for a lock in a tenant's segment before it quarantines the
   // arena (server/segment_guard.h).
   uint32_t segment_lock_timeout_ms = 1000;
+  // The capacities of every arena added up, root's included: the daemon maps them all, so
+  // this stays well below its address space (128 TiB on x86-64).
+  uint64_t max_total_capacity = uint64_t{64} << 40;
+  // Per owner uid of the arenas, root and the daemon's uid exempt (tenant_limits.h).
+  uint32_t max_arenas_per_uid = 16;
+  uint64_t max_capacity_per_uid = uint64_t{4} << 40;
+  uint32_t max_pools_per_uid = 256;
 };
 
 // Background purge (server/purge_policy.h): [purge] in the TOML, --decay-ms and
@@ -103,7 +114,7 @@ struct TlsConfig {
 
 struct Config {
   std::vector<std::string> listen;  // endpoints: "unix:PATH" or "HOST:PORT"
-  std::string shm_dir = "/dev/shm";
+  std::string shm_dir = "/dev/shm/shmpool";
   std::vector<ArenaSpec> arenas;
   Limits limits;
   PurgeConfig purge;
@@ -113,7 +124,7 @@ struct Config {
   std::optional<gid_t> admin_gid;  // admin_group = "NAME" or GID: manages every arena (authz.h)
 };
 
-// One arena "default" of 1 GiB (sparse) in /dev/shm, on the default socket.
+// One arena "default" of 1 GiB (sparse) in /dev/shm/shmpool, on the default socket.
 Config DefaultConfig();
 
 // Parses a TOML document over the default configuration: keys given replace the default's

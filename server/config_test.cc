@@ -11,7 +11,7 @@ TEST(Config, DefaultHasOneGibArena) {
   ASSERT_EQ(c.arenas.size(), 1u);
   EXPECT_EQ(c.arenas[0].id, "default");
   EXPECT_EQ(c.arenas[0].capacity, uint64_t{1} << 30);
-  EXPECT_EQ(c.shm_dir, "/dev/shm");
+  EXPECT_EQ(c.shm_dir, "/dev/shm/shmpool");
   ASSERT_EQ(c.listen.size(), 1u);
   EXPECT_EQ(c.listen[0].rfind("unix:/", 0), 0u);
 }
@@ -49,6 +49,30 @@ capacity = 4096
   EXPECT_EQ(*c->arenas[0].group, 0u);
   EXPECT_EQ(c->arenas[0].max_procs, 16u);
   EXPECT_EQ(c->arenas[1].id, "b");
+}
+
+TEST(Config, PerUidLimits) {
+  const Limits d = DefaultConfig().limits;
+  EXPECT_EQ(d.max_arenas_per_uid, 16u);
+  EXPECT_EQ(d.max_capacity_per_uid, uint64_t{4} << 40);
+  EXPECT_EQ(d.max_pools_per_uid, 256u);
+  EXPECT_EQ(d.max_total_capacity, uint64_t{64} << 40);
+  absl::StatusOr<Config> c = ParseConfig(R"(
+[limits]
+max_arenas_per_uid = 3
+max_capacity_per_uid = "8GiB"
+max_pools_per_uid = 5
+max_total_capacity = "1TiB"
+)",
+                                         "limits.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->limits.max_arenas_per_uid, 3u);
+  EXPECT_EQ(c->limits.max_capacity_per_uid, uint64_t{8} << 30);
+  EXPECT_EQ(c->limits.max_pools_per_uid, 5u);
+  EXPECT_EQ(c->limits.max_total_capacity, uint64_t{1} << 40);
+  absl::StatusOr<Config> bad = ParseConfig("[limits]\nmax_pools_per_uid = -1\n", "b.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("limits.max_pools_per_uid"), std::string::npos);
 }
 
 TEST(Config, RejectsWithReasons) {

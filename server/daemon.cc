@@ -5,12 +5,9 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -18,6 +15,7 @@
 #include "server/log.h"
 #include "server/metrics_text.h"
 #include "server/proto_convert.h"
+#include "server/safe_file.h"
 #include "server/stats_collector.h"
 #include "server/tcp_credentials.h"
 #include "shm/untrusted.h"
@@ -56,9 +54,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
 }
 
 absl::Status Daemon::Init() {
-  if (mkdir(config_.shm_dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return absl::UnavailableError(absl::StrFormat("cannot create shm directory %s: %s",
-                                                  config_.shm_dir, std::strerror(errno)));
+  // 0755: clients open their segments by path; each file's owner and mode decide who may.
+  if (absl::Status st = PreparePrivateDir(config_.shm_dir, 0755, geteuid(), "shm directory");
+      !st.ok())
+    return st;
   absl::StatusOr<std::unique_ptr<LockFile>> lock =
       LockFile::Acquire(config_.shm_dir + "/shmpool.lock", "shm directory " + config_.shm_dir);
   if (!lock.ok()) return lock.status();

@@ -21,7 +21,9 @@ ABSL_FLAG(std::string, config, "", "TOML configuration file (see server/README.m
 ABSL_FLAG(std::vector<std::string>, listen, {},
           "endpoints to serve, comma-separated: unix:PATH or HOST:PORT (default: the "
           "config's, else /run/shmpool/shmpoold.sock or $XDG_RUNTIME_DIR/shmpool/shmpoold.sock)");
-ABSL_FLAG(std::string, shm_dir, "", "directory of the segment files (default /dev/shm)");
+ABSL_FLAG(std::string, shm_dir, "",
+          "directory of the segment files, the daemon's own, not writable by group or others "
+          "(default /dev/shm/shmpool, created when missing)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "serve Prometheus /metrics over HTTP on HOST:PORT (e.g. 127.0.0.1:9464)");
 ABSL_FLAG(std::optional<bool>, metrics_per_client, std::nullopt,
@@ -38,7 +40,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "shmpoold [--config FILE] [--listen unix:PATH|HOST:PORT] [--shm-dir DIR]\n"
       "Serves shared-memory arenas. With no arguments: one arena 'default' of 1 GiB in "
-      "/dev/shm on the default socket.");
+      "/dev/shm/shmpool on the default socket.");
   // Accept --shm-dir and --metrics-listen (absl spells flags with '_').
   std::vector<std::string> args(argv, argv + argc);
   std::vector<char*> fixed;

@@ -5,6 +5,7 @@
 #include "server/grpc_status.h"
 #include "server/log.h"
 #include "server/proto_convert.h"
+#include "server/tenant_limits.h"
 #include "shm/atomics.h"
 #include "shm/check.h"
 #include "shm/pool.h"
@@ -75,8 +76,11 @@ grpc::Status PoolServiceImpl::CreatePool(grpc::ServerContext* ctx, const v1::Cre
                      .align = p.align() ? p.align() : 16,
                      .headroom = p.headroom(),
                      .cache_line_pad = p.cache_line_pad()};
+  absl::MutexLock lock(&create_mu_);
+  const std::vector<ArenaPtr> all = arenas_->List();
   return ToGrpc(arenas_->ChangeCurrent(*id, [&](const ArenaRecord& a) {
     if (absl::Status st = authz_->Check(peer, a, ArenaAction::kManage); !st.ok()) return st;
+    if (absl::Status st = CheckPoolLimit(arenas_->limits(), a.uid, all); !st.ok()) return st;
     absl::StatusOr<uint32_t> slot = shm::CreatePool(*a.segment, spec);
     if (!slot.ok()) return slot.status();
     LogInfo("pool_created")

@@ -89,7 +89,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& path
                                                          mode_t mode) {
   if (absl::Status st = CheckGeometry(g); !st.ok()) return st;
   const Sections s = ComputeSections(g);
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("cannot create segment", path);
   fchmod(fd, mode);  // open() applied the umask
   auto fail = [&](const char* what) {
@@ -159,7 +159,7 @@ absl::Status Segment::ValidateImage(const void* base, uint64_t size) {
 }
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  const int fd = open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot open segment", path);
   return FromFd(fd, path);
 }

@@ -29,11 +29,12 @@ namespace shmpool::shm {
 
 class Segment {
  public:
-  // Creates a new segment file at `path` (fails if it exists), of the given geometry.
+  // Creates a new segment file at `path` (fails if it exists, a symlink included), of the
+  // given geometry.
   static absl::StatusOr<std::unique_ptr<Segment>> Create(const std::string& path,
                                                          const Geometry& geometry,
                                                          mode_t mode = 0600);
-  // Maps an existing segment file and validates it.
+  // Maps an existing segment file and validates it; a symlink at `path` is not followed.
   static absl::StatusOr<std::unique_ptr<Segment>> Open(const std::string& path);
   // Maps an already open segment descriptor (e.g. received over a socket); takes the fd.
   static absl::StatusOr<std::unique_ptr<Segment>> FromFd(int fd, const std::string& path);
