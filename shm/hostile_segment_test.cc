@@ -267,6 +267,40 @@ TEST(HostileSegment, PurgeGivesUpOnAPageHeapMutexHeldForEver) {
   close(ready[1]);
 }
 
+// A purge that a held class mutex ends (between two ring steps) gives its purger record
+// back: a daemon that probes a stuck arena purge after purge must not use up the records.
+TEST(HostileSegment, APurgeEndedByAHeldClassMutexGivesItsRecordBack) {
+  TempSegment ts(8 << 20, SmallGeometry());
+  const Segment& seg = *ts.segment();
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {  // the tenant: takes the first class's mutex and never lets go
+    seg.central(1).mutex.Lock();
+    const char c = 1;
+    (void)!write(ready[1], &c, 1);
+    for (;;) pause();
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  for (uint32_t round = 0; round < 2 * kMaxPurgers; ++round) {
+    try {
+      UntrustedScope scope(std::chrono::milliseconds(20));
+      (void)Purge(seg);
+      ADD_FAILURE() << "Purge returned";
+    } catch (const SegmentFault& f) {
+      EXPECT_EQ(f.kind(), SegmentFault::Kind::kLockTimeout) << f.what();
+    }
+    for (const PurgerRecord& rec : seg.header().purgers)
+      EXPECT_EQ(LoadAcquire(rec.xowner), 0u) << "round " << round;
+  }
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+}
+
 // Seeds [first, end): SHMPOOL_HOSTILE_SEEDS=N runs N of them, SHMPOOL_HOSTILE_SEED=K only K.
 std::pair<int, int> Seeds() {
   if (const char* one = std::getenv("SHMPOOL_HOSTILE_SEED"))

@@ -57,14 +57,26 @@ PurgeResult Purge(const Segment& seg, PurgeReason reason) {
   // A dead purger's claimed cell holds up its ring: finish its step first (Unavailable: a
   // later purge or the daemon's audit does).
   (void)ReclaimDeadPurgers(seg);
-  PurgerRecord* rec = ClaimPurgerRecord(seg);
+  // The record goes back when its Transit names nothing: at the end, or when a SegmentFault
+  // (shm/untrusted.h) unwinds between two ring steps. One that names a batch when a fault
+  // unwinds stays claimed, as a dead purger's would be, until a daemon that outlives this
+  // process settles it (ReclaimDeadPurgers) or the arena is reset.
+  struct Claim {
+    PurgerRecord* rec;
+    ~Claim() {
+      if (rec != nullptr && LoadAcquire(rec->transit.xop) == Transit::kNone)
+        StoreRelease(rec->xowner, uint64_t{0});
+    }
+  };
   uint64_t parked_pages = 0;
-  for (uint32_t c = 1; c < kNumClasses; ++c) {
-    if (rec != nullptr) DrainRing(seg, c, rec->transit);
-    ReleaseEmptySlabs(seg, c);
-    parked_pages += ParkFreePages(seg, c);
+  {
+    const Claim claim{ClaimPurgerRecord(seg)};
+    for (uint32_t c = 1; c < kNumClasses; ++c) {
+      if (claim.rec != nullptr) DrainRing(seg, c, claim.rec->transit);
+      ReleaseEmptySlabs(seg, c);
+      parked_pages += ParkFreePages(seg, c);
+    }
   }
-  if (rec != nullptr) StoreRelease(rec->xowner, uint64_t{0});
   PurgeResult r;
   r.released_bytes = PurgeFreePages(seg) + (parked_pages << kPageShift);
   r.nanoseconds = static_cast<uint64_t>(

@@ -276,10 +276,12 @@ class Validator {
       in_caches_[cls] += n;
     }
     // The cells before deq that no later push has reached are released, for the push at
-    // their position + slots: one still claimed by a pop would hold the ring full there.
-    for (uint64_t pos = enq - std::min(enq, slots); pos < deq; ++pos)
-      if (LoadRelaxed(seg_.ring(cls)[pos & (slots - 1)].xseq) != pos + slots)
-        Error("class %d: ring cell %d claimed by a pop, not released", cls, pos);
+    // their position + slots: one still claimed by a pop would hold the ring full there
+    // (at most `slots` cells, once the positions are sane).
+    if (enq >= deq && enq - deq <= slots)
+      for (uint64_t pos = enq - std::min(enq, slots); pos < deq; ++pos)
+        if (LoadRelaxed(seg_.ring(cls)[pos & (slots - 1)].xseq) != pos + slots)
+          Error("class %d: ring cell %d claimed by a pop, not released", cls, pos);
   }
 
   void WalkCaches() {
