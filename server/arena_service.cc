@@ -138,8 +138,10 @@ grpc::Status ArenaServiceImpl::PurgeArena(grpc::ServerContext* ctx,
   const absl::Time start = absl::Now();
   std::vector<ArenaPtr> targets;
   if (req->name().empty() || req->name() == api::kAllArenas) {
-    // Every arena the caller may manage (all of them for an admin).
+    // Every arena the caller may manage (all of them for an admin); an unauthenticated
+    // peer is refused, not given an empty list.
     const PeerCredentials peer = peers_->Lookup(ctx->peer());
+    if (absl::Status st = authz_->CheckAuthenticated(peer); !st.ok()) return ToGrpc(st);
     for (ArenaPtr& a : arenas_->List())
       if (authz_->Check(peer, *a, ArenaAction::kManage).ok()) targets.push_back(std::move(a));
   } else {

@@ -19,7 +19,9 @@ bool Contains(const std::vector<gid_t>& v, gid_t g) {
 
 bool GroupShared(const ArenaRecord& arena) {
   struct stat st {};
-  return fstat(arena.segment->fd(), &st) == 0 && (st.st_mode & S_IRWXG) == (S_IRGRP | S_IWGRP);
+  const int rc =
+      arena.segment ? fstat(arena.segment->fd(), &st) : lstat(arena.unmapped_path.c_str(), &st);
+  return rc == 0 && (st.st_mode & S_IRWXG) == (S_IRGRP | S_IWGRP);
 }
 
 // Whether a local peer (uid, groups) is the arena's tenant: who the kernel lets open its file.
@@ -74,6 +76,11 @@ bool Authz::IsAdmin(const PeerCredentials& peer) const {
   return admin_gid_.has_value() && Contains(GroupsOf(peer), *admin_gid_);
 }
 
+absl::Status Authz::CheckAuthenticated(const PeerCredentials& peer) const {
+  if (!peer.local && !Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
+  return absl::OkStatus();
+}
+
 absl::Status Authz::Check(const PeerCredentials& peer, const ArenaRecord& arena,
                           ArenaAction action) const {
   if (!peer.local) {
@@ -93,7 +100,7 @@ absl::Status Authz::Check(const PeerCredentials& peer, const ArenaRecord& arena,
 
 absl::StatusOr<std::vector<ArenaPtr>> Authz::Readable(const PeerCredentials& peer,
                                                       std::vector<ArenaPtr> arenas) const {
-  if (!peer.local && !Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
+  if (absl::Status st = CheckAuthenticated(peer); !st.ok()) return st;
   if (!peer.local || IsAdmin(peer)) return arenas;
   const std::vector<gid_t> groups = GroupsOf(peer);
   std::erase_if(arenas, [&](const ArenaPtr& a) { return !IsTenant(peer.uid, groups, *a); });
@@ -101,7 +108,7 @@ absl::StatusOr<std::vector<ArenaPtr>> Authz::Readable(const PeerCredentials& pee
 }
 
 absl::Status Authz::CheckCreate(const PeerCredentials& peer, ArenaSpec& spec) const {
-  if (!peer.local && !Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
+  if (absl::Status st = CheckAuthenticated(peer); !st.ok()) return st;
   if (!peer.local) return absl::PermissionDeniedError("remote peers may not create arenas");
   if (IsAdmin(peer)) return absl::OkStatus();
   if (spec.owner && *spec.owner != peer.uid)

@@ -50,6 +50,9 @@ class Authz {
         remote_authenticated_(remote_authenticated) {}
 
   bool IsAdmin(const PeerCredentials& peer) const;
+  // OK for a local peer and a verified remote one; UNAUTHENTICATED for a remote peer
+  // without a verified certificate (see above). Calls over all arenas check it first.
+  absl::Status CheckAuthenticated(const PeerCredentials& peer) const;
   // OK, or PERMISSION_DENIED naming the caller and the arena (UNAUTHENTICATED: see above).
   absl::Status Check(const PeerCredentials& peer, const ArenaRecord& arena,
                      ArenaAction action) const;

@@ -297,6 +297,14 @@ TEST(TenantEdges, PlainTcpListenerGivesUnauthenticatedPeersNoTenantData) {
     v1::ListPoolsResponse resp;
     expect_unauthenticated(pools->ListPools(&ctx, {}, &resp), "ListPools");
   }
+  for (const char* name : {"", "arenas/-", "arenas/default"}) {
+    grpc::ClientContext ctx;
+    v1::PurgeArenaRequest req;
+    req.set_name(name);
+    v1::PurgeArenaResponse resp;
+    expect_unauthenticated(arenas->PurgeArena(&ctx, req, &resp), "PurgeArena");
+    EXPECT_EQ(resp.arenas_size(), 0) << name;
+  }
   {
     grpc::ClientContext ctx;
     v1::CreateArenaRequest req;
