@@ -1,9 +1,12 @@
-// Tests of an arena's files: the .meta round trip, and which segment files are adopted.
+// Tests of an arena's files: the .meta round trip, which segment files are adopted, and the
+// header check against the geometry the .meta records.
 #include "server/arena_files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +50,66 @@ TEST_F(ArenaFilesTest, MetaRoundTrip) {
   EXPECT_FALSE(ReadMeta(meta).ok()) << "no quota line";
   ASSERT_TRUE(ReplaceFile(meta, "quota_bytes = x\n", 0600).ok());
   EXPECT_FALSE(ReadMeta(meta).ok());
+}
+
+TEST_F(ArenaFilesTest, MetaRecordsTheGeometry) {
+  const std::string meta = dir_ + "/shmpool.a.meta";
+  shm::Geometry g;
+  g.capacity = 1 << 20;
+  g.max_procs = 4;
+  g.max_thread_caches = 8;
+  g.ring_slots = 32;
+  ASSERT_TRUE(ReplaceFile(meta, FormatMeta({.quota_bytes = 5, .geometry = g}), 0600).ok());
+  absl::StatusOr<ArenaMeta> m = ReadMeta(meta);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->geometry.has_value());
+  EXPECT_EQ(m->geometry->capacity, g.capacity);
+  EXPECT_EQ(m->geometry->max_procs, 4u);
+  EXPECT_EQ(m->geometry->max_thread_caches, 8u);
+  EXPECT_EQ(m->geometry->ring_slots, 32u);
+  ASSERT_TRUE(ReplaceFile(meta, "quota_bytes = 1\n", 0600).ok());
+  m = ReadMeta(meta);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_FALSE(m->geometry.has_value()) << "an older daemon's sidecar";
+  ASSERT_TRUE(ReplaceFile(meta, "quota_bytes = 1\ncapacity = 4096\n", 0600).ok());
+  EXPECT_FALSE(ReadMeta(meta).ok()) << "part of the geometry";
+  ASSERT_TRUE(ReplaceFile(meta,
+                          "quota_bytes = 1\ncapacity = 4096\nmax_procs = 4294967296\n"
+                          "max_thread_caches = 1\nring_slots = 64\n",
+                          0600)
+                  .ok());
+  EXPECT_FALSE(ReadMeta(meta).ok()) << "max_procs past 32 bits";
+}
+
+TEST_F(ArenaFilesTest, MapsOnlyTheGeometryTheMetaRecords) {
+  shm::Geometry g;
+  g.capacity = 1 << 20;
+  g.max_procs = 4;
+  g.max_thread_caches = 4;
+  ArenaMeta meta = Own();
+  meta.geometry = g;
+  EXPECT_TRUE(OpenArenaSegment(seg_, meta).ok());
+  meta.geometry->capacity = 1 << 19;
+  absl::StatusOr<std::unique_ptr<shm::Segment>> s = OpenArenaSegment(seg_, meta);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("segment says capacity 1048576, the daemon created 524288"),
+            std::string::npos)
+      << s.status();
+  meta.geometry = g;
+  meta.geometry->max_procs = 8;
+  s = OpenArenaSegment(seg_, meta);
+  EXPECT_NE(s.status().message().find("segment says max_procs 4, the daemon created 8"),
+            std::string::npos)
+      << s.status();
+  const int fd = open(seg_.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const uint32_t version = 99;
+  ASSERT_EQ(pwrite(fd, &version, sizeof version, offsetof(shm::SegmentHeader, layout_version)),
+            static_cast<ssize_t>(sizeof version));
+  absl::StatusOr<shm::Geometry> header = CheckSegmentHeader(fd, Own());
+  close(fd);
+  EXPECT_NE(header.status().message().find("layout version 99"), std::string::npos)
+      << header.status();
 }
 
 TEST_F(ArenaFilesTest, AdoptsOnlyWhatTheDaemonMade) {

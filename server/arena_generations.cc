@@ -204,9 +204,12 @@ void ArenaRegistry::AdoptRetiredLocked(const std::vector<std::string>& files) {
     const std::string id = api::ArenaIdOfRetiredFile(name);
     if (id.empty()) continue;
     auto it = arenas_.find(id);
-    // A retired generation has its arena's owner and group (none: the daemon's).
+    // A retired generation has its arena's owner, group and geometry (none: the daemon's
+    // owner, any geometry).
     const ArenaMeta owner = it != arenas_.end()
-                                ? ArenaMeta{.uid = it->second->uid, .gid = it->second->gid}
+                                ? ArenaMeta{.uid = it->second->uid,
+                                            .gid = it->second->gid,
+                                            .geometry = GeometryOf(it->second->spec)}
                                 : ArenaMeta{.uid = geteuid(), .gid = getegid()};
     absl::StatusOr<std::unique_ptr<shm::Segment>> seg = OpenArenaSegment(path, owner);
     if (!seg.ok()) {

@@ -1,11 +1,9 @@
 #include "server/arena_registry.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -45,17 +43,13 @@ namespace {
 // ChangeCurrent's lock deadline: it holds the registry's mutex meanwhile.
 constexpr std::chrono::milliseconds kChangeLockDeadline{100};
 
-shm::Geometry GeometryOf(const ArenaSpec& spec) {
-  shm::Geometry g;
-  g.capacity = spec.capacity;
-  if (spec.max_procs) g.max_procs = spec.max_procs;
-  if (spec.max_thread_caches) g.max_thread_caches = spec.max_thread_caches;
-  return g;
-}
-
 absl::Status WriteMeta(const std::string& path, const ArenaRecord& rec) {
-  return ReplaceFile(
-      path, FormatMeta({.quota_bytes = rec.spec.quota, .uid = rec.uid, .gid = rec.gid}), 0600);
+  return ReplaceFile(path,
+                     FormatMeta({.quota_bytes = rec.spec.quota,
+                                 .uid = rec.uid,
+                                 .gid = rec.gid,
+                                 .geometry = GeometryOf(rec.spec)}),
+                     0600);
 }
 
 std::vector<ArenaPtr> Values(const absl::btree_map<std::string, ArenaPtr>& arenas) {
@@ -88,78 +82,6 @@ std::string ArenaRegistry::SegmentPath(absl::string_view id) const {
 
 std::string ArenaRegistry::MetaPath(absl::string_view id) const {
   return absl::StrCat(shm_dir_, "/shmpool.", id, ".meta");
-}
-
-int ArenaRegistry::AdoptExisting() {
-  DIR* dir = opendir(shm_dir_.c_str());
-  if (dir == nullptr) return 0;
-  std::vector<std::string> ids, others;
-  while (dirent* e = readdir(dir)) {
-    std::string id = api::ArenaIdOfSegmentFile(e->d_name);
-    if (!id.empty())
-      ids.push_back(std::move(id));
-    else
-      others.emplace_back(e->d_name);
-  }
-  closedir(dir);
-  absl::MutexLock lock(&mu_);
-  int adopted = 0;
-  for (const std::string& id : ids) {
-    const std::string path = SegmentPath(id);
-    absl::StatusOr<ArenaMeta> meta = ReadMeta(MetaPath(id));
-    absl::StatusOr<std::unique_ptr<shm::Segment>> seg =
-        meta.ok() ? OpenArenaSegment(path, *meta) : meta.status();
-    // A file of the daemon's (the owner its .meta records) that a tenant cut short: extended
-    // back to full length and adopted QUARANTINED. Only the daemon writes this directory, so
-    // the file checked is the file restored.
-    std::optional<QuarantineReason> truncated;
-    struct stat owner {};
-    if (!seg.ok() && meta.ok() && lstat(path.c_str(), &owner) == 0 && S_ISREG(owner.st_mode) &&
-        owner.st_uid == meta->uid && owner.st_gid == meta->gid) {
-      truncated = RestoreTruncated(path);
-      if (truncated) seg = OpenArenaSegment(path, *meta);
-    }
-    if (!seg.ok()) {
-      // A regular file of the daemon's uid (only the daemon or root writes this directory)
-      // is kept for forensics, out of the way of a new arena of the same name; a symlink or
-      // another uid's file is not the daemon's to move.
-      struct stat st {};
-      const bool ours =
-          lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
-      const std::string aside = path + ".rejected";
-      const bool moved = ours && rename(path.c_str(), aside.c_str()) == 0;
-      LogWarning("segment_not_adopted")
-          .Kv("path", path)
-          .Kv("reason", seg.status().message())
-          .Kv("moved_to", moved ? aside : "(left in place)");
-      continue;
-    }
-    struct stat st {};
-    fstat((*seg)->fd(), &st);
-    auto rec = std::make_shared<ArenaRecord>();
-    const shm::Geometry& g = (*seg)->geometry();
-    rec->spec = ArenaSpec{.id = id,
-                          .capacity = g.capacity,
-                          .max_procs = g.max_procs,
-                          .max_thread_caches = g.max_thread_caches};
-    rec->generation = next_generation_++;
-    rec->create_time = absl::FromUnixNanos((*seg)->header().created_unix_ns);
-    rec->adopted = true;
-    rec->uid = st.st_uid;
-    rec->gid = st.st_gid;
-    rec->segment = std::move(*seg);
-    AdmitAdopted(rec.get(), truncated);
-    LogInfo("arena_adopted")
-        .Kv("arena", id)
-        .Kv("path", path)
-        .Kv("capacity", g.capacity)
-        .Kv("generation", rec->arena_generation())
-        .Kv("state", rec->quarantine ? "QUARANTINED" : "ok");
-    arenas_[id] = std::move(rec);
-    ++adopted;
-  }
-  AdoptRetiredLocked(others);
-  return adopted;
 }
 
 absl::Status ArenaRegistry::Ensure(const ArenaSpec& spec) {

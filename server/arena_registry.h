@@ -74,9 +74,9 @@ struct RetiredGeneration {
 };
 
 struct ArenaRecord {
-  ArenaSpec spec;  // geometry filled in from the segment
-  std::shared_ptr<shm::Segment> segment;
-  uint64_t generation = 0;  // the record's incarnation (see the top of this file)
+  ArenaSpec spec;  // geometry filled in from the segment (an unmapped one's: from its .meta)
+  std::shared_ptr<shm::Segment> segment;  // null for an arena adopted unmapped (below)
+  uint64_t generation = 0;                // the record's incarnation (see the top of this file)
   absl::Time create_time;
   bool adopted = false;
   uid_t uid = 0;  // the segment file's owner and group
@@ -86,6 +86,9 @@ struct ArenaRecord {
   // daemon created or adopted the segment, never again (the tenant writes the header).
   uint64_t number = 0;
   std::shared_ptr<const QuarantineReason> quarantine;  // null while the segment is trusted
+  // The segment file of an arena adopted QUARANTINED without mapping it (its header failed
+  // the checks of arena_files.h: nothing of it is read); empty while `segment` is set.
+  std::string unmapped_path;
 
   uint64_t arena_generation() const { return number; }
 };
@@ -113,12 +116,17 @@ class ArenaRegistry {
   ArenaRegistry(const ArenaRegistry&) = delete;
   ArenaRegistry& operator=(const ArenaRegistry&) = delete;
 
-  // Maps every segment file of shm_dir that the daemon made (arena_files.h: a regular
-  // file with the owner, group and mode its .meta gives) and that passes validation. The
-  // others are logged; a regular file of the daemon's uid is renamed *.seg.rejected (kept,
-  // out of the way), anything else (a symlink, another uid's file) is left in place and
-  // makes Create of that name fail. Retired generations that a live process still maps are
-  // kept with their arena, the others unlinked. Returns how many arenas were adopted.
+  // Adopts every segment file of shm_dir that the daemon made (arena_files.h: a regular
+  // file with the owner, group and mode its .meta gives): mapped when its header has the
+  // geometry its .meta records, QUARANTINED when validation fails; QUARANTINED and not
+  // mapped, with the .meta's spec, when its header does not pass (a bad magic, another
+  // layout version, a geometry other than the .meta's). A .meta without the geometry (an
+  // older daemon's) takes the segment's, if the daemon could have created it, and records
+  // it. The others are logged; a regular file of the daemon's uid is renamed
+  // *.seg.rejected (kept, out of the way), anything else (a symlink, another uid's file) is
+  // left in place and makes Create of that name fail. Retired generations that a live
+  // process still maps are kept with their arena, the others unlinked. Returns how many
+  // arenas were adopted.
   int AdoptExisting() ABSL_LOCKS_EXCLUDED(mu_);
   // A configured arena: kept if adopted (a warning when its capacity differs from the
   // spec), else created.
@@ -187,6 +195,8 @@ class ArenaRegistry {
                                                                      const std::string& path) const;
   absl::Status SwapInNextGeneration(const ArenaRecord& old, const std::string& next_path,
                                     std::string* retired_path) const;
+  // Adoption of one arena's current segment (arena_adoption.cc); false when not adopted.
+  bool AdoptLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adoption of retired files and of a reset's leftovers, after the current segments.
   void AdoptRetiredLocked(const std::vector<std::string>& files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads what the record keeps of an adopted segment and validates it (shm/validate.h),

@@ -33,11 +33,15 @@ void ToProto(const ArenaRecord& a, uint32_t live_clients, v1::Arena* out) {
   out->set_quota_bytes(a.spec.quota);
   out->set_owner_uid(a.uid);
   out->set_group_gid(a.gid);
-  out->set_max_procs(a.segment->geometry().max_procs);
-  out->set_max_thread_caches(a.segment->geometry().max_thread_caches);
-  out->set_segment_path(a.segment->path());
-  out->set_segment_bytes(a.segment->sections().total);
-  out->set_resident_bytes(a.segment->ResidentBytes());
+  out->set_max_procs(a.spec.max_procs);
+  out->set_max_thread_caches(a.spec.max_thread_caches);
+  if (a.segment) {
+    out->set_segment_path(a.segment->path());
+    out->set_segment_bytes(a.segment->sections().total);
+    out->set_resident_bytes(a.segment->ResidentBytes());
+  } else {
+    out->set_segment_path(a.unmapped_path);  // not mapped: no sizes
+  }
   out->set_attached_clients(live_clients);
   ToProto(a.create_time, out->mutable_create_time());
   out->set_adopted(a.adopted);

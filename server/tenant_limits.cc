@@ -26,7 +26,8 @@ TenantUse UseOf(uid_t uid, const std::vector<ArenaPtr>& arenas) {
     if (a->uid != uid) continue;
     ++u.arenas;
     u.capacity += a->spec.capacity;
-    u.pools += static_cast<uint32_t>(shm::ListPools(*a->segment).size());
+    // A quarantined segment is not read (its pools are not counted).
+    if (!a->quarantine) u.pools += static_cast<uint32_t>(shm::ListPools(*a->segment).size());
   }
   return u;
 }

@@ -17,6 +17,11 @@
 //   unlock             releases it if held; "ok"
 //   lock_class SIZE    takes the mutex of SIZE's size class and holds it (killed holding
 //                      it, this process leaves the next locker its repair); "ok"
+//   smash_magic        zeros over the header's magic; "ok"
+//   set_version N      the header's layout version := N; "ok"
+//   grow CAPACITY      the header's geometry says CAPACITY bytes of data pages (sections
+//                      recomputed, so the header is consistent) and the file is extended to
+//                      match; "ok"
 //   close              unmaps; "ok"
 #include <pthread.h>
 #include <unistd.h>
@@ -106,6 +111,26 @@ std::string Run(const std::string& line) {
     in >> size;
     seg->central(shmpool::shm::ClassOf(size)).mutex.Lock();
     return "ok";
+  }
+  if (cmd == "smash_magic") {
+    seg->header().xmagic.store(0);
+    return "ok";
+  }
+  if (cmd == "set_version") {
+    uint32_t v = 0;
+    in >> v;
+    seg->header().layout_version = v;
+    return "ok";
+  }
+  if (cmd == "grow") {
+    uint64_t capacity = 0;
+    in >> capacity;
+    shmpool::shm::SegmentHeader& h = seg->header();
+    h.geometry.capacity = capacity;
+    h.sections = shmpool::shm::ComputeSections(h.geometry);
+    return ftruncate(seg->fd(), static_cast<off_t>(h.sections.total)) == 0
+               ? "ok"
+               : "err " + std::string(std::strerror(errno));
   }
   if (cmd == "close") {
     held = false;  // the mutex of a dropped generation stays held: nobody reads it again

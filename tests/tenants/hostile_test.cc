@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <sstream>
 
 #include "harness.h"
 #include "shmpool/v1/pool.grpc.pb.h"
@@ -269,6 +270,117 @@ TEST_F(Hostile, RestartWithTruncatedSegmentAdoptsItQuarantined) {
   ASSERT_NO_FATAL_FAILURE(ExpectEvilQuarantined("bus_error"));
   EXPECT_EQ(Shmpoolctl(d_, {"arena", "reset", "evil"}), 0) << d_.Log();
   EXPECT_FALSE(QuarantineOf(d_, "evil").has_value());
+}
+
+// The evil arena's .meta, the daemon's record of what it created.
+std::string ReadMetaOf(TestDaemon& d, const std::string& id) {
+  std::ifstream in(d.shm_dir() + "/shmpool." + id + ".meta");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// A restart after the tenant overwrote its segment's header (`attack`): the arena is
+// adopted QUARANTINED (corrupt, the header's error as the reason) with the .meta's spec and
+// its file left in place unmapped; every view shows it; reset gives a fresh generation of
+// the .meta's spec and delete removes its files.
+void RestartAfterHeaderAttack(TestDaemon& d, Child& evil, const std::string& attack,
+                              const std::string& reason) {
+  d.Stop();
+  ASSERT_EQ(evil.Ask(attack), "ok");
+  ASSERT_EQ(evil.Ask("close"), "ok");
+  d.Start({"--metrics-listen", "127.0.0.1:0"});
+  EXPECT_FALSE(Exists(d.SegmentPath("evil") + ".rejected")) << d.Log();
+  std::optional<v1::Quarantine> q = QuarantineOf(d, "evil");
+  ASSERT_TRUE(q.has_value()) << "daemon log:\n" << d.Log();
+  EXPECT_EQ(q->kind(), "corrupt");
+  EXPECT_NE(q->reason().find(reason), std::string::npos) << q->reason();
+  v1::Arena a;
+  ASSERT_TRUE(GetArena(d, "evil", &a).ok());
+  EXPECT_EQ(a.capacity_bytes(), uint64_t{16} << 20) << "the .meta's capacity";
+  std::string out;
+  EXPECT_EQ(Shmpoolctl(d, {"arena", "list"}, &out), 0);
+  EXPECT_NE(out.find("QUARANTINED"), std::string::npos) << out;
+  EXPECT_EQ(Shmpoolctl(d, {"stats", "--json"}, &out), 0);
+  EXPECT_NE(out.find(reason), std::string::npos) << out;
+  EXPECT_EQ(Shmpoolctl(d, {"doctor"}, &out), 0) << out;
+  EXPECT_NE(out.find("quarantined"), std::string::npos) << out;
+  const std::string metrics = ScrapeMetrics(d);
+  EXPECT_NE(metrics.find("shmpool_arena_quarantined{arena=\"evil\",reason=\"corrupt\"} 1"),
+            std::string::npos)
+      << metrics;
+}
+
+TEST_F(Hostile, RestartWithBadMagicAdoptsItQuarantinedAndResetRecovers) {
+  ASSERT_NO_FATAL_FAILURE(
+      RestartAfterHeaderAttack(d_, *evil_, "smash_magic", "not a shmpool segment"));
+  ASSERT_NO_FATAL_FAILURE(ExpectGoodServed());
+  ASSERT_NO_FATAL_FAILURE(ExpectEvilQuarantined("corrupt"));
+  EXPECT_EQ(Shmpoolctl(d_, {"arena", "reset", "evil"}), 0) << d_.Log();
+  EXPECT_FALSE(QuarantineOf(d_, "evil").has_value());
+  v1::Arena a;
+  ASSERT_TRUE(GetArena(d_, "evil", &a).ok());
+  EXPECT_EQ(a.capacity_bytes(), uint64_t{16} << 20);
+  EXPECT_EQ(a.owner_uid(), kEvil);
+  auto w = std::make_unique<Child>(AsUid(kEvil, {SHMPOOL_TEST_WORKER}));
+  ASSERT_EQ(w->Ask("attach " + d_.endpoint() + " evil").rfind("ok", 0), 0u);
+  EXPECT_EQ(w->Ask("alloc 100 10"), "ok 10");
+  EXPECT_EQ(w->Ask("detach"), "ok");
+}
+
+TEST_F(Hostile, RestartWithOtherLayoutVersionAdoptsItQuarantinedAndDeleteRemovesIt) {
+  ASSERT_NO_FATAL_FAILURE(
+      RestartAfterHeaderAttack(d_, *evil_, "set_version 99", "layout version 99"));
+  ASSERT_NO_FATAL_FAILURE(ExpectGoodServed());
+  EXPECT_EQ(Shmpoolctl(d_, {"arena", "delete", "evil"}), 0) << d_.Log();
+  v1::Arena a;
+  EXPECT_EQ(GetArena(d_, "evil", &a).error_code(), StatusCode::NOT_FOUND);
+  EXPECT_FALSE(Exists(d_.SegmentPath("evil")));
+  EXPECT_FALSE(Exists(d_.shm_dir() + "/shmpool.evil.meta"));
+}
+
+TEST_F(Hostile, RestartWithRegrownGeometryQuarantinesAtTheCreatedSize) {
+  EXPECT_NE(ReadMetaOf(d_, "evil").find("capacity = 16777216"), std::string::npos)
+      << ReadMetaOf(d_, "evil");
+  ASSERT_NO_FATAL_FAILURE(
+      RestartAfterHeaderAttack(d_, *evil_, "grow 1073741824",
+                               "segment says capacity 1073741824, the daemon created 16777216"));
+  ASSERT_NO_FATAL_FAILURE(ExpectGoodServed());
+  EXPECT_EQ(Shmpoolctl(d_, {"arena", "reset", "evil"}), 0) << d_.Log();
+  v1::Arena a;
+  ASSERT_TRUE(GetArena(d_, "evil", &a).ok());
+  EXPECT_FALSE(a.has_quarantine());
+  EXPECT_EQ(a.capacity_bytes(), uint64_t{16} << 20);
+  struct stat st {};
+  ASSERT_EQ(stat(d_.SegmentPath("evil").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), a.segment_bytes());
+}
+
+// A .meta written by a daemon that did not record the geometry: the segment's is accepted
+// (within limits.max_arena_capacity) and recorded.
+TEST_F(Hostile, RestartWithMetaWithoutGeometryRecordsIt) {
+  ASSERT_EQ(evil_->Ask("close"), "ok");
+  d_.Stop();
+  const std::string meta = d_.shm_dir() + "/shmpool.evil.meta";
+  std::string old;
+  {
+    std::istringstream in(ReadMetaOf(d_, "evil"));
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("quota_bytes", 0) == 0 || line.rfind("owner_uid", 0) == 0 ||
+          line.rfind("group_gid", 0) == 0)
+        old += line + "\n";
+  }
+  std::ofstream(meta, std::ios::trunc) << old;
+  ASSERT_EQ(ReadMetaOf(d_, "evil").find("capacity"), std::string::npos);
+  d_.Start();
+  EXPECT_FALSE(QuarantineOf(d_, "evil").has_value()) << d_.Log();
+  const std::string now = ReadMetaOf(d_, "evil");
+  EXPECT_NE(now.find("capacity = 16777216"), std::string::npos) << now;
+  EXPECT_NE(now.find("max_procs = "), std::string::npos) << now;
+  EXPECT_NE(d_.Log().find("event=meta_geometry_recorded"), std::string::npos) << d_.Log();
 }
 
 TEST_F(Hostile, ResetAndDeleteRecoverAQuarantinedArena) {
