@@ -31,7 +31,10 @@
 // the arena's record in QUARANTINED (ArenaRecord::quarantine): from then on WithSegment
 // refuses it with FAILED_PRECONDITION without reading the segment, lists show it, and
 // only Reset (a fresh, empty generation; the old mapping is dropped unread) and Delete
-// end it, or ProbeLocked for a lock timeout once the lock is free.
+// end it, or ProbeLocked for a lock timeout once the lock is free. An arena adopted with a
+// header that failed its checks is QUARANTINED from the start and never mapped
+// (ArenaRecord::segment null, unmapped_path its file): every reader of `segment` checks
+// `quarantine` first.
 //
 // INVARIANTS: one record per id; every record's segment file is at SegmentPath(id) and
 // every retired generation's at RetiredPath(id, generation); generations are unique across
