@@ -33,8 +33,8 @@
 // only Reset (a fresh, empty generation; the old mapping is dropped unread) and Delete
 // end it, or ProbeLocked for a lock timeout once the lock is free. An arena adopted with a
 // header that failed its checks is QUARANTINED from the start and never mapped
-// (ArenaRecord::segment null, unmapped_path its file): every reader of `segment` checks
-// `quarantine` first.
+// (ArenaRecord::segment null, unmapped_path its file): the readers of `segment` check
+// `quarantine` first, and no session attaches to it (so the reclaimer never watches it).
 //
 // INVARIANTS: one record per id; every record's segment file is at SegmentPath(id) and
 // every retired generation's at RetiredPath(id, generation); generations are unique across
