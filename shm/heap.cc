@@ -18,6 +18,7 @@
 #include "shm/check.h"
 #include "shm/page_heap.h"
 #include "shm/proc_identity.h"
+#include "shm/reclaim.h"
 #include "shm/slab_layer.h"
 #include "shm/transfer_ring.h"
 
@@ -228,6 +229,7 @@ ThreadCache* Heap::ClaimCache() {
       ThreadCache* cache = &segment_->cache(i);
       // Attribution starts from here: what earlier owners did stays theirs (layout.h).
       cache->TakeBase(segment_->proc(proc_).attach_unix_ns);
+      StoreRelaxed(cache->xflush_seen, LoadAcquire(segment_->header().reclaim.xepoch));
       StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
       exit_hook.Add(id_, cache);
       return cache;
@@ -238,6 +240,16 @@ ThreadCache* Heap::ClaimCache() {
 
 void Heap::ReleaseCache(ThreadCache* cache) {
   const Segment& seg = *segment_;
+  ReturnCachedBlocks(*cache);
+  RetireFigures(*cache);
+  const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
+  StoreRelease(seg.cache_owner(index), kCacheFree);
+  if (tls_.cache == cache) tls_ = {0, nullptr};
+}
+
+void Heap::ReturnCachedBlocks(ThreadCache& owned) {
+  const Segment& seg = *segment_;
+  ThreadCache* cache = &owned;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     Bin& bin = cache->bins[c];
     BinCold& cold = cache->cold[c];
@@ -258,10 +270,20 @@ void Heap::ReleaseCache(ThreadCache* cache) {
       EndTransit(cache->transit);
     }
   }
-  RetireFigures(*cache);
-  const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
-  StoreRelease(seg.cache_owner(index), kCacheFree);
-  if (tls_.cache == cache) tls_ = {0, nullptr};
+}
+
+void Heap::HonorFlushRequest(ThreadCache& cache) {
+  const uint64_t epoch = LoadAcquire(segment_->header().reclaim.xepoch);
+  if (epoch == LoadRelaxed(cache.xflush_seen)) return;
+  StoreRelaxed(cache.xflush_seen, epoch);
+  ReturnCachedBlocks(cache);
+}
+
+void Heap::ReclaimBeforeFailing() {
+  ThreadCache* cache = tls_.heap_id == id_ ? tls_.cache : nullptr;
+  if (cache) ReturnCachedBlocks(*cache);
+  const uint64_t epoch = ReclaimCentral(*segment_, cache ? &cache->transit : nullptr);
+  if (cache) StoreRelaxed(cache->xflush_seen, epoch);  // its own request is honoured
 }
 
 void Heap::RetireFigures(ThreadCache& cache) {
@@ -294,9 +316,13 @@ void* Heap::AllocateSlow(size_t size) {
     if (cache == nullptr) return AllocateUncached(cls, size);
     tls_ = {id_, cache};
   }
+  HonorFlushRequest(*tls_.cache);
   if (!RefillBin(*tls_.cache, cls)) {
-    FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
-    return nullptr;
+    ReclaimBeforeFailing();
+    if (!RefillBin(*tls_.cache, cls)) {
+      FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
+      return nullptr;
+    }
   }
   return Allocate(size);
 }
@@ -333,6 +359,8 @@ bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
 }
 
 uint32_t Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
+  HonorFlushRequest(cache);  // may empty the list: then there is nothing to move
+  if (LoadRelaxed(cache.bins[cls].xcount) == 0) return 0;
   const Segment& seg = *segment_;
   Bin& bin = cache.bins[cls];
   BinCold& cold = cache.cold[cls];
@@ -366,8 +394,11 @@ void* Heap::AllocateUncached(uint32_t cls, size_t size) {
   // is returned loses that one block until the arena is reset (bounded, rare).
   uint64_t b = 0;
   if (TakeBlocks(*segment_, cls, 1, segment_->central(cls).transit, &b) == 0) {
-    FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
-    return nullptr;
+    ReclaimBeforeFailing();
+    if (TakeBlocks(*segment_, cls, 1, segment_->central(cls).transit, &b) == 0) {
+      FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
+      return nullptr;
+    }
   }
   ClassCentral& c = segment_->central(cls);
   FetchAddRelaxed(c.xnmalloc, uint64_t{1});
@@ -379,9 +410,14 @@ void* Heap::AllocateUncached(uint32_t cls, size_t size) {
 
 void* Heap::AllocateLarge(size_t size) {
   const uint64_t pages = (uint64_t{size} >> kPageShift) + ((size & (kPageSize - 1)) != 0);
-  const uint32_t start = pages > segment_->data_pages()
-                             ? kNoRun
-                             : AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
+  uint32_t start = kNoRun;
+  if (pages <= segment_->data_pages()) {
+    start = AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
+    if (start == kNoRun) {
+      ReclaimBeforeFailing();
+      start = AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
+    }
+  }
   ArenaCounters& k = segment_->header().counters;
   if (start == kNoRun) {
     FetchAddRelaxed(k.xfailed_allocs, uint64_t{1});

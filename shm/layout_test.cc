@@ -14,7 +14,7 @@ namespace shmpool::shm {
 namespace {
 
 TEST(Layout, Constants) {
-  EXPECT_EQ(kLayoutVersion, 5u);
+  EXPECT_EQ(kLayoutVersion, 6u);
   EXPECT_EQ(kMagic, 0x4c4f4f504d485353ull);  // "SSHMPOOL" read as a little-endian word
   EXPECT_EQ(kNumClasses, 41u);
   EXPECT_EQ(kFreeRunBuckets, 128u);
@@ -160,7 +160,7 @@ TEST(Layout, PoolSlot) {
 }
 
 TEST(Layout, SegmentHeader) {
-  SHMPOOL_PIN_SIZE(SegmentHeader, 3200, 64);
+  SHMPOOL_PIN_SIZE(SegmentHeader, 3264, 64);
   SHMPOOL_PIN_FIELD(SegmentHeader, xmagic, 0);
   SHMPOOL_PIN_FIELD(SegmentHeader, layout_version, 8);
   SHMPOOL_PIN_FIELD(SegmentHeader, header_bytes, 12);
@@ -174,6 +174,7 @@ TEST(Layout, SegmentHeader) {
   SHMPOOL_PIN_FIELD(SegmentHeader, tenant, 1024);
   SHMPOOL_PIN_FIELD(SegmentHeader, pools, 1088);
   SHMPOOL_PIN_FIELD(SegmentHeader, generation, 3136);
+  SHMPOOL_PIN_FIELD(SegmentHeader, reclaim, 3200);
   SHMPOOL_PIN_SIZE(GenerationState, 24, 8);
   SHMPOOL_PIN_FIELD(GenerationState, number, 0);
   SHMPOOL_PIN_FIELD(GenerationState, xretired_by, 8);
@@ -228,6 +229,7 @@ TEST(Layout, ThreadCache) {
   SHMPOOL_PIN_SIZE(ThreadCache, 3072, 64);
   SHMPOOL_PIN_FIELD(ThreadCache, xtid, 0);
   SHMPOOL_PIN_FIELD(ThreadCache, transit, 8);
+  SHMPOOL_PIN_FIELD(ThreadCache, xflush_seen, 32);
   SHMPOOL_PIN_FIELD(ThreadCache, bins, 64);
   SHMPOOL_PIN_FIELD(ThreadCache, cold, 1376);
   SHMPOOL_PIN_FIELD(ThreadCache, xbase_attach_ns, 2360);

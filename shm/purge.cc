@@ -4,8 +4,8 @@
 
 #include "shm/atomics.h"
 #include "shm/page_heap.h"
+#include "shm/reclaim.h"
 #include "shm/slab_layer.h"
-#include "shm/transfer_ring.h"
 
 namespace shmpool::shm {
 
@@ -17,9 +17,7 @@ PurgeResult Purge(const Segment& seg, PurgeReason reason) {
   Transit transit{};
   uint64_t parked_pages = 0;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
-    while (const uint64_t batch = RingPop(seg, c, transit))
-      ReturnBlocks(seg, c, batch, seg.central(c).transit);
-    ReleaseEmptySlabs(seg, c);
+    DrainClass(seg, c, transit, seg.central(c).transit);
     parked_pages += ParkFreePages(seg, c);
   }
   PurgeResult r;
