@@ -78,7 +78,7 @@ SegmentInfo Inspect(const std::string& path) {
     const uint32_t state = shm::LoadAcquire(r.xstate);
     if (state != shm::ProcRecord::kLive && state != shm::ProcRecord::kDead) continue;
     const bool alive =
-        state == shm::ProcRecord::kLive && shm::ProcIdentity{r.pid, r.start_time}.Alive();
+        state == shm::ProcRecord::kLive && !shm::ProcIdentity{r.pid, r.start_time}.KnownGone();
     (alive ? info.live_pids : info.dead_pids).push_back(r.pid);
   }
   return info;

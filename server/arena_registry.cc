@@ -27,7 +27,7 @@ uint32_t LiveProcesses(const shm::Segment& seg) {
   for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
     const shm::ProcRecord& r = seg.proc(i);
     if (shm::LoadAcquire(r.xstate) != shm::ProcRecord::kLive) continue;
-    if (shm::ProcIdentity{r.pid, r.start_time}.Alive()) ++n;
+    if (!shm::ProcIdentity{r.pid, r.start_time}.KnownGone()) ++n;  // unknown counts as live
   }
   return n;
 }

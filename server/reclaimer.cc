@@ -80,7 +80,7 @@ void Reclaimer::Watch(const SessionInfo& s) {
   w.pidfd = PidfdOpen(static_cast<pid_t>(w.pid));
   // Opened before this check, the pidfd is the attached process if that process still runs:
   // a pid reused by another process would have another start time.
-  if (!shm::ProcIdentity{w.pid, w.start_time}.Alive()) w.exited = true;
+  if (shm::ProcIdentity{w.pid, w.start_time}.KnownGone()) w.exited = true;
   absl::MutexLock lock(&mu_);
   pending_.push_back(std::move(w));
   Wake();
@@ -219,7 +219,7 @@ void Reclaimer::Loop() {
         if (w.arena_id == e.arena_id && w.proc_index == e.proc_index && w.pid == e.pid) {
           w.stream_ended = true;
           // Gone, or detached (then TryReclaim finds its record freed and drops the watch).
-          if (!shm::ProcIdentity{w.pid, w.start_time}.Alive() || !StillNamed(w)) w.exited = true;
+          if (shm::ProcIdentity{w.pid, w.start_time}.KnownGone() || !StillNamed(w)) w.exited = true;
         }
     // Reclaim every exited process; keep the others.
     std::vector<WatchEntry> keep;

@@ -80,6 +80,10 @@ void UnpoisonChain(const Segment& seg, uint64_t head, uint32_t size) {
 }  // namespace
 
 // Runs at thread exit: returns the exiting thread's caches to every Heap still attached.
+// After it has run (exit handlers and static destructors run after the thread-local
+// destructors of the thread that calls exit()), the thread uses no cache: its slot is
+// empty, ClaimCache refuses, and it allocates and frees through the central lists. The
+// object itself is gone then: every use goes through LiveExitHook(), null from then on.
 class ThreadExitHook {
  public:
   void Add(uint64_t heap_id, ThreadCache* cache) { owned_.push_back({heap_id, cache}); }
@@ -94,6 +98,7 @@ class ThreadExitHook {
   }
   void ForgetAll() { owned_.clear(); }
   ~ThreadExitHook() {
+    ran = true;
     if (owned_.empty()) return;  // no lock to take (nor to wait for, in a forked child)
     Registry& r = registry();
     absl::MutexLock lock(&r.mu);
@@ -102,6 +107,8 @@ class ThreadExitHook {
       if (it != r.heaps.end() && it->second.pid == getpid()) it->second.heap->ReleaseCache(o.cache);
     }
   }
+  // Trivially destructible, so it stays readable after the hook is destroyed.
+  static inline constinit thread_local bool ran = false;
 
  private:
   struct Owned {
@@ -112,6 +119,8 @@ class ThreadExitHook {
 };
 namespace {
 thread_local ThreadExitHook exit_hook;
+// This thread's exit hook, or nullptr once it has run.
+ThreadExitHook* LiveExitHook() { return ThreadExitHook::ran ? nullptr : &exit_hook; }
 void (*attach_claim_hook)() = nullptr;
 }  // namespace
 
@@ -120,7 +129,10 @@ void SetAttachClaimHookForTesting(void (*hook)()) { attach_claim_hook = hook; }
 absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segment,
                                                    const AttachOptions& options) {
   const uint32_t n = segment->geometry().max_procs;
-  const ProcIdentity self = ProcIdentity::Self();
+  // A record with a made-up start time would be judged dead while the process runs.
+  const absl::StatusOr<ProcIdentity> self_or = ProcIdentity::Self();
+  if (!self_or.ok()) return self_or.status();
+  const ProcIdentity& self = *self_or;
   for (uint32_t i = 0; i < n; ++i) {
     ProcRecord& rec = segment->proc(i);
     uint32_t expected = ProcRecord::kFree;
@@ -173,7 +185,7 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
   // thread may have held at the fork).
   static const int registered = pthread_atfork(nullptr, nullptr, [] {
     tls_ = {0, nullptr};
-    exit_hook.ForgetAll();
+    if (ThreadExitHook* hook = LiveExitHook()) hook->ForgetAll();
   });
   (void)registered;
 }
@@ -198,7 +210,7 @@ Heap::~Heap() {
     attached_here = it != r.heaps.end() && it->second.pid == getpid();
     r.heaps.erase(id_);
   }
-  exit_hook.Forget(id_);
+  if (ThreadExitHook* hook = LiveExitHook()) hook->Forget(id_);
   if (tls_.heap_id == id_) tls_ = {0, nullptr};
   if (!attached_here) return;  // a forked child's copy: the caches and record are the parent's
   const uint32_t n = segment_->geometry().max_thread_caches;
@@ -209,8 +221,10 @@ Heap::~Heap() {
 }
 
 ThreadCache* Heap::ClaimCache() {
+  ThreadExitHook* hook = LiveExitHook();
+  if (hook == nullptr) return nullptr;  // nothing would give a cache back
   // A thread that alternates between Heaps keeps one cache in each.
-  if (ThreadCache* mine = exit_hook.Find(id_)) return mine;
+  if (ThreadCache* mine = hook->Find(id_)) return mine;
   const uint32_t n = segment_->geometry().max_thread_caches;
   const uint32_t me = CacheOwnerOf(proc_);
   // Records used before first (already backed), then never-used ones.
@@ -231,7 +245,7 @@ ThreadCache* Heap::ClaimCache() {
       cache->TakeBase(segment_->proc(proc_).attach_unix_ns);
       StoreRelaxed(cache->xflush_seen, LoadAcquire(segment_->header().reclaim.xepoch));
       StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
-      exit_hook.Add(id_, cache);
+      hook->Add(id_, cache);
       return cache;
     }
   }
@@ -304,7 +318,7 @@ void Heap::FlushThreadCache() {
   if (tls_.heap_id != id_ || !InOwnerProcess()) return;
   ThreadCache* cache = tls_.cache;
   ReleaseCache(cache);
-  exit_hook.Forget(id_);
+  if (ThreadExitHook* hook = LiveExitHook()) hook->Forget(id_);
 }
 
 void* Heap::AllocateSlow(size_t size) {

@@ -124,7 +124,9 @@ __attribute__((always_inline)) inline void* Heap::Allocate(size_t size) {
     if (__builtin_expect(b != 0, 1)) {
       FreeBlock* blk = reinterpret_cast<FreeBlock*>(base_ + b);
       UnpoisonBlock(blk, Class(cls).size);
-      StoreRelaxed(bin.xlist, blk->next);  // commit: the block has left the cache
+      // Commit: the block has left the cache. Relaxed: it publishes no earlier store, and
+      // the tag cleared after it may land first (recovery re-tags every listed block).
+      StoreRelaxed(bin.xlist, blk->next);
       StoreRelaxed(bin.xcount, LoadRelaxed(bin.xcount) - 1);
       BumpOwned(bin.xnmalloc, uint64_t{1});
       BumpOwned(bin.xrequested, uint64_t{size});
@@ -154,7 +156,9 @@ __attribute__((always_inline)) inline void Heap::Free(void* p) {
       // can absorb alloc/free churn without coming back here.
       if (__builtin_expect(n >= info.batch, 0)) n = FreeOverflow(*t.cache, cls);
       blk->next = LoadRelaxed(bin.xlist);
-      StoreRelaxed(bin.xlist, off);  // commit: the block is in the cache
+      // Commit: the block is in the cache. Release: its link is stored before it (a plain
+      // mov on x86).
+      StoreRelease(bin.xlist, off);
       blk->tag = tag;
       StoreRelaxed(bin.xcount, n + 1);
       PoisonBlock(blk, info.size);

@@ -469,6 +469,39 @@ TEST(HeapFork, ChildrenExitWhileHeapsComeAndGo) {
   ExpectValid(*ts.segment());
 }
 
+// A program's exit handlers run after the thread-local destructors of the thread that
+// calls exit(), the Heap's exit hook among them. A handler registered before the attach
+// (as every C++ program's static objects are) still frees, allocates and detaches: those
+// go through the central lists, as for a thread without a cache.
+std::unique_ptr<Heap> exiting_heap;
+std::vector<void*> exiting_blocks;
+void FreeEverythingAtExit() {
+  for (void* p : exiting_blocks) exiting_heap->Free(p);
+  for (size_t size : {64, 1000, 100000}) exiting_heap->Free(exiting_heap->Allocate(size));
+  exiting_heap.reset();
+}
+
+TEST(HeapExit, ExitHandlersFreeAllocateAndDetachAfterTheExitHook) {
+  TempSegment ts(16 << 20, Geometry{.max_procs = 8, .max_thread_caches = 16, .ring_slots = 8});
+  const Segment& seg = *ts.segment();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    testing::in_forked_child = true;
+    std::atexit(FreeEverythingAtExit);
+    exiting_heap = *Heap::Attach(ts.segment());
+    for (int i = 0; i < 200; ++i) exiting_blocks.push_back(exiting_heap->Allocate(16 + i * 8));
+    std::exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  const ArenaStats after = CollectStats(seg);
+  EXPECT_EQ(after.allocated, 0u);
+  EXPECT_EQ(after.cached, 0u);
+  EXPECT_EQ(after.attached_procs, 0u);
+  ExpectValid(seg);
+}
+
 INSTANTIATE_TEST_SUITE_P(ExitOrDestroy, HeapForkTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "DestroyHeap" : "Exit";

@@ -421,7 +421,7 @@ void* Pool::GetSlow(PoolCache* c) {
   while (n < kPoolCacheSlots / 2 && PopCentral(*hdr_, next_, &i)) {
     StoreRelaxed(next_[i], kPoolCached);
     c->slots[n] = i;
-    StoreRelaxed(c->xcount, ++n);
+    StoreRelease(c->xcount, ++n);  // commit: the slot is stored before the count covers it
   }
   if (n == 0) return nullptr;
   i = c->slots[n - 1];
@@ -455,7 +455,7 @@ bool Pool::Put(void* obj) {
   }
   StoreRelaxed(next_[i], kPoolCached);
   c->slots[n] = static_cast<uint32_t>(i);
-  StoreRelaxed(c->xcount, n + 1);  // commit: the object is in the cache
+  StoreRelease(c->xcount, n + 1);  // commit: the object is in the cache, its slot stored first
   BumpOwned(c->xputs, uint64_t{1});
   return true;
 }

@@ -27,7 +27,8 @@
 // Crash argument (a process killed at any instruction):
 //   - cache pop (get):  count-- commits; the object then belongs to the dead process,
 //     like a malloc'ed block: it stays in use (the application may have handed it on).
-//   - cache push (put): next = kPoolCached, slots[count] = i, count++ commits. Killed before
+//   - cache push (put): next = kPoolCached, slots[count] = i, count++ commits (a release
+//     store, as in a refill: the slot is stored before the count covers it). Killed before
 //     the commit: that one object is marked cached but held by no cache: lost until the pool
 //     is deleted (bounded: one object per thread killed inside Put).
 //   - refill / give-back: one object at a time; for a give-back count-- comes before the

@@ -290,7 +290,7 @@ void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport&
 bool ProcessIsDead(const Segment& seg, uint32_t index) {
   const ProcRecord& rec = seg.proc(index);
   if (LoadAcquire(rec.xstate) != ProcRecord::kLive) return false;
-  return !ProcIdentity{rec.pid, rec.start_time}.Alive();
+  return ProcIdentity{rec.pid, rec.start_time}.KnownGone();
 }
 
 bool ReleaseAbandonedClaim(const Segment& seg, uint32_t index) {

@@ -76,8 +76,9 @@ struct ReclaimReport {
                                        // (only a corrupted cache record has one)
 };
 
-// True when process record `index` is live in the segment but its process has exited
-// (pid gone, or reused by a process with another start time).
+// True when process record `index` is live in the segment but the kernel says its process
+// has exited (pid gone, or reused by a process with another start time). A process whose
+// state cannot be read (ProcIdentity: kUnknown, e.g. no file descriptor left) is not dead.
 bool ProcessIsDead(const Segment& seg, uint32_t index);
 
 // Frees process record `index` when it holds a claim (layout.h: ProcRecord) whose claimant

@@ -311,11 +311,14 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
     uint64_t last = r.free_head;
     for (uint32_t i = 1; i < k; ++i) last = seg.block(last).next;
     // Link first, record, then cut: a crash leaves the blocks in the slab (found there).
+    // The record is a release store (the link lands before it) and KeepStoreOrder keeps
+    // the cut's stores after it.
     if (tail)
       seg.block(tail).next = r.free_head;
     else
       out = r.free_head;
-    StoreRelaxed(transit.xbatch, out);
+    StoreRelease(transit.xbatch, out);
+    KeepStoreOrder();
     r.free_head = seg.block(last).next;
     seg.block(last).next = 0;
     tail = last;

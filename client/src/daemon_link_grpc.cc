@@ -2,12 +2,15 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -32,6 +35,27 @@ std::chrono::system_clock::time_point Deadline() {
   return std::chrono::system_clock::now() + kRpcTimeout;
 }
 
+// How long Attach waits for the daemon to answer: SHMPOOL_ATTACH_TIMEOUT_MS, else 5 s; 0
+// fails at once when nothing listens.
+absl::StatusOr<std::chrono::milliseconds> AttachTimeout() {
+  const char* env = std::getenv("SHMPOOL_ATTACH_TIMEOUT_MS");
+  if (env == nullptr || *env == '\0') return std::chrono::milliseconds(5000);
+  uint32_t ms = 0;
+  if (!absl::SimpleAtoi(env, &ms))
+    return absl::InvalidArgumentError(absl::StrCat("SHMPOOL_ATTACH_TIMEOUT_MS is '", env,
+                                                   "': expected milliseconds (0 fails fast)"));
+  return std::chrono::milliseconds(ms);
+}
+
+// Reconnects within 100 ms .. 1 s of a daemon coming back (gRPC's default starts at 1 s
+// and grows to 2 min), so a restart costs attaching and re-registering clients little.
+std::shared_ptr<grpc::Channel> DaemonChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
 }  // namespace
 
 struct DaemonLink::Impl {
@@ -53,7 +77,8 @@ struct DaemonLink::Impl {
   grpc::ClientContext* stream_ctx ABSL_GUARDED_BY(mu) = nullptr;  // the open stream's
   std::thread thread;
 
-  absl::Status AttachRpc();
+  // wait_for_ready: the call waits (up to its deadline) for a daemon that went away.
+  absl::Status AttachRpc(bool wait_for_ready = false);
   // Follows the arena to `generation` (FollowReset); false, reported once, when it cannot.
   bool Follow(uint64_t generation);
   // Opens a stream for `session` and reads ATTACHED; on success the stream is returned.
@@ -67,13 +92,14 @@ struct DaemonLink::Impl {
   }
 };
 
-absl::Status DaemonLink::Impl::AttachRpc() {
+absl::Status DaemonLink::Impl::AttachRpc(bool wait_for_ready) {
   v1::AttachArenaRequest req;
   req.set_arena(arena);
   req.set_client_name(client_name);
   v1::AttachArenaResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline());
+  ctx.set_wait_for_ready(wait_for_ready);
   grpc::Status st = sessions->AttachArena(&ctx, req, &resp);
   if (!st.ok()) return FromGrpc(st, absl::StrCat("attach to ", arena, " at ", endpoint));
   SegmentInfo s;
@@ -174,10 +200,19 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
   impl->endpoint = ep->Target();
   impl->arena = api::ArenaName(arena_id);
   impl->client_name = client_name;
-  impl->channel = grpc::CreateChannel(impl->endpoint, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::chrono::milliseconds> wait = AttachTimeout();
+  if (!wait.ok()) return wait.status();
+  impl->channel = DaemonChannel(impl->endpoint);
+  // A daemon that restarts (an upgrade, a crash) is waited for, as gRPC's wait-for-ready
+  // does, up to the attach timeout.
+  if (wait->count() > 0 &&
+      !impl->channel->WaitForConnected(std::chrono::system_clock::now() + *wait))
+    return absl::UnavailableError(
+        absl::StrFormat("no shmpool daemon answered at %s within %d ms (SHMPOOL_ATTACH_TIMEOUT_MS)",
+                        impl->endpoint, wait->count()));
   impl->sessions = v1::SessionService::NewStub(impl->channel);
   impl->arenas = v1::ArenaService::NewStub(impl->channel);
-  if (absl::Status st = impl->AttachRpc(); !st.ok()) return st;
+  if (absl::Status st = impl->AttachRpc(wait->count() > 0); !st.ok()) return st;
   return std::unique_ptr<DaemonLink>(new DaemonLink(std::move(impl)));
 }
 

@@ -3,6 +3,7 @@
 // agree with what they did. Also many clients and RPCs at once.
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "harness.h"
 
@@ -147,6 +148,23 @@ TEST(Sessions, SessionEndsWhenTheClientDies) {
   EXPECT_NE(d.Log().find("event=session_ended"), std::string::npos);
 }
 
+// A C program's exit handler registered before the attach frees what it held after the
+// library's own exit-time clean-up (its thread-exit hook): the process exits normally,
+// with its buffered output, and the arena holds nothing of it once its session ends.
+TEST(Sessions, ExitHandlerFreesAfterTheLibrarysExitHook) {
+  TestDaemon d;
+  d.Start();
+  auto w = AttachedWorker(d.endpoint(), "default");
+  const std::string refs = w->Ask("alloc 64 300");
+  ASSERT_EQ(refs.rfind("ok ", 0), 0u) << refs;
+  std::string big = w->Ask("alloc 70000 3");
+  ASSERT_EQ(big.rfind("ok ", 0), 0u) << big;
+  EXPECT_EQ(w->Ask("exitfreeing" + refs.substr(2) + big.substr(2)), "atexit ok");
+  EXPECT_EQ(w->Wait(), 0);
+  ASSERT_TRUE(WaitForClients(d, "default", 0));
+  EXPECT_EQ(StatsOf(d, "default").allocated(), 0u);
+}
+
 TEST(Sessions, AttachFailuresSayWhy) {
   TestDaemon d;
   d.Start();
@@ -154,8 +172,9 @@ TEST(Sessions, AttachFailuresSayWhy) {
   std::string r = w.Ask("attach " + d.endpoint() + " nope");
   EXPECT_EQ(r.rfind("err -2 ", 0), 0u) << r;
   EXPECT_NE(r.find("does not exist"), std::string::npos) << r;
-  r = w.Ask("attach unix:/nonexistent/shmpoold.sock default");
+  r = w.Ask("attach unix:/nonexistent/shmpoold.sock default");  // after 5 s by default
   EXPECT_EQ(r.rfind("err -6 ", 0), 0u) << r;
+  EXPECT_NE(r.find("unix:/nonexistent/shmpoold.sock within 5000 ms"), std::string::npos) << r;
   r = w.Ask("attach " + d.endpoint() + " Bad/Name");
   EXPECT_EQ(r.rfind("err -1 ", 0), 0u) << r;
   // The endpoint from the environment.
@@ -164,6 +183,38 @@ TEST(Sessions, AttachFailuresSayWhy) {
   unsetenv("SHMPOOL_ENDPOINT");
   r = env_worker.Ask("attach - default");
   EXPECT_EQ(r.rfind("ok ", 0), 0u) << r;
+}
+
+// A client that starts while the daemon is down (a restart) waits for it, up to
+// SHMPOOL_ATTACH_TIMEOUT_MS; 0 fails at once, and a bad value is refused.
+TEST(Sessions, AttachWaitsForTheDaemonUpToTheAttachTimeout) {
+  TestDaemon d;
+  Child waiting({SHMPOOL_TEST_WORKER});
+  std::string reply;
+  std::thread attach([&] { reply = waiting.Ask("attach " + d.endpoint() + " default"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  d.Start();
+  attach.join();
+  EXPECT_EQ(reply.rfind("ok ", 0), 0u) << reply;
+
+  d.Stop();
+  setenv("SHMPOOL_ATTACH_TIMEOUT_MS", "0", 1);
+  Child fast({SHMPOOL_TEST_WORKER});
+  setenv("SHMPOOL_ATTACH_TIMEOUT_MS", "300", 1);
+  Child short_wait({SHMPOOL_TEST_WORKER});
+  setenv("SHMPOOL_ATTACH_TIMEOUT_MS", "soon", 1);
+  Child bad({SHMPOOL_TEST_WORKER});
+  unsetenv("SHMPOOL_ATTACH_TIMEOUT_MS");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string r = fast.Ask("attach " + d.endpoint() + " default");
+  EXPECT_EQ(r.rfind("err -6 ", 0), 0u) << r;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3)) << "did not fail fast";
+  r = short_wait.Ask("attach " + d.endpoint() + " default");
+  EXPECT_EQ(r.rfind("err -6 ", 0), 0u) << r;
+  EXPECT_NE(r.find(d.endpoint() + " within 300 ms"), std::string::npos) << r;
+  r = bad.Ask("attach " + d.endpoint() + " default");
+  EXPECT_EQ(r.rfind("err -1 ", 0), 0u) << r;
+  EXPECT_NE(r.find("SHMPOOL_ATTACH_TIMEOUT_MS"), std::string::npos) << r;
 }
 
 TEST(Sessions, ManyConcurrentClientsAndRpcs) {

@@ -16,6 +16,10 @@
 //   region                  creates a region with one 64-byte allocation; "ok REF"
 //   regionopen REF          opens (and closes) the region REF; "ok", or "err CODE ..."
 //   detach                  shmpool_detach; "ok"
+//   exitfreeing REF...      exit(0) at once; an exit handler (registered at start, before
+//                           any attach, as a C++ program's static objects are) frees the
+//                           blocks, allocates and frees some more, and prints "atexit ok"
+//                           (left in stdio's buffer: it shows only if exit() completes)
 //
 // EOF or "exit" ends the process (without detaching if still attached: like a crash of
 // the application, minus the kill).
@@ -24,6 +28,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -33,6 +39,14 @@
 namespace {
 
 shmpool_client* client = nullptr;
+std::vector<shmpool_ref> free_at_exit;
+
+void FreeAtExit() {
+  if (client == nullptr) return;
+  for (shmpool_ref r : free_at_exit) shmpool_free(client, shmpool_ptr_of(client, r));
+  for (size_t size : {64, 1000, 100000}) shmpool_free(client, shmpool_malloc(client, size));
+  std::fputs("atexit ok\n", stdout);
+}
 
 std::string Err(int rc) {
   return "err " + std::to_string(rc) + " " + shmpool_strerror(rc) + ": " + shmpool_last_error();
@@ -153,6 +167,10 @@ std::string Run(const std::string& line) {
     shmpool_region_close(r);
     return "ok";
   }
+  if (cmd == "exitfreeing") {
+    for (shmpool_ref r; in >> r;) free_at_exit.push_back(r);
+    std::exit(0);
+  }
   if (cmd == "detach") {
     shmpool_detach(client);
     client = nullptr;
@@ -164,6 +182,7 @@ std::string Run(const std::string& line) {
 }  // namespace
 
 int main() {
+  std::atexit(FreeAtExit);
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line == "exit") break;

@@ -58,8 +58,9 @@ class Client {
   // Attaches through the daemon at `endpoint` ("unix:PATH" or "HOST:PORT"; empty:
   // $SHMPOOL_ENDPOINT, else the default socket) to the arena `arena` (its id, e.g.
   // "default"). options.name is the client's name in the daemon's stats (default: the
-  // program's name). UNAVAILABLE when the daemon cannot be reached or this build has no
-  // gRPC.
+  // program's name). A daemon that is not answering is waited for up to
+  // $SHMPOOL_ATTACH_TIMEOUT_MS (default 5000 ms; 0: not at all); UNAVAILABLE when it
+  // still cannot be reached, or this build has no gRPC.
   static absl::StatusOr<std::unique_ptr<Client>> Attach(const std::string& endpoint,
                                                         const std::string& arena,
                                                         const shm::AttachOptions& options = {});

@@ -33,6 +33,9 @@ enum {
 /* Attaches through the daemon at `endpoint` ("unix:PATH" or "HOST:PORT"; NULL:
  * $SHMPOOL_ENDPOINT, else the default socket) to `arena` (its id, e.g. "default").
  * Returns 0 and sets *out, or a negative error code; shmpool_last_error() says why.
+ * A daemon that is not answering (restarting) is waited for up to
+ * $SHMPOOL_ATTACH_TIMEOUT_MS milliseconds (default 5000; 0 fails at once), then
+ * SHMPOOL_E_UNAVAILABLE names the endpoint and the wait.
  * The client keeps a session with the daemon on a background thread until detach; a
  * build without gRPC returns SHMPOOL_E_UNAVAILABLE. */
 int shmpool_attach(const char* endpoint, const char* arena, shmpool_client** out);
