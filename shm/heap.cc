@@ -218,6 +218,7 @@ Heap::~Heap() {
     if (LoadAcquire(segment_->cache_owner(i)) == CacheOwnerOf(proc_))
       ReleaseCache(&segment_->cache(i));
   StoreRelease(segment_->proc(proc_).xstate, uint32_t{ProcRecord::kFree});
+  ReclaimIfUnattached(*segment_);
 }
 
 ThreadCache* Heap::ClaimCache() {

@@ -43,4 +43,10 @@ uint64_t ReclaimCentral(const Segment& seg, Transit* own) {
   return epoch;
 }
 
+void ReclaimIfUnattached(const Segment& seg) {
+  for (uint32_t i = 0; i < seg.geometry().max_procs; ++i)
+    if (LoadAcquire(seg.proc(i).xstate) != ProcRecord::kFree) return;
+  ReclaimCentral(seg, nullptr);
+}
+
 }  // namespace shmpool::shm

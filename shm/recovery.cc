@@ -8,6 +8,7 @@
 #include "shm/atomics.h"
 #include "shm/pool.h"
 #include "shm/proc_identity.h"
+#include "shm/reclaim.h"
 #include "shm/slab_layer.h"
 
 namespace shmpool::shm {
@@ -334,6 +335,7 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index)
   FetchAddRelaxed(seg.header().counters.xreclaimed_procs, uint64_t{1});
   Step();
   StoreRelease(rec.xstate, uint32_t{ProcRecord::kFree});
+  ReclaimIfUnattached(seg);
   return report;
 }
 

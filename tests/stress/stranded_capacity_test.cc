@@ -7,9 +7,10 @@
 // every block is free; the children then exit normally, or wait to be killed -9 and
 // reclaimed with shm::ReclaimProcess. The parent then attaches and counts the 64 B blocks it
 // gets before malloc says NULL, against the count on a fresh segment of the same geometry.
-// What the free memory held in rings and slabs of other classes would strand, the
-// allocator must take back before it fails: the counts are equal (the children die only
-// idle, with nothing allocated, so no kill window leaks a block).
+// What the free memory held in rings and slabs of other classes would strand, the arena
+// takes back when its last process leaves (a detach, or the reclaim of the last dead one:
+// reclaim.h), so the page heap is one coalesced run again: the counts are equal (the
+// children die only idle, with nothing allocated, so no kill window leaks a block).
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
