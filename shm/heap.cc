@@ -214,11 +214,18 @@ Heap::~Heap() {
   if (tls_.heap_id == id_) tls_ = {0, nullptr};
   if (!attached_here) return;  // a forked child's copy: the caches and record are the parent's
   const uint32_t n = segment_->geometry().max_thread_caches;
-  for (uint32_t i = 0; i < n; ++i)
-    if (LoadAcquire(segment_->cache_owner(i)) == CacheOwnerOf(proc_))
-      ReleaseCache(&segment_->cache(i));
+  ThreadCache* last = nullptr;  // given back after the last-out drain, which it names
+  for (uint32_t i = 0; i < n; ++i) {
+    if (LoadAcquire(segment_->cache_owner(i)) != CacheOwnerOf(proc_)) continue;
+    if (last) ReleaseCache(last);
+    last = &segment_->cache(i);
+  }
+  if (last) {
+    ReturnCachedBlocks(*last);
+    DrainIfLastOut(*segment_, proc_, last->transit);
+    ReleaseCache(last);
+  }
   StoreRelease(segment_->proc(proc_).xstate, uint32_t{ProcRecord::kFree});
-  ReclaimIfUnattached(*segment_);
 }
 
 ThreadCache* Heap::ClaimCache() {

@@ -43,10 +43,10 @@ uint64_t ReclaimCentral(const Segment& seg, Transit* own) {
   return epoch;
 }
 
-void ReclaimIfUnattached(const Segment& seg) {
+void DrainIfLastOut(const Segment& seg, uint32_t index, Transit& own) {
   for (uint32_t i = 0; i < seg.geometry().max_procs; ++i)
-    if (LoadAcquire(seg.proc(i).xstate) != ProcRecord::kFree) return;
-  ReclaimCentral(seg, nullptr);
+    if (i != index && LoadAcquire(seg.proc(i).xstate) != ProcRecord::kFree) return;
+  ReclaimCentral(seg, &own);
 }
 
 }  // namespace shmpool::shm

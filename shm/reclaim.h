@@ -14,8 +14,8 @@
 // all its blocks to the slabs on its owner's next slow path (refill or overflow), never on
 // the fast path. Caches whose owners never reach a slow path again keep their blocks.
 //
-// The last process out drains too (ReclaimIfUnattached): a detach or a dead process's
-// reclaim that leaves no process record in use runs ReclaimCentral, so an arena nobody is
+// The last process out drains too (DrainIfLastOut): a detach or a dead process's reclaim
+// that leaves no process record in use runs ReclaimCentral, so an arena nobody is
 // attached to holds no free block in a ring and no empty slab, and its free pages coalesce
 // into runs as long as the page heap allows. Reclaiming only at exhaustion cannot give that:
 // the slabs a new process carves while other classes' slabs are still pinned by their rings
@@ -50,9 +50,12 @@ uint64_t DrainClass(const Segment& seg, uint32_t cls, Transit& pop, Transit& ret
 // shared one. Returns the epoch after the drain.
 uint64_t ReclaimCentral(const Segment& seg, Transit* own);
 
-// ReclaimCentral(seg, nullptr) when no process record is in use (none claiming, live or
-// dead): the end of a detach and of a dead process's reclaim. A process attaching meanwhile
-// is harmless (a drain runs beside traffic).
-void ReclaimIfUnattached(const Segment& seg);
+// The last process out: ReclaimCentral(seg, &own) when every process record but `index`
+// is free (none claiming, live or dead). Run by a detach and by a dead process's reclaim
+// after the process's caches are empty and before its last cache record (`own` is its
+// Transit) and its process record are given back: a caller killed inside the drain leaves
+// the record to a reclaim, which finishes the step it names (recovery.h) and drains again.
+// A process attaching meanwhile is harmless (a drain runs beside traffic).
+void DrainIfLastOut(const Segment& seg, uint32_t index, Transit& own);
 
 }  // namespace shmpool::shm

@@ -14,6 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "shm/heap.h"
+#include "shm/pool.h"
 #include "shm/segment.h"
 #include "shm/stats.h"
 #include "shm/validate.h"
@@ -103,6 +104,7 @@ TEST(Reclaim, ALiveIdleCacheGivesBackOnItsNextSlowPath) {
   EXPECT_EQ(short1.in_ring, 0u);
   EXPECT_EQ(s128->cached, a128->cached) << "A has not passed a slow path yet";
   EXPECT_GT(s128->active, 0u);
+  EXPECT_EQ(short1.reclaimable, s128->active) << "the free blocks in A's pinned slabs";
   EXPECT_EQ(first * 64 + s128->active, fresh * 64)
       << "B gets everything but the slabs A's cache pins: " << first << " of " << fresh;
 
@@ -124,6 +126,7 @@ TEST(Reclaim, ALiveIdleCacheGivesBackOnItsNextSlowPath) {
   ASSERT_NE(f64, nullptr);
   EXPECT_EQ(f128 ? f128->active : 0u, 0u) << "A's hoard came back";
   EXPECT_GT(second, 0u);
+  EXPECT_EQ(full.reclaimable, f64->cached) << "only A's new 64 B list";
   EXPECT_EQ(f64->allocated, (first - kGiven + second + 1) * 64) << "B's blocks and A's one";
   EXPECT_EQ(f64->allocated + f64->cached, fresh * 64)
       << "B and A hold the whole capacity in 64 B blocks: B " << first << " - " << kGiven << " + "
@@ -138,6 +141,32 @@ TEST(Reclaim, ALiveIdleCacheGivesBackOnItsNextSlowPath) {
   const ValidationReport v = Validate(seg);
   EXPECT_TRUE(v.ok()) << v.ToString();
   for (int fd : {cue[0], cue[1], done[0], done[1]}) close(fd);
+}
+
+// A pool's run comes from the page heap too: a creation that finds no room drains the rings
+// first. Here the only free pages beyond the free runs are the 128 B slabs the ring's full
+// batches pin, and the pool needs half of them.
+TEST(Reclaim, APoolCreationTakesBackWhatTheRingsPin) {
+  TempSegment ts(kCapacity);
+  const Segment& seg = *ts.segment();
+  auto heap = *Heap::Attach(ts.segment());
+  std::vector<void*> v;
+  Exhaust(*heap, 128, v);
+  for (void* p : v) heap->Free(p);
+  heap->FlushThreadCache();
+  const ArenaStats a = CollectStats(seg);
+  ASSERT_GE(a.in_ring, 128 * kPageSize);
+  const uint64_t free_pages = a.free_run_bytes / kPageSize;
+  const PoolSpec spec{.name = "big",
+                      .object_size = kPageSize,
+                      .count = static_cast<uint32_t>(free_pages + a.in_ring / kPageSize / 2),
+                      .caches = 1};
+  const absl::StatusOr<uint32_t> pool = CreatePool(seg, spec);
+  EXPECT_TRUE(pool.ok()) << pool.status() << "; free runs " << free_pages << " pages, in rings "
+                         << a.in_ring / kPageSize << " pages";
+  EXPECT_EQ(CollectStats(seg).in_ring, 0u);
+  const ValidationReport r = Validate(seg);
+  EXPECT_TRUE(r.ok()) << r.ToString();
 }
 
 }  // namespace
