@@ -85,6 +85,7 @@ std::string TagProblem(const void* p, uint64_t size, uint32_t owner, uint32_t se
                               : shmpool_attach_segment(paths.segment.c_str(), &c);
     if (rc == 0) break;
     log.failed_attaches.fetch_add(1);  // an attach waits out a restart: none should fail
+    std::fprintf(stderr, "pid %u: attach failed (%d): %s\n", me, rc, shmpool_last_error());
     usleep(5000);
   }
   log.attached = 1;
