@@ -8,9 +8,9 @@ namespace shmpool::ctl {
 namespace {
 
 const std::set<std::string> kValueOptions = {
-    "endpoint", "capacity",   "quota",  "owner", "group",       "max-procs", "max-thread-caches",
-    "interval", "iterations", "output", "cells", "object-size", "count",     "align",
-    "headroom", "shm-dir"};
+    "endpoint", "capacity",   "quota",   "owner",  "group",       "max-procs", "max-thread-caches",
+    "interval", "iterations", "output",  "cells",  "object-size", "count",     "align",
+    "headroom", "shm-dir",    "timeout", "tls-ca", "tls-cert",    "tls-key"};
 const std::set<std::string> kSwitches = {"json", "all", "help", "cache-line-pad", "force"};
 
 }  // namespace

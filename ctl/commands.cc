@@ -14,6 +14,7 @@
 #include "ctl/json.h"
 #include "ctl/map.h"
 #include "ctl/pool_commands.h"
+#include "ctl/printable.h"
 #include "ctl/rpc_common.h"
 #include "ctl/segments.h"
 #include "ctl/table.h"
@@ -55,9 +56,16 @@ absl::StatusOr<uint32_t> UserId(const std::string& s, bool group) {
   return absl::InvalidArgumentError(absl::StrCat("no such user \"", s, "\""));
 }
 
+// "ok", or "QUARANTINED(kind)".
+std::string StateOf(const v1::Arena& a) {
+  return a.has_quarantine() ? absl::StrCat("QUARANTINED(", a.quarantine().kind(), ")") : "ok";
+}
+
 void PrintArena(const v1::Arena& a) {
   Table t({"FIELD", "VALUE"}, false);
   t.Add({"name", IdOf(a.name())});
+  t.Add({"state", a.has_quarantine() ? absl::StrCat(StateOf(a), ": ", a.quarantine().reason())
+                                     : StateOf(a)});
   t.Add({"capacity", FormatSize(a.capacity_bytes())});
   t.Add({"quota", a.quota_bytes() ? FormatSize(a.quota_bytes()) : "none"});
   t.Add({"resident", FormatSize(a.resident_bytes())});
@@ -129,9 +137,9 @@ int ArenaList(const Args& args, v1::ArenaService::Stub& stub) {
     std::cout << ToJson(resp) << "\n";
     return kExitOk;
   }
-  Table t({"NAME", "CAPACITY", "QUOTA", "RESIDENT", "CLIENTS", "UID", "GID", "SEGMENT"});
+  Table t({"NAME", "STATE", "CAPACITY", "QUOTA", "RESIDENT", "CLIENTS", "UID", "GID", "SEGMENT"});
   for (const v1::Arena& a : resp.arenas())
-    t.Add({IdOf(a.name()), FormatSize(a.capacity_bytes()),
+    t.Add({IdOf(a.name()), StateOf(a), FormatSize(a.capacity_bytes()),
            a.quota_bytes() ? FormatSize(a.quota_bytes()) : "-", FormatSize(a.resident_bytes()),
            absl::StrCat(a.attached_clients()), absl::StrCat(a.owner_uid()),
            absl::StrCat(a.group_gid()), a.segment_path()});
@@ -184,6 +192,11 @@ int ArenaOne(const Args& args, v1::ArenaService::Stub& stub) {
 
 void PrintStats(const v1::ArenaStats& s) {
   std::cout << "arena " << IdOf(s.name()) << "\n";
+  if (s.has_quarantine()) {
+    std::cout << "  QUARANTINED (" << s.quarantine().kind() << "): " << s.quarantine().reason()
+              << "\n";
+    return;
+  }
   Table t({"STAT", "VALUE", "STAT", "VALUE"}, false);
   t.Add({"capacity", FormatSize(s.capacity()), "nmalloc", absl::StrCat(s.nmalloc())});
   t.Add({"quota", s.quota() ? FormatSize(s.quota()) : "none", "nfree", absl::StrCat(s.nfree())});
@@ -281,7 +294,7 @@ int Doctor(const Args& args, const std::shared_ptr<grpc::Channel>& channel) {
   grpc::ClientContext ctx;
   Prepare(ctx);
   if (grpc::Status st = pool_stub->ListPools(&ctx, req, &pools); !st.ok()) return Failed(st);
-  std::cout << DoctorReport(resp, pools);
+  std::cout << PrintableLines(DoctorReport(resp, pools));
   return kExitOk;
 }
 

@@ -198,6 +198,15 @@ uint64_t PurgeableBytes(const v1::ArenaStats& s) {
 
 std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t) {
   std::vector<Finding> out;
+  if (s.has_quarantine()) {  // the daemon read nothing else of it
+    out.push_back(
+        {Finding::kCritical, "quarantined",
+         absl::StrFormat("the arena is quarantined (%s): %s. The daemon no longer "
+                         "reads its segment; `shmpoolctl arena reset %s` gives it a "
+                         "fresh, empty generation (or delete it).",
+                         s.quarantine().kind(), s.quarantine().reason(), IdOf(s.name()))});
+    return out;
+  }
   Errors(s, t, out);
   Quota(s, t, out);
   Fragmentation(s, t, out);

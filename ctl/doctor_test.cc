@@ -31,6 +31,19 @@ bool Has(const std::vector<Finding>& f, const std::string& check) {
   return false;
 }
 
+TEST(Doctor, QuarantinedArenaIsCriticalAndNothingElse) {
+  v1::ArenaStats s;
+  s.set_name("arenas/evil");
+  s.mutable_quarantine()->set_kind("bus_error");
+  s.mutable_quarantine()->set_reason("segment truncated");
+  const std::vector<Finding> f = Diagnose(s);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].check, "quarantined");
+  EXPECT_EQ(f[0].severity, Finding::kCritical);
+  EXPECT_NE(f[0].text.find("segment truncated"), std::string::npos) << f[0].text;
+  EXPECT_NE(f[0].text.find("arena reset evil"), std::string::npos) << f[0].text;
+}
+
 TEST(Doctor, HealthyArenaHasNoFindings) {
   EXPECT_TRUE(Diagnose(Healthy()).empty());
   v1::GetStatsResponse r;

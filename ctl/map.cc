@@ -1,21 +1,27 @@
 #include "ctl/map.h"
 
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ctl/commands.h"
-#include "grpcpp/client_context.h"
+#include "ctl/printable.h"
+#include "ctl/rpc_common.h"
 #include "proto/api/names.h"
 #include "proto/api/size.h"
 #include "shmpool/v1/stats.grpc.pb.h"
+
+extern char** environ;
 
 namespace shmpool::ctl {
 namespace {
@@ -67,6 +73,27 @@ std::array<uint64_t, 7> Totals(const v1::SegmentMap& m) {
   }
   if (m.frontier()) t[6] += m.pages() - m.frontier();  // above the frontier: not in cells
   return t;
+}
+
+// `path` as one argument of a program: a relative name that starts with '-' gets "./", so
+// the program cannot take it for an option.
+std::string FileArgument(const std::string& path) {
+  return !path.empty() && path[0] == '-' ? "./" + path : path;
+}
+
+// Runs rsvg-convert on the SVG file `svg` to write the PNG file `png`, with no shell: each
+// name is one argument. True when it ran and succeeded.
+bool ConvertToPng(const std::string& svg, const std::string& png) {
+  std::vector<std::string> argv = {"rsvg-convert", "-o", FileArgument(png), FileArgument(svg)};
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return false;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 }  // namespace
@@ -151,11 +178,8 @@ int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   auto stub = v1::StatsService::NewStub(channel);
   v1::SegmentMap map;
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  if (grpc::Status st = stub->GetSegmentMap(&ctx, req, &map); !st.ok()) {
-    std::cerr << "shmpoolctl: " << st.error_message() << "\n";
-    return kExitFailed;
-  }
+  Prepare(ctx);
+  if (grpc::Status st = stub->GetSegmentMap(&ctx, req, &map); !st.ok()) return Failed(st);
   const std::optional<std::string> output = args.Get("output");
   if (!output) {
     std::cout << MapText(map, isatty(STDOUT_FILENO));
@@ -167,21 +191,20 @@ int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel) {
     std::ofstream f(svg_path);
     f << MapSvg(map);
     if (!f) {
-      std::cerr << "shmpoolctl: cannot write " << svg_path << "\n";
+      std::cerr << "shmpoolctl: cannot write " << Printable(svg_path) << "\n";
       return kExitFailed;
     }
   }
   if (png) {
-    const std::string cmd = absl::StrCat("rsvg-convert -o '", *output, "' '", svg_path, "'");
-    const int rc = std::system(cmd.c_str());
+    const bool converted = ConvertToPng(svg_path, *output);
     std::remove(svg_path.c_str());
-    if (rc != 0) {
+    if (!converted) {
       std::cerr << "shmpoolctl: PNG needs rsvg-convert (Debian package librsvg2-bin); "
                    "write an .svg instead\n";
       return kExitFailed;
     }
   }
-  std::cout << "wrote " << *output << "\n";
+  std::cout << "wrote " << Printable(*output) << "\n";
   return kExitOk;
 }
 

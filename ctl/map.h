@@ -3,7 +3,8 @@
 // most of its pages are in (full, partial, empty slab, large, free, purged, unused); a
 // partial cell's shade says how full its slabs are. In the terminal: one character per
 // cell, 64 per row, coloured when stdout is a terminal, with a legend and the totals. With
-// --output, an SVG file (or PNG through rsvg-convert, when librsvg2-bin is installed).
+// --output, an SVG file (or PNG through rsvg-convert, when librsvg2-bin is installed,
+// started with posix_spawnp and the file names as its arguments: no shell).
 #pragma once
 
 #include <memory>

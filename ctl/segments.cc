@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -24,11 +25,13 @@
 #include "shm/atomics.h"
 #include "shm/proc_identity.h"
 #include "shm/segment.h"
+#include "shm/untrusted.h"
+#include "shm/validate.h"
 
 namespace shmpool::ctl {
 namespace {
 
-constexpr const char* kDefaultShmDir = "/dev/shm";
+constexpr const char* kDefaultShmDir = "/dev/shm/shmpool";  // the daemon's default shm_dir
 
 struct SegmentInfo {
   std::string path, arena;
@@ -59,6 +62,29 @@ bool DaemonHoldsDir(const std::string& dir) {
   return held;
 }
 
+// "ok", or what is wrong with the segment's contents: shm::Validate inside an
+// UntrustedScope (a corrupt or truncated file ends the walk, not this process). Validate
+// is exact only while nobody allocates: errors are reported when they persist over
+// kValidateTries walks.
+std::string ValidateContents(const shm::Segment& s) {
+  constexpr int kValidateTries = 3;
+  std::string verdict;
+  for (int i = 0; i < kValidateTries; ++i) {
+    try {
+      shm::UntrustedScope scope(std::chrono::milliseconds(100));
+      const shm::ValidationReport r = shm::Validate(s);
+      if (r.ok()) return "ok";
+      verdict = absl::StrCat(
+          "corrupt: ", r.errors.front(),
+          r.errors.size() > 1 ? absl::StrCat(" (+", r.errors.size() - 1, " more)") : "");
+    } catch (const shm::SegmentFault& f) {
+      verdict = absl::StrCat("corrupt: ", f.what());
+    }
+    if (s.Faulted()) return "truncated: the file is shorter than its geometry";
+  }
+  return verdict;
+}
+
 SegmentInfo Inspect(const std::string& path) {
   SegmentInfo info;
   info.path = path;
@@ -70,12 +96,13 @@ SegmentInfo Inspect(const std::string& path) {
     return info;
   }
   const shm::Segment& s = **seg;
+  info.validation = ValidateContents(s);
   info.capacity = s.geometry().capacity;
   info.generation = s.header().generation.number;
   info.retired_by = shm::LoadAcquire(s.header().generation.xretired_by);
   for (uint32_t i = 0; i < s.geometry().max_procs; ++i) {
     const shm::ProcRecord& r = s.proc(i);
-    const uint32_t state = shm::LoadAcquire(r.xstate);
+    const uint32_t state = r.state();
     if (state != shm::ProcRecord::kLive && state != shm::ProcRecord::kDead) continue;
     const bool alive =
         state == shm::ProcRecord::kLive && !shm::ProcIdentity{r.pid, r.start_time}.KnownGone();
@@ -109,6 +136,7 @@ int List(const Args& args) {
   closedir(d);
   std::sort(paths.begin(), paths.end());
   const bool served = DaemonHoldsDir(dir);
+  shm::InstallBusGuard();  // a file cut short while we read it
   std::vector<SegmentInfo> infos;
   for (const std::string& p : paths) infos.push_back(Inspect(p));
   if (args.Has("json")) {

@@ -1,7 +1,8 @@
 // Table: rows of cells printed in aligned columns for shmpoolctl's human-readable output.
 // With align_numbers, cells that look numeric (start with a digit, or '-' and a digit) are
 // right-aligned (for columns of numbers); otherwise every cell is left-aligned (for
-// field/value lists).
+// field/value lists). Every cell is printed through Printable (printable.h): a string a
+// tenant set cannot write control characters to the operator's terminal.
 #pragma once
 
 #include <ostream>

@@ -4,12 +4,16 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ctl/commands.h"
+#include "ctl/rpc_common.h"
 #include "ctl/table.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
@@ -57,6 +61,51 @@ void Draw(const v1::GetStatsResponse& r, std::map<std::string, Previous>& prev, 
   std::cout.flush();
 }
 
+// The deadline of a watch, which has no end of its own: it cancels the stream when no frame
+// came within `limit` of the previous one (or of the start). Its thread waits on a
+// condition of done_ with the frame's deadline; last_ is the time of the latest frame.
+class FrameWatchdog {
+ public:
+  FrameWatchdog(grpc::ClientContext& ctx, absl::Duration limit)
+      : ctx_(ctx), limit_(limit), last_(absl::Now()), thread_([this] { Watch(); }) {}
+  ~FrameWatchdog() {
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    thread_.join();
+  }
+  void Frame() {
+    absl::MutexLock lock(&mu_);
+    last_ = absl::Now();
+  }
+  bool fired() {
+    absl::MutexLock lock(&mu_);
+    return fired_;
+  }
+
+ private:
+  void Watch() {
+    absl::MutexLock lock(&mu_);
+    while (!done_) {
+      if (mu_.AwaitWithDeadline(absl::Condition(&done_), last_ + limit_)) return;
+      if (absl::Now() >= last_ + limit_) {
+        fired_ = true;
+        ctx_.TryCancel();
+        return;
+      }
+    }
+  }
+
+  grpc::ClientContext& ctx_;
+  const absl::Duration limit_;
+  absl::Mutex mu_;
+  absl::Time last_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the fields above are set
+};
+
 }  // namespace
 
 int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
@@ -83,23 +132,30 @@ int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   req.mutable_interval()->set_nanos(static_cast<int32_t>(ns % 1000000000));
   auto stub = v1::StatsService::NewStub(channel);
   grpc::ClientContext ctx;
+  // Each frame is due an interval after the previous one, and gets --timeout on top.
+  std::optional<FrameWatchdog> watchdog;
+  if (Timeout() != absl::InfiniteDuration()) watchdog.emplace(ctx, interval + Timeout());
   auto reader = stub->WatchStats(&ctx, req);
   std::map<std::string, Previous> prev;
   const bool clear = isatty(STDOUT_FILENO);
   v1::GetStatsResponse resp;
   int64_t n = 0;
+  bool done = false;  // every iteration drawn
   while (reader->Read(&resp)) {
+    if (watchdog) watchdog->Frame();
     Draw(resp, prev, clear);
     if (iterations > 0 && ++n >= iterations) {
+      done = true;
       ctx.TryCancel();
       break;
     }
   }
   grpc::Status st = reader->Finish();
-  if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
-    std::cerr << "shmpoolctl: " << st.error_message() << "\n";
-    return kExitFailed;
-  }
+  if (!done && watchdog && watchdog->fired())
+    return Failed(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                               absl::StrCat("no stats in the --interval (",
+                                            absl::FormatDuration(interval), ") and the timeout")));
+  if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) return Failed(st);
   return kExitOk;
 }
 

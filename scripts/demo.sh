@@ -3,7 +3,7 @@
 #
 #   1. starts shmpoold on its defaults (socket /run/shmpool/shmpoold.sock, or
 #      $XDG_RUNTIME_DIR/shmpool/shmpoold.sock when /run is not writable; one arena
-#      "default" of 1 GiB, sparse, in /dev/shm),
+#      "default" of 1 GiB, sparse, in /dev/shm/shmpool),
 #   2. runs two processes attached to it: one allocates packet buffers and hands their
 #      shmpool_refs over a pipe, the other checks and frees them (examples/packet_demo.c),
 #   3. shows `shmpoolctl stats` and `shmpoolctl purge`, then stops the daemon (SIGTERM).

@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev valgrind
   python3
-  libsystemd-dev systemd yamllint prometheus librsvg2-bin
+  libsystemd-dev systemd yamllint prometheus librsvg2-bin openssl
 )
 
 missing=()

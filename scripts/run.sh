@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a new machine: installs the Debian packages, builds shmpool (release),
-# starts shmpoold on its embedded default (one 1 GiB arena "default", sparse, in /dev/shm)
+# starts shmpoold on its embedded default (one 1 GiB arena "default", sparse, in /dev/shm/shmpool)
 # and runs the demo: two processes attach, one allocates packet buffers and hands them
 # over, the other frees them; then `shmpoolctl stats` and `shmpoolctl purge`.
 set -euo pipefail

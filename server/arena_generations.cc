@@ -36,9 +36,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "proto/api/names.h"
+#include "server/arena_files.h"
 #include "server/arena_registry.h"
 #include "server/log.h"
 #include "shm/atomics.h"
+#include "shm/check.h"
 #include "shm/pool.h"
 
 namespace shmpool::server {
@@ -50,6 +52,7 @@ constexpr absl::string_view kCreatingSuffix = ".creating";
 // The spec a pool of `seg` was created with (its caches from the pool's header).
 shm::PoolSpec PoolSpecOf(const shm::Segment& seg, const shm::PoolStats& p) {
   const uint32_t start = seg.header().pools[p.slot].run_start;
+  SHMPOOL_CHECK(start < seg.data_pages());  // the tenant writes the header
   const auto& h = *reinterpret_cast<const shm::PoolHeader*>(seg.base() + seg.page_offset(start));
   return shm::PoolSpec{.name = p.name,
                        .object_size = p.object_size,
@@ -79,8 +82,16 @@ absl::StatusOr<std::unique_ptr<shm::Segment>> ArenaRegistry::CreateNextGeneratio
   absl::StatusOr<std::unique_ptr<shm::Segment>> seg = CreateSegment(spec, path);
   if (!seg.ok()) return seg.status();
   (*seg)->header().generation.number = old.arena_generation() + 1;
-  for (const shm::PoolStats& p : shm::ListPools(*old.segment)) {
-    absl::StatusOr<uint32_t> slot = shm::CreatePool(**seg, PoolSpecOf(*old.segment, p));
+  // The pools to re-create, read from the old generation unless it is not trusted (then
+  // the next generation starts without pools).
+  std::vector<shm::PoolSpec> pools;
+  if (!old.quarantine && RunUntrusted(*old.segment, lock_deadline(), [&] {
+        for (const shm::PoolStats& p : shm::ListPools(*old.segment))
+          pools.push_back(PoolSpecOf(*old.segment, p));
+      }))
+    pools.clear();
+  for (const shm::PoolSpec& p : pools) {
+    absl::StatusOr<uint32_t> slot = shm::CreatePool(**seg, p);
     if (!slot.ok()) {
       unlink(path.c_str());
       return absl::Status(slot.status().code(),
@@ -154,9 +165,15 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::Reset(absl::string_view id) {
     rec->create_time = absl::FromUnixNanos(rec->segment->header().created_unix_ns);
     rec->uid = old.uid;
     rec->gid = old.gid;
+    rec->number = old.arena_generation() + 1;
     rec->retired = old.retired;
-    shm::StoreRelease(old.segment->header().generation.xretired_by, rec->arena_generation());
-    const uint32_t mapped_by = LiveProcesses(*old.segment);
+    // A quarantined generation is dropped unread: its processes learn of the reset from
+    // their session streams, and keep their own mappings of the unlinked file.
+    uint32_t mapped_by = 0;
+    if (!old.quarantine) {
+      shm::StoreRelease(old.segment->header().generation.xretired_by, rec->arena_generation());
+      mapped_by = LiveProcesses(*old.segment);
+    }
     if (mapped_by > 0)
       rec->retired.push_back({old.arena_generation(), retired_path, old.segment});
     else
@@ -186,14 +203,18 @@ void ArenaRegistry::AdoptRetiredLocked(const std::vector<std::string>& files) {
     }
     const std::string id = api::ArenaIdOfRetiredFile(name);
     if (id.empty()) continue;
-    absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
+    auto it = arenas_.find(id);
+    // A retired generation has its arena's owner and group (none: the daemon's).
+    const ArenaMeta owner = it != arenas_.end()
+                                ? ArenaMeta{.uid = it->second->uid, .gid = it->second->gid}
+                                : ArenaMeta{.uid = geteuid(), .gid = getegid()};
+    absl::StatusOr<std::unique_ptr<shm::Segment>> seg = OpenArenaSegment(path, owner);
     if (!seg.ok()) {
       LogWarning("retired_segment_not_adopted")
           .Kv("path", path)
           .Kv("reason", seg.status().message());
       continue;
     }
-    auto it = arenas_.find(id);
     if (it != arenas_.end() && SameFile((*seg)->fd(), SegmentPath(id))) {
       unlink(path.c_str());  // a reset that stopped between link and rename
       LogInfo("reset_leftover_removed").Kv("path", path);

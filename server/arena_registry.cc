@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,23 +15,35 @@
 #include "absl/time/clock.h"
 #include "proto/api/names.h"
 #include "proto/api/size.h"
+#include "server/arena_files.h"
 #include "server/log.h"
+#include "server/safe_file.h"
+#include "server/tenant_limits.h"
 #include "shm/atomics.h"
 #include "shm/proc_identity.h"
+#include "shm/recovery.h"
 
 namespace shmpool::server {
 
 uint32_t LiveProcesses(const shm::Segment& seg) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
-    const shm::ProcRecord& r = seg.proc(i);
-    if (shm::LoadAcquire(r.xstate) != shm::ProcRecord::kLive) continue;
-    if (!shm::ProcIdentity{r.pid, r.start_time}.KnownGone()) ++n;  // unknown counts as live
+    uint64_t word = 0;
+    shm::ProcIdentity id;
+    if (!shm::ReadProcRecord(seg, i, &word, &id)) {
+      ++n;  // changing under us: an attach or a detach, counted as live
+      continue;
+    }
+    if (shm::ProcRecord::StateOf(word) != shm::ProcRecord::kLive) continue;
+    if (!id.KnownGone()) ++n;  // unknown counts as live
   }
   return n;
 }
 
 namespace {
+
+// ChangeCurrent's lock deadline: it holds the registry's mutex meanwhile.
+constexpr std::chrono::milliseconds kChangeLockDeadline{100};
 
 shm::Geometry GeometryOf(const ArenaSpec& spec) {
   shm::Geometry g;
@@ -42,10 +53,15 @@ shm::Geometry GeometryOf(const ArenaSpec& spec) {
   return g;
 }
 
-void WriteMeta(const std::string& path, const ArenaSpec& spec) {
-  std::ofstream out(path, std::ios::trunc);
-  out << "quota_bytes = " << spec.quota << "\n";
-  if (!out) LogWarning("meta_write_failed").Kv("path", path);
+absl::Status WriteMeta(const std::string& path, const ArenaRecord& rec) {
+  return ReplaceFile(
+      path, FormatMeta({.quota_bytes = rec.spec.quota, .uid = rec.uid, .gid = rec.gid}), 0600);
+}
+
+std::vector<ArenaPtr> Values(const absl::btree_map<std::string, ArenaPtr>& arenas) {
+  std::vector<ArenaPtr> out;
+  for (const auto& [id, a] : arenas) out.push_back(a);
+  return out;
 }
 
 }  // namespace
@@ -90,11 +106,28 @@ int ArenaRegistry::AdoptExisting() {
   int adopted = 0;
   for (const std::string& id : ids) {
     const std::string path = SegmentPath(id);
-    absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(path);
+    absl::StatusOr<ArenaMeta> meta = ReadMeta(MetaPath(id));
+    absl::StatusOr<std::unique_ptr<shm::Segment>> seg =
+        meta.ok() ? OpenArenaSegment(path, *meta) : meta.status();
+    // A file of the daemon's (the owner its .meta records) that a tenant cut short: extended
+    // back to full length and adopted QUARANTINED. Only the daemon writes this directory, so
+    // the file checked is the file restored.
+    std::optional<QuarantineReason> truncated;
+    struct stat owner {};
+    if (!seg.ok() && meta.ok() && lstat(path.c_str(), &owner) == 0 && S_ISREG(owner.st_mode) &&
+        owner.st_uid == meta->uid && owner.st_gid == meta->gid) {
+      truncated = RestoreTruncated(path);
+      if (truncated) seg = OpenArenaSegment(path, *meta);
+    }
     if (!seg.ok()) {
-      // Keep it for forensics, out of the way of a new arena of the same name.
+      // A regular file of the daemon's uid (only the daemon or root writes this directory)
+      // is kept for forensics, out of the way of a new arena of the same name; a symlink or
+      // another uid's file is not the daemon's to move.
+      struct stat st {};
+      const bool ours =
+          lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
       const std::string aside = path + ".rejected";
-      const bool moved = rename(path.c_str(), aside.c_str()) == 0;
+      const bool moved = ours && rename(path.c_str(), aside.c_str()) == 0;
       LogWarning("segment_not_adopted")
           .Kv("path", path)
           .Kv("reason", seg.status().message())
@@ -107,7 +140,6 @@ int ArenaRegistry::AdoptExisting() {
     const shm::Geometry& g = (*seg)->geometry();
     rec->spec = ArenaSpec{.id = id,
                           .capacity = g.capacity,
-                          .quota = shm::LoadRelaxed((*seg)->header().tenant.xquota_bytes),
                           .max_procs = g.max_procs,
                           .max_thread_caches = g.max_thread_caches};
     rec->generation = next_generation_++;
@@ -116,12 +148,13 @@ int ArenaRegistry::AdoptExisting() {
     rec->uid = st.st_uid;
     rec->gid = st.st_gid;
     rec->segment = std::move(*seg);
+    AdmitAdopted(rec.get(), truncated);
     LogInfo("arena_adopted")
         .Kv("arena", id)
         .Kv("path", path)
         .Kv("capacity", g.capacity)
         .Kv("generation", rec->arena_generation())
-        .Kv("live_procs", LiveProcesses(*rec->segment));
+        .Kv("state", rec->quarantine ? "QUARANTINED" : "ok");
     arenas_[id] = std::move(rec);
     ++adopted;
   }
@@ -154,7 +187,16 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   if (arenas_.size() >= limits_.max_arenas)
     return absl::ResourceExhaustedError(
         absl::StrFormat("the daemon already serves %d arenas (limits.max_arenas)", arenas_.size()));
+  if (absl::Status st =
+          CheckArenaLimits(limits_, spec.owner.value_or(geteuid()), spec.capacity, Values(arenas_));
+      !st.ok())
+    return st;
   const std::string path = SegmentPath(spec.id);
+  if (struct stat st{}; lstat(path.c_str(), &st) == 0)
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "segment file %s exists but is not an arena of this daemon (not adopted at start: see "
+        "its segment_not_adopted log line); remove it or choose another name",
+        path));
   absl::StatusOr<std::unique_ptr<shm::Segment>> seg = CreateSegment(spec, path);
   if (!seg.ok()) return seg.status();
   struct stat st {};
@@ -167,8 +209,12 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::CreateLocked(const ArenaSpec& spec) {
   rec->create_time = absl::FromUnixNanos((*seg)->header().created_unix_ns);
   rec->uid = st.st_uid;
   rec->gid = st.st_gid;
+  rec->number = (*seg)->header().generation.number;  // written by us just now
   rec->segment = std::move(*seg);
-  WriteMeta(MetaPath(spec.id), spec);
+  if (absl::Status written = WriteMeta(MetaPath(spec.id), *rec); !written.ok()) {
+    unlink(path.c_str());
+    return written;
+  }
   LogInfo("arena_created")
       .Kv("arena", spec.id)
       .Kv("path", path)
@@ -209,16 +255,19 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::Get(absl::string_view id) const {
 
 std::vector<ArenaPtr> ArenaRegistry::List() const {
   absl::MutexLock lock(&mu_);
-  std::vector<ArenaPtr> out;
-  for (const auto& [id, a] : arenas_) out.push_back(a);
-  return out;
+  return Values(arenas_);
 }
 
 uint32_t ArenaRegistry::LiveClients(const ArenaRecord& arena) const {
-  return LiveProcesses(*arena.segment) + sessions_->CountAttaching(arena.spec.id);
+  // A quarantined segment's process records are not read: only sessions count.
+  const uint32_t procs = arena.quarantine ? 0 : LiveProcesses(*arena.segment);
+  return procs + sessions_->CountAttaching(arena.spec.id);
 }
 
 absl::Status ArenaRegistry::CheckNoClients(const ArenaRecord& arena, absl::string_view verb) const {
+  // A quarantined arena goes whoever maps it: its processes keep their own mappings of
+  // the unlinked file, and what its records say cannot be believed.
+  if (arena.quarantine) return absl::OkStatus();
   const uint32_t n = LiveClients(arena);
   if (n != 0)
     return absl::FailedPreconditionError(
@@ -256,7 +305,16 @@ absl::Status ArenaRegistry::ChangeCurrent(
   auto it = arenas_.find(id);
   if (it == arenas_.end())
     return absl::NotFoundError(absl::StrFormat("arena \"%s\" does not exist", id));
-  return change(*it->second);
+  const ArenaRecord& arena = *it->second;
+  if (arena.quarantine) return QuarantinedError(id, *arena.quarantine);
+  // Under mu_, so a lock in the segment is waited for kChangeLockDeadline at most.
+  absl::Status st;
+  std::optional<QuarantineReason> fault = RunUntrusted(
+      *arena.segment, std::min(lock_deadline(), kChangeLockDeadline), [&] { st = change(arena); });
+  if (!fault) return st;
+  const std::string arena_id = arena.spec.id;
+  QuarantineLocked(arena, *fault);
+  return QuarantinedError(arena_id, *fault);
 }
 
 absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64_t quota) {
@@ -265,16 +323,17 @@ absl::StatusOr<ArenaPtr> ArenaRegistry::UpdateQuota(absl::string_view id, uint64
   if (it == arenas_.end())
     return absl::NotFoundError(absl::StrFormat("arena \"%s\" does not exist", id));
   const ArenaRecord& old = *it->second;
+  if (old.quarantine) return QuarantinedError(id, *old.quarantine);
   if (quota > old.spec.capacity)
     return absl::InvalidArgumentError(
         absl::StrFormat("quota %s is larger than arena \"%s\"'s capacity %s",
                         api::FormatSize(quota), id, api::FormatSize(old.spec.capacity)));
-  // The segment is the source of truth (every attached process reads it); the record and
-  // the sidecar follow.
-  shm::StoreRelaxed(old.segment->header().tenant.xquota_bytes, quota);
+  // The segment is what every attached process reads; the sidecar is written first so that
+  // a failure changes neither.
   auto rec = std::make_shared<ArenaRecord>(old);
   rec->spec.quota = quota;
-  WriteMeta(MetaPath(id), rec->spec);
+  if (absl::Status st = WriteMeta(MetaPath(id), *rec); !st.ok()) return st;
+  shm::StoreRelaxed(old.segment->header().tenant.xquota_bytes, quota);
   LogInfo("arena_updated").Kv("arena", id).Kv("quota", quota);
   ArenaPtr out = rec;
   it->second = std::move(rec);

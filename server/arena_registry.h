@@ -3,9 +3,9 @@
 // An arena is an id, the spec it was created with (capacity, quota, owner, geometry), its
 // segment file <shm-dir>/shmpool.<id>.seg (mapped here with shm::Segment; the daemon never
 // attaches a Heap), a sidecar <shm-dir>/shmpool.<id>.meta holding what the segment does not
-// (the quota), and the retired generations that clients still map. Records are immutable
-// and shared (ArenaPtr): a reset, a quota change or a sweep replaces the record, so an RPC
-// that holds the old one keeps a valid mapping.
+// (the quota and the file's owner and group: arena_files.h), and the retired generations that
+// clients still map. Records are immutable and shared (ArenaPtr): a reset, a quota change or a
+// sweep replaces the record, so an RPC that holds the old one keeps a valid mapping.
 //
 // Two numbers tell arenas apart in time:
 //   - ArenaRecord::generation, the record's incarnation in this daemon (unique over the
@@ -25,6 +25,14 @@
 // segment). Delete is refused while that number, or the live processes of a retired
 // generation, is not 0.
 //
+// Quarantine (server/README.md, "Untrusted segments"): every operation of the daemon over
+// a current segment runs through WithSegment (segment_guard.h). A fault (corrupt contents,
+// a lock held past limits.segment_lock_timeout_ms, a SIGBUS from a truncated file) puts
+// the arena's record in QUARANTINED (ArenaRecord::quarantine): from then on WithSegment
+// refuses it with FAILED_PRECONDITION without reading the segment, lists show it, and
+// only Reset (a fresh, empty generation; the old mapping is dropped unread) and Delete
+// end it, or ProbeLocked for a lock timeout once the lock is free.
+//
 // INVARIANTS: one record per id; every record's segment file is at SegmentPath(id) and
 // every retired generation's at RetiredPath(id, generation); generations are unique across
 // the daemon's life (a re-created arena gets a new one); arenas_.size() <=
@@ -35,8 +43,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +59,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/config.h"
+#include "server/segment_guard.h"
 #include "server/session_registry.h"
 #include "shm/segment.h"
 
@@ -71,9 +82,12 @@ struct ArenaRecord {
   uid_t uid = 0;  // the segment file's owner and group
   gid_t gid = 0;
   std::vector<RetiredGeneration> retired;  // oldest first
+  // The arena's generation: 0 when created, +1 per reset. Read from the header when the
+  // daemon created or adopted the segment, never again (the tenant writes the header).
+  uint64_t number = 0;
+  std::shared_ptr<const QuarantineReason> quarantine;  // null while the segment is trusted
 
-  // The arena's generation: 0 when created, +1 per reset.
-  uint64_t arena_generation() const { return segment->header().generation.number; }
+  uint64_t arena_generation() const { return number; }
 };
 using ArenaPtr = std::shared_ptr<const ArenaRecord>;
 
@@ -83,6 +97,11 @@ class ResetObserver {
   virtual ~ResetObserver() = default;
   virtual void ArenaReset(const ArenaRecord& fresh) = 0;
 };
+
+// A segment file cut short (a tenant's truncate) whose header is sound: extended back to
+// its geometry's length (zero pages past the cut, so no process faults on them any more),
+// and the reason to adopt it quarantined. nullopt for any other file (left as it is).
+std::optional<QuarantineReason> RestoreTruncated(const std::string& path);
 
 // Processes whose record in the segment is live and that still run.
 uint32_t LiveProcesses(const shm::Segment& seg);
@@ -94,15 +113,19 @@ class ArenaRegistry {
   ArenaRegistry(const ArenaRegistry&) = delete;
   ArenaRegistry& operator=(const ArenaRegistry&) = delete;
 
-  // Maps every segment file of shm_dir that passes validation; logs the others and renames
-  // them to *.seg.rejected (kept, out of the way). Retired generations that a live process
-  // still maps are kept with their arena, the others unlinked. Returns how many arenas
-  // were adopted.
+  // Maps every segment file of shm_dir that the daemon made (arena_files.h: a regular
+  // file with the owner, group and mode its .meta gives) and that passes validation. The
+  // others are logged; a regular file of the daemon's uid is renamed *.seg.rejected (kept,
+  // out of the way), anything else (a symlink, another uid's file) is left in place and
+  // makes Create of that name fail. Retired generations that a live process still maps are
+  // kept with their arena, the others unlinked. Returns how many arenas were adopted.
   int AdoptExisting() ABSL_LOCKS_EXCLUDED(mu_);
   // A configured arena: kept if adopted (a warning when its capacity differs from the
   // spec), else created.
   absl::Status Ensure(const ArenaSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // RESOURCE_EXHAUSTED past a limit (tenant_limits.h); FAILED_PRECONDITION when a file
+  // that is not one of its arenas holds the name.
   absl::StatusOr<ArenaPtr> Create(const ArenaSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<ArenaPtr> Get(absl::string_view id) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<ArenaPtr> List() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -115,6 +138,8 @@ class ArenaRegistry {
   // Runs `change` on the arena's current generation with the registry locked: a reset runs
   // wholly before or after it, so what `change` does to the segment (a pool created or
   // deleted) is in the generation that is current afterwards. NOT_FOUND for no such arena.
+  // Runs inside an UntrustedScope like WithSegment, with a lock deadline of at most 100 ms
+  // (the registry is locked meanwhile); FAILED_PRECONDITION for a quarantined arena.
   absl::Status ChangeCurrent(absl::string_view id,
                              absl::FunctionRef<absl::Status(const ArenaRecord&)> change)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -124,6 +149,24 @@ class ArenaRegistry {
   // Unlinks the retired generations that no live process maps; returns how many. A
   // background thread calls it while any is kept.
   int SweepRetired() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Runs `op` over the arena's current segment through RunUntrusted (segment_guard.h),
+  // with limits.segment_lock_timeout_ms as its lock deadline unless `deadline` is
+  // given. FAILED_PRECONDITION without running `op` when the arena is quarantined; when
+  // `op` faults, quarantines the arena and returns FAILED_PRECONDITION naming the fault.
+  absl::Status WithSegment(const ArenaRecord& arena,
+                           absl::FunctionRef<void(const shm::Segment&)> op,
+                           std::optional<std::chrono::milliseconds> deadline = std::nullopt)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Quarantines the arena if `arena` is still its current record and not quarantined yet.
+  void Quarantine(const ArenaRecord& arena, const QuarantineReason& why) ABSL_LOCKS_EXCLUDED(mu_);
+  // For each arena quarantined by a lock timeout: a purge with a short lock deadline; the
+  // quarantine is lifted when it completes (the lock is free again), or becomes the purge's
+  // fault. Returns how many were lifted. The reclaimer's audit calls it.
+  int ProbeLocked() ABSL_LOCKS_EXCLUDED(mu_);
+  std::chrono::milliseconds lock_deadline() const {
+    return std::chrono::milliseconds(limits_.segment_lock_timeout_ms);
+  }
 
   // Before any reset; `observer` outlives its registration (nullptr removes it).
   void SetResetObserver(ResetObserver* observer) ABSL_LOCKS_EXCLUDED(mu_);
@@ -146,6 +189,12 @@ class ArenaRegistry {
                                     std::string* retired_path) const;
   // Adoption of retired files and of a reset's leftovers, after the current segments.
   void AdoptRetiredLocked(const std::vector<std::string>& files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads what the record keeps of an adopted segment and validates it (shm/validate.h),
+  // inside the scope; sets rec->quarantine when it cannot be trusted. A segment restored
+  // after a truncation (`truncated`) is quarantined with that reason, not validated.
+  void AdmitAdopted(ArenaRecord* rec, const std::optional<QuarantineReason>& truncated) const;
+  void QuarantineLocked(const ArenaRecord& arena, const QuarantineReason& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartSweeperLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SweepLoop() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status CheckNoClients(const ArenaRecord& arena, absl::string_view verb) const;

@@ -73,8 +73,10 @@ grpc::Status ArenaServiceImpl::GetArena(grpc::ServerContext* ctx, const v1::GetA
 
 grpc::Status ArenaServiceImpl::ListArenas(grpc::ServerContext* ctx, const v1::ListArenasRequest*,
                                           v1::ListArenasResponse* resp) {
-  for (const ArenaPtr& a : authz_->Readable(peers_->Lookup(ctx->peer()), arenas_->List()))
-    ToProto(*a, arenas_->LiveClients(*a), resp->add_arenas());
+  absl::StatusOr<std::vector<ArenaPtr>> readable =
+      authz_->Readable(peers_->Lookup(ctx->peer()), arenas_->List());
+  if (!readable.ok()) return ToGrpc(readable.status());
+  for (const ArenaPtr& a : *readable) ToProto(*a, arenas_->LiveClients(*a), resp->add_arenas());
   return grpc::Status::OK;
 }
 
@@ -148,9 +150,16 @@ grpc::Status ArenaServiceImpl::PurgeArena(grpc::ServerContext* ctx,
     if (!a.ok()) return ToGrpc(a.status());
     targets.push_back(*a);
   }
+  const bool one = targets.size() == 1 && !req->name().empty() && req->name() != api::kAllArenas;
   uint64_t total = 0;
   for (const ArenaPtr& a : targets) {
-    const shm::PurgeResult r = shm::Purge(*a->segment);
+    shm::PurgeResult r;
+    absl::Status st =
+        arenas_->WithSegment(*a, [&](const shm::Segment& seg) { r = shm::Purge(seg); });
+    if (!st.ok()) {
+      if (one) return ToGrpc(st);
+      continue;  // all arenas: a quarantined one is skipped, the others purged
+    }
     v1::ArenaPurge* p = resp->add_arenas();
     p->set_name(api::ArenaName(a->spec.id));
     p->set_released_bytes(r.released_bytes);

@@ -39,6 +39,22 @@ const char* Verb(ArenaAction action) {
   return "use";
 }
 
+// Whether a remote peer presented a verified client certificate: it came over TCP ("ipv4:"
+// or "ipv6:"), and with [tls] (`tls`) the TCP listeners take no one else. A peer of a Unix
+// connection missing from the PeerTable ("fd:N") is neither local nor verified.
+bool Verified(const PeerCredentials& peer, bool tls) {
+  return tls &&
+         (absl::StartsWith(peer.address, "ipv4:") || absl::StartsWith(peer.address, "ipv6:"));
+}
+
+// A remote peer without a verified certificate: refused whatever it asks of an arena.
+absl::Status Unauthenticated(const PeerCredentials& peer) {
+  return absl::UnauthenticatedError(absl::StrFormat(
+      "TCP peer %s is not authenticated: this daemon's TCP listener has no [tls] (client "
+      "certificates); use its Unix socket, or configure [tls]",
+      peer.address));
+}
+
 }  // namespace
 
 std::vector<gid_t> GroupsOf(const PeerCredentials& peer) {
@@ -61,6 +77,7 @@ bool Authz::IsAdmin(const PeerCredentials& peer) const {
 absl::Status Authz::Check(const PeerCredentials& peer, const ArenaRecord& arena,
                           ArenaAction action) const {
   if (!peer.local) {
+    if (!Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
     if (action == ArenaAction::kRead) return absl::OkStatus();
     return absl::PermissionDeniedError(
         absl::StrFormat("arena \"%s\": remote peers (%s) may not attach or manage arenas",
@@ -74,8 +91,9 @@ absl::Status Authz::Check(const PeerCredentials& peer, const ArenaRecord& arena,
                       GroupShared(arena) ? "" : " (not shared with the group)"));
 }
 
-std::vector<ArenaPtr> Authz::Readable(const PeerCredentials& peer,
-                                      std::vector<ArenaPtr> arenas) const {
+absl::StatusOr<std::vector<ArenaPtr>> Authz::Readable(const PeerCredentials& peer,
+                                                      std::vector<ArenaPtr> arenas) const {
+  if (!peer.local && !Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
   if (!peer.local || IsAdmin(peer)) return arenas;
   const std::vector<gid_t> groups = GroupsOf(peer);
   std::erase_if(arenas, [&](const ArenaPtr& a) { return !IsTenant(peer.uid, groups, *a); });
@@ -83,6 +101,7 @@ std::vector<ArenaPtr> Authz::Readable(const PeerCredentials& peer,
 }
 
 absl::Status Authz::CheckCreate(const PeerCredentials& peer, ArenaSpec& spec) const {
+  if (!peer.local && !Verified(peer, remote_authenticated_)) return Unauthenticated(peer);
   if (!peer.local) return absl::PermissionDeniedError("remote peers may not create arenas");
   if (IsAdmin(peer)) return absl::OkStatus();
   if (spec.owner && *spec.owner != peer.uid)

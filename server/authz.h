@@ -18,9 +18,13 @@
 // sees its own tenant's arenas only (an admin sees all). A list leaves the others out; an
 // arena named in a request gives PERMISSION_DENIED, as a refused mutation does (NOT_FOUND
 // only when no such arena exists: a name is not a secret, the segment file shows it).
-// Remote (TCP) peers have no credentials: they may read every arena (a TCP listener, like
-// /metrics, is an operator's endpoint, opened by the daemon's configuration) but not attach
-// or manage.
+// Remote (TCP) peers have no kernel credentials. With [tls] configured, every TCP connection
+// has presented a client certificate signed by the configured CA (gRPC verifies it during
+// the handshake, or there is no connection): such a peer is an operator's tool and may read
+// every arena (list, get, stats, watch, segment map, pools), never attach, create or manage
+// (PERMISSION_DENIED). Without [tls], a TCP peer is unauthenticated: every arena-scoped call,
+// read or mutation, is UNAUTHENTICATED; what it may still call holds nothing of a tenant's:
+// gRPC health checking and reflection.
 #pragma once
 
 #include <sys/types.h>
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "server/arena_registry.h"
 #include "server/peer_table.h"
 
@@ -38,21 +43,27 @@ enum class ArenaAction { kRead, kAttach, kManage };
 
 class Authz {
  public:
-  Authz(uid_t daemon_uid, std::optional<gid_t> admin_gid)
-      : daemon_uid_(daemon_uid), admin_gid_(admin_gid) {}
+  // remote_authenticated: every TCP peer has a verified client certificate ([tls]).
+  Authz(uid_t daemon_uid, std::optional<gid_t> admin_gid, bool remote_authenticated)
+      : daemon_uid_(daemon_uid),
+        admin_gid_(admin_gid),
+        remote_authenticated_(remote_authenticated) {}
 
   bool IsAdmin(const PeerCredentials& peer) const;
-  // OK, or PERMISSION_DENIED naming the caller and the arena.
+  // OK, or PERMISSION_DENIED naming the caller and the arena (UNAUTHENTICATED: see above).
   absl::Status Check(const PeerCredentials& peer, const ArenaRecord& arena,
                      ArenaAction action) const;
   // Fills in the owner of a new arena for a non-admin, or refuses what it may not create.
   absl::Status CheckCreate(const PeerCredentials& peer, ArenaSpec& spec) const;
-  // The arenas of `arenas` that `peer` may read, in their order.
-  std::vector<ArenaPtr> Readable(const PeerCredentials& peer, std::vector<ArenaPtr> arenas) const;
+  // The arenas of `arenas` that `peer` may read, in their order; UNAUTHENTICATED for an
+  // unauthenticated remote peer.
+  absl::StatusOr<std::vector<ArenaPtr>> Readable(const PeerCredentials& peer,
+                                                 std::vector<ArenaPtr> arenas) const;
 
  private:
   const uid_t daemon_uid_;
   const std::optional<gid_t> admin_gid_;
+  const bool remote_authenticated_;
 };
 
 // The primary gid and the supplementary groups of a local peer (/proc/PID/status).

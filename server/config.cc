@@ -90,20 +90,35 @@ absl::StatusOr<ArenaSpec> ParseArena(const toml::table& t, size_t index) {
 }
 
 absl::Status ParseLimits(const toml::table& t, Limits& limits) {
+  const std::pair<absl::string_view, uint64_t*> sizes[] = {
+      {"max_arena_capacity", &limits.max_arena_capacity},
+      {"max_total_capacity", &limits.max_total_capacity},
+      {"max_capacity_per_uid", &limits.max_capacity_per_uid}};
+  const std::pair<absl::string_view, uint32_t*> counts[] = {
+      {"max_arenas", &limits.max_arenas},
+      {"max_sessions", &limits.max_sessions},
+      {"max_arenas_per_uid", &limits.max_arenas_per_uid},
+      {"max_pools_per_uid", &limits.max_pools_per_uid},
+      {"segment_lock_timeout_ms", &limits.segment_lock_timeout_ms}};
   for (const auto& [k, v] : t) {
     const std::string key(k.str());
     const std::string full = absl::StrCat("limits.", key);
-    if (key == "max_arena_capacity") {
+    bool known = false;
+    for (const auto& [name, field] : sizes) {
+      if (key != name) continue;
       absl::StatusOr<uint64_t> s = SizeOf(v, full);
       if (!s.ok()) return s.status();
-      limits.max_arena_capacity = *s;
-    } else if (key == "max_arenas" || key == "max_sessions") {
+      *field = *s;
+      known = true;
+    }
+    for (const auto& [name, field] : counts) {
+      if (key != name) continue;
       absl::StatusOr<uint32_t> c = CountOf(v, full);
       if (!c.ok()) return c.status();
-      (key == "max_arenas" ? limits.max_arenas : limits.max_sessions) = *c;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
+      *field = *c;
+      known = true;
     }
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
   }
   return absl::OkStatus();
 }
@@ -126,6 +141,48 @@ absl::Status ParsePurge(const toml::table& t, PurgeConfig& p) {
       return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status ParseMetrics(const toml::table& t, MetricsConfig& m) {
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    const std::string full = absl::StrCat("metrics.", key);
+    if (key == "per_client") {
+      const toml::value<bool>* b = v.as_boolean();  // value<bool>() would take 1 too
+      if (b == nullptr)
+        return absl::InvalidArgumentError(absl::StrCat(full, " must be true or false"));
+      m.per_client = b->get();
+    } else if (key == "read_timeout_ms" || key == "idle_timeout_ms" || key == "max_connections") {
+      auto n = v.value<int64_t>();
+      if (!n || *n < 1)
+        return absl::InvalidArgumentError(absl::StrCat(full, " must be an integer >= 1"));
+      (key == "read_timeout_ms"   ? m.read_timeout_ms
+       : key == "idle_timeout_ms" ? m.idle_timeout_ms
+                                  : m.max_connections) = *n;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", full, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseTls(const toml::table& t, TlsConfig& tls) {
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    auto s = v.value<std::string>();
+    std::string* field = key == "cert_file"  ? &tls.cert_file
+                         : key == "key_file" ? &tls.key_file
+                         : key == "ca_file"  ? &tls.ca_file
+                                             : nullptr;
+    if (field == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("unknown key \"tls.", key, "\""));
+    if (!s || s->empty())
+      return absl::InvalidArgumentError(absl::StrCat("tls.", key, " must be a path"));
+    *field = *s;
+  }
+  if (tls.cert_file.empty() || tls.key_file.empty() || tls.ca_file.empty())
+    return absl::InvalidArgumentError("[tls] needs cert_file, key_file and ca_file");
   return absl::OkStatus();
 }
 
@@ -169,6 +226,11 @@ absl::Status ParseTop(const toml::table& root, Config& c) {
       auto s = v.value<std::string>();
       if (!s) return absl::InvalidArgumentError("metrics_listen must be \"HOST:PORT\"");
       c.metrics_listen = *s;
+    } else if (key == "metrics" || key == "tls") {
+      if (!v.is_table()) return absl::InvalidArgumentError(absl::StrCat(key, " must be a table"));
+      absl::Status st = key == "metrics" ? ParseMetrics(*v.as_table(), c.metrics)
+                                         : ParseTls(*v.as_table(), c.tls);
+      if (!st.ok()) return st;
     } else if (key == "arena") {
       const toml::array* arr = v.as_array();
       if (arr == nullptr || !arr->is_array_of_tables())

@@ -5,12 +5,9 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -18,10 +15,20 @@
 #include "server/log.h"
 #include "server/metrics_text.h"
 #include "server/proto_convert.h"
+#include "server/safe_file.h"
 #include "server/stats_collector.h"
+#include "server/tcp_credentials.h"
+#include "shm/untrusted.h"
 
 namespace shmpool::server {
 namespace {
+
+// What one connection may hold of the daemon: every request is small (the largest names an
+// arena and a few numbers); a process needs a session stream per arena it attaches to (its
+// attaches share one connection) and a few more for watches and calls.
+constexpr int kMaxRequestBytes = 64 * 1024;
+constexpr int kStreamsBesideSessions = 64;
+constexpr int kHandshakeTimeoutMs = 10000;  // a TCP peer that connects and never speaks
 
 constexpr const char* kServices[] = {"shmpool.v1.ArenaService", "shmpool.v1.SessionService",
                                      "shmpool.v1.StatsService", "shmpool.v1.PoolService"};
@@ -33,7 +40,7 @@ Daemon::Daemon(const Config& config)
       sessions_(config.limits.max_sessions),
       arenas_(config.shm_dir, config.limits, &sessions_),
       reclaimer_(&arenas_),
-      authz_(geteuid(), config.admin_gid),
+      authz_(geteuid(), config.admin_gid, config.tls.enabled()),
       arena_service_(&arenas_, &peers_, &authz_),
       session_service_(&arenas_, &sessions_, &peers_, &authz_),
       stats_service_(&arenas_, &sessions_, &peers_, &authz_, &stopping_),
@@ -47,9 +54,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
 }
 
 absl::Status Daemon::Init() {
-  if (mkdir(config_.shm_dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return absl::UnavailableError(absl::StrFormat("cannot create shm directory %s: %s",
-                                                  config_.shm_dir, std::strerror(errno)));
+  // 0755: clients open their segments by path; each file's owner and mode decide who may.
+  if (absl::Status st = PreparePrivateDir(config_.shm_dir, 0755, geteuid(), "shm directory");
+      !st.ok())
+    return st;
   absl::StatusOr<std::unique_ptr<LockFile>> lock =
       LockFile::Acquire(config_.shm_dir + "/shmpool.lock", "shm directory " + config_.shm_dir);
   if (!lock.ok()) return lock.status();
@@ -62,6 +70,13 @@ absl::Status Daemon::Init() {
   builder.RegisterService(&session_service_);
   builder.RegisterService(&stats_service_);
   builder.RegisterService(&pool_service_);
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config_.limits.max_arenas) + kStreamsBesideSessions);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tcp_credentials =
+      TcpServerCredentials(config_.tls);
+  if (!tcp_credentials.ok()) return tcp_credentials.status();
   std::vector<std::pair<std::string, std::unique_ptr<int>>> tcp_ports;
   for (const std::string& text : config_.listen) {
     absl::StatusOr<api::Endpoint> e = api::ParseEndpoint(text);
@@ -72,11 +87,12 @@ absl::Status Daemon::Init() {
       unix_listeners_.push_back(std::move(*l));
     } else {
       tcp_ports.emplace_back(e->address, std::make_unique<int>(0));
-      builder.AddListeningPort(e->address, grpc::InsecureServerCredentials(),
-                               tcp_ports.back().second.get());
+      builder.AddListeningPort(e->address, *tcp_credentials, tcp_ports.back().second.get());
     }
   }
-  // Every lock is held and every socket bound: now the segments are ours to adopt.
+  // Every lock is held and every socket bound: now the segments are ours to adopt. From
+  // here a SIGBUS in a segment mapping (a tenant cut its file short) is contained.
+  shm::InstallBusGuard();
   arenas_.AdoptExisting();
   // Clients that died while no daemon watched them: reclaimed before anyone attaches.
   if (const int n = reclaimer_.Audit("adoption"); n > 0)
@@ -87,13 +103,22 @@ absl::Status Daemon::Init() {
     if (absl::Status st = arenas_.Ensure(spec); !st.ok()) return st;
 
   if (!config_.metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> m =
-        MetricsHttpServer::Start(config_.metrics_listen, [this] {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> m = MetricsHttpServer::Start(
+        config_.metrics_listen,
+        [this] {
           v1::GetStatsResponse resp;
-          for (const ArenaPtr& a : arenas_.List())
-            CollectArenaStats(*a, sessions_.List(a->spec.id), resp.add_arenas());
+          for (const ArenaPtr& a : arenas_.List()) {
+            v1::ArenaStats* s = resp.add_arenas();
+            // A quarantined arena has its own series.
+            CollectArenaStats(arenas_, *a, sessions_.List(a->spec.id), s).IgnoreError();
+            if (!config_.metrics.per_client) s->clear_clients();
+          }
           return FormatMetrics(resp);
-        });
+        },
+        MetricsHttpOptions{
+            .read_timeout = std::chrono::milliseconds(config_.metrics.read_timeout_ms),
+            .idle_timeout = std::chrono::milliseconds(config_.metrics.idle_timeout_ms),
+            .max_connections = static_cast<int>(config_.metrics.max_connections)});
     if (!m.ok()) return m.status();
     metrics_ = std::move(*m);
     LogInfo("metrics_listening").Kv("address", config_.metrics_listen).Kv("port", metrics_->port());

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,10 +17,18 @@ namespace shmpool::server {
 
 absl::StatusOr<std::unique_ptr<LockFile>> LockFile::Acquire(const std::string& path,
                                                             const std::string& what) {
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Never through a symlink, and only a regular file of the daemon's own.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return absl::PermissionDeniedError(
-        absl::StrFormat("cannot open lock file %s: %s", path, std::strerror(errno)));
+        absl::StrFormat("cannot open lock file %s: %s", path,
+                        errno == ELOOP ? "it is a symbolic link" : std::strerror(errno)));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    close(fd);
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "lock file %s is not a regular file of the daemon's uid %d", path, geteuid()));
+  }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     const ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);

@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,15 @@ ABSL_FLAG(std::string, config, "", "TOML configuration file (see server/README.m
 ABSL_FLAG(std::vector<std::string>, listen, {},
           "endpoints to serve, comma-separated: unix:PATH or HOST:PORT (default: the "
           "config's, else /run/shmpool/shmpoold.sock or $XDG_RUNTIME_DIR/shmpool/shmpoold.sock)");
-ABSL_FLAG(std::string, shm_dir, "", "directory of the segment files (default /dev/shm)");
+ABSL_FLAG(std::string, shm_dir, "",
+          "directory of the segment files, the daemon's own, not writable by group or others "
+          "(default /dev/shm/shmpool, created when missing)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "serve Prometheus /metrics over HTTP on HOST:PORT (e.g. 127.0.0.1:9464)");
+ABSL_FLAG(std::optional<bool>, metrics_per_client, std::nullopt,
+          "--metrics-per-client=false leaves out of /metrics every series of a client session "
+          "(their pids, uids and client names); default: the config's [metrics] per_client, "
+          "else true");
 ABSL_FLAG(int64_t, decay_ms, -2,
           "purge free pages idle this many ms in the background, in every arena without its "
           "own decay_ms (-1 never; default: the config's [purge] decay_ms, else never)");
@@ -33,13 +40,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "shmpoold [--config FILE] [--listen unix:PATH|HOST:PORT] [--shm-dir DIR]\n"
       "Serves shared-memory arenas. With no arguments: one arena 'default' of 1 GiB in "
-      "/dev/shm on the default socket.");
+      "/dev/shm/shmpool on the default socket.");
   // Accept --shm-dir and --metrics-listen (absl spells flags with '_').
   std::vector<std::string> args(argv, argv + argc);
   std::vector<char*> fixed;
   for (std::string& a : args) {
     if (a.rfind("--shm-dir", 0) == 0) a.replace(0, 9, "--shm_dir");
     if (a.rfind("--metrics-listen", 0) == 0) a.replace(0, 16, "--metrics_listen");
+    if (a.rfind("--metrics-per-client", 0) == 0) a.replace(0, 20, "--metrics_per_client");
     if (a.rfind("--decay-ms", 0) == 0) a.replace(0, 10, "--decay_ms");
     if (a.rfind("--memory-limit", 0) == 0) a.replace(0, 14, "--memory_limit");
     fixed.push_back(a.data());
@@ -60,6 +68,8 @@ int main(int argc, char** argv) {
   if (const std::string dir = absl::GetFlag(FLAGS_shm_dir); !dir.empty()) config.shm_dir = dir;
   if (const std::string m = absl::GetFlag(FLAGS_metrics_listen); !m.empty())
     config.metrics_listen = m;
+  if (const std::optional<bool> p = absl::GetFlag(FLAGS_metrics_per_client))
+    config.metrics.per_client = *p;
   if (const int64_t ms = absl::GetFlag(FLAGS_decay_ms); ms != -2) {
     if (ms < -1) {
       LogError("startup_failed").Kv("error", "--decay-ms must be -1 (never) or >= 0");

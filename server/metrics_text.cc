@@ -208,6 +208,16 @@ const std::vector<Family<ClientPool>>& ClientPoolFamilies() {
   return *f;
 }
 
+const std::vector<Family<Arena>>& QuarantineFamilies() {
+  static const auto* f = new std::vector<Family<Arena>>{
+      {"shmpool_arena_quarantined", "gauge",
+       "1 for an arena whose segment the daemon stopped trusting (reason: corrupt, "
+       "lock_timeout, bus_error); it has no other series until reset or deleted.",
+       [](const Arena&) { return 1.0; }},
+  };
+  return *f;
+}
+
 }  // namespace
 
 std::string EscapeLabel(const std::string& value) {
@@ -235,8 +245,14 @@ std::string FormatMetrics(const v1::GetStatsResponse& stats) {
   std::vector<PurgeCount> purge_counts;
   purge_counts.reserve(3 * stats.arenas_size());  // stable: `purges` points into it
   std::vector<std::pair<const PurgeCount*, std::string>> purges;
+  std::vector<std::pair<const Arena*, std::string>> quarantined;
   for (const Arena& a : stats.arenas()) {
     const std::string arena = absl::StrCat("arena=\"", EscapeLabel(IdOf(a.name())), "\"");
+    if (a.has_quarantine()) {  // nothing of its segment was read
+      quarantined.emplace_back(
+          &a, absl::StrCat(arena, ",reason=\"", EscapeLabel(a.quarantine().kind()), "\""));
+      continue;
+    }
     arenas.emplace_back(&a, arena);
     for (const auto& [reason, n] :
          {std::pair{"on_demand", a.purges_on_demand()}, std::pair{"decay", a.purges_decay()},
@@ -267,6 +283,7 @@ std::string FormatMetrics(const v1::GetStatsResponse& stats) {
   Write(out, ClientFamilies(), clients, labels);
   Write(out, ClientClassFamilies(), client_classes, labels);
   Write(out, ClientPoolFamilies(), client_pools, labels);
+  Write(out, QuarantineFamilies(), quarantined, labels);
   return out;
 }
 

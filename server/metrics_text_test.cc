@@ -86,6 +86,19 @@ TEST(MetricsText, EachFamilyHasOneHelpAndTypeBeforeItsSamples) {
   EXPECT_GT(types.size(), 30u);
 }
 
+TEST(MetricsText, QuarantinedArenaHasItsGaugeAndNoOtherSeries) {
+  v1::GetStatsResponse r = Sample();
+  v1::ArenaStats* q = r.add_arenas();
+  q->set_name("arenas/evil");
+  q->set_capacity(1 << 20);
+  q->mutable_quarantine()->set_kind("bus_error");
+  const std::string text = FormatMetrics(r);
+  EXPECT_NE(text.find("shmpool_arena_quarantined{arena=\"evil\",reason=\"bus_error\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("shmpool_arena_capacity_bytes{arena=\"evil\"}"), std::string::npos) << text;
+}
+
 TEST(MetricsText, EscapesLabelValues) { EXPECT_EQ(EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd"); }
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include "server/grpc_status.h"
 #include "server/log.h"
 #include "server/proto_convert.h"
+#include "server/tenant_limits.h"
 #include "shm/atomics.h"
+#include "shm/check.h"
 #include "shm/pool.h"
 
 namespace shmpool::server {
@@ -51,6 +53,7 @@ void ToProto(const ArenaRecord& a, const shm::PoolStats& s, v1::Pool* out) {
   out->set_bad_puts(s.bad_puts);
   for (const shm::PoolProcUsage& u : s.procs) {
     v1::PoolHolder* h = out->add_holders();
+    SHMPOOL_CHECK(u.proc < a.segment->geometry().max_procs);  // read from the segment
     const shm::ProcRecord& r = a.segment->proc(u.proc);
     h->set_pid(r.pid);
     h->set_client_name(std::string(r.name, strnlen(r.name, sizeof(r.name))));
@@ -73,8 +76,11 @@ grpc::Status PoolServiceImpl::CreatePool(grpc::ServerContext* ctx, const v1::Cre
                      .align = p.align() ? p.align() : 16,
                      .headroom = p.headroom(),
                      .cache_line_pad = p.cache_line_pad()};
+  absl::MutexLock lock(&create_mu_);
+  const std::vector<ArenaPtr> all = arenas_->List();
   return ToGrpc(arenas_->ChangeCurrent(*id, [&](const ArenaRecord& a) {
     if (absl::Status st = authz_->Check(peer, a, ArenaAction::kManage); !st.ok()) return st;
+    if (absl::Status st = CheckPoolLimit(arenas_->limits(), a.uid, all); !st.ok()) return st;
     absl::StatusOr<uint32_t> slot = shm::CreatePool(*a.segment, spec);
     if (!slot.ok()) return slot.status();
     LogInfo("pool_created")
@@ -93,7 +99,9 @@ grpc::Status PoolServiceImpl::ListPools(grpc::ServerContext* ctx, const v1::List
   const PeerCredentials peer = peers_->Lookup(ctx->peer());
   std::vector<ArenaPtr> targets;
   if (req->arena().empty() || req->arena() == api::kAllArenas) {
-    targets = authz_->Readable(peer, arenas_->List());
+    absl::StatusOr<std::vector<ArenaPtr>> readable = authz_->Readable(peer, arenas_->List());
+    if (!readable.ok()) return ToGrpc(readable.status());
+    targets = std::move(*readable);
   } else {
     absl::StatusOr<std::string> id = api::ParseArenaName(req->arena());
     if (!id.ok()) return ToGrpc(id.status());
@@ -102,8 +110,15 @@ grpc::Status PoolServiceImpl::ListPools(grpc::ServerContext* ctx, const v1::List
     if (absl::Status st = authz_->Check(peer, **a, ArenaAction::kRead); !st.ok()) return ToGrpc(st);
     targets.push_back(*a);
   }
-  for (const ArenaPtr& a : targets)
-    for (const shm::PoolStats& s : shm::ListPools(*a->segment)) ToProto(*a, s, resp->add_pools());
+  const bool one = !req->arena().empty() && req->arena() != api::kAllArenas;
+  for (const ArenaPtr& a : targets) {
+    v1::ListPoolsResponse read;
+    absl::Status st = arenas_->WithSegment(*a, [&](const shm::Segment& seg) {
+      for (const shm::PoolStats& s : shm::ListPools(seg)) ToProto(*a, s, read.add_pools());
+    });
+    if (!st.ok() && one) return ToGrpc(st);
+    for (v1::Pool& p : *read.mutable_pools()) *resp->add_pools() = std::move(p);  // all: skipped
+  }
   return grpc::Status::OK;
 }
 

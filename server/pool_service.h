@@ -4,6 +4,7 @@
 // their counters. Clients get and put objects without it.
 #pragma once
 
+#include "absl/synchronization/mutex.h"
 #include "server/arena_registry.h"
 #include "server/authz.h"
 #include "server/peer_table.h"
@@ -25,6 +26,8 @@ class PoolServiceImpl final : public v1::PoolService::Service {
 
  private:
   ArenaRegistry* const arenas_;
+  // Held by CreatePool: one create at a time, so the per-uid pool count it checks is exact.
+  absl::Mutex create_mu_;
   const PeerTable* const peers_;
   const Authz* const authz_;
 };

@@ -21,6 +21,12 @@ void ToProto(absl::Duration d, google::protobuf::Duration* out) {
   out->set_nanos(static_cast<int32_t>(ns % 1000000000));
 }
 
+void ToProto(const QuarantineReason& q, v1::Quarantine* out) {
+  out->set_kind(FaultKindName(q.kind));
+  out->set_reason(q.message);
+  ToProto(q.since, out->mutable_since());
+}
+
 void ToProto(const ArenaRecord& a, uint32_t live_clients, v1::Arena* out) {
   out->set_name(api::ArenaName(a.spec.id));
   out->set_capacity_bytes(a.spec.capacity);
@@ -35,9 +41,12 @@ void ToProto(const ArenaRecord& a, uint32_t live_clients, v1::Arena* out) {
   out->set_attached_clients(live_clients);
   ToProto(a.create_time, out->mutable_create_time());
   out->set_adopted(a.adopted);
-  const shm::GenerationState& g = a.segment->header().generation;
-  out->set_generation(g.number);
-  out->set_stale_frees(g.xstale_frees.load(std::memory_order_relaxed));
+  out->set_generation(a.arena_generation());
+  if (a.quarantine)
+    ToProto(*a.quarantine, out->mutable_quarantine());
+  else
+    out->set_stale_frees(
+        a.segment->header().generation.xstale_frees.load(std::memory_order_relaxed));
   for (const RetiredGeneration& r : a.retired) {
     v1::RetiredSegment* rs = out->add_retired_segments();
     rs->set_generation(r.generation);
@@ -68,7 +77,7 @@ void ToProto(const ArenaRecord& a, v1::SegmentInfo* out) {
   out->set_layout_version(seg.header().layout_version);
   out->set_max_procs(seg.geometry().max_procs);
   out->set_max_thread_caches(seg.geometry().max_thread_caches);
-  out->set_generation(seg.header().generation.number);
+  out->set_generation(a.arena_generation());
 }
 
 void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {

@@ -21,6 +21,7 @@ namespace shmpool::server {
 std::string PoolName(absl::string_view arena_id, absl::string_view pool_id);
 void ToProto(absl::Time t, google::protobuf::Timestamp* out);
 void ToProto(absl::Duration d, google::protobuf::Duration* out);
+void ToProto(const QuarantineReason& q, v1::Quarantine* out);
 void ToProto(const ArenaRecord& arena, uint32_t live_clients, v1::Arena* out);
 void ToProto(const SessionInfo& session, v1::Session* out);
 void ToProto(const ArenaRecord& arena, v1::SegmentInfo* out);

@@ -139,20 +139,24 @@ void PurgePolicy::LookOnce() {
   std::vector<ArenaLook> looks;
   looks.reserve(list.size());
   for (const ArenaPtr& a : list) {
-    const shm::Segment& seg = *a->segment;
-    const shm::SegmentHeader& h = seg.header();
-    // Cheap: a few counters per class and fstat, no walk over caches or slabs.
-    const uint64_t free_pages = shm::LoadRelaxed(h.heap.xfree_pages);
-    const uint64_t retained = shm::LoadRelaxed(h.heap.xretained_pages);
-    uint64_t in_ring = 0, slab_free = 0;
-    for (uint32_t c = 1; c < shm::kNumClasses; ++c) {
-      const shm::CentralFree f = shm::CentralFreeOf(seg, c);
-      in_ring += f.in_ring;
-      slab_free += f.free_in_slabs;
-    }
-    const uint64_t dirty =
-        ((free_pages - std::min(free_pages, retained)) << shm::kPageShift) + in_ring;
-    looks.push_back({a->spec.id, dirty, seg.ResidentBytes(), slab_free});
+    // A quarantined arena is not looked at (nor purged); one this look faults is skipped.
+    if (a->quarantine) continue;
+    ArenaLook look{.id = a->spec.id};
+    const absl::Status st = arenas_->WithSegment(*a, [&](const shm::Segment& seg) {
+      const shm::SegmentHeader& h = seg.header();
+      // Cheap: a few counters per class and fstat, no walk over caches or slabs.
+      const uint64_t free_pages = shm::LoadRelaxed(h.heap.xfree_pages);
+      const uint64_t retained = shm::LoadRelaxed(h.heap.xretained_pages);
+      uint64_t in_ring = 0;
+      for (uint32_t c = 1; c < shm::kNumClasses; ++c) {
+        const shm::CentralFree f = shm::CentralFreeOf(seg, c);
+        in_ring += f.in_ring;
+        look.slab_free += f.free_in_slabs;
+      }
+      look.dirty = ((free_pages - std::min(free_pages, retained)) << shm::kPageShift) + in_ring;
+      look.resident = seg.ResidentBytes();
+    });
+    if (st.ok()) looks.push_back(std::move(look));
   }
   struct statvfs vfs {};
   const uint64_t fs_free =
@@ -160,9 +164,12 @@ void PurgePolicy::LookOnce() {
   for (const PurgeOrder& o : decider_.Decide(absl::Now(), looks, fs_free)) {
     for (const ArenaPtr& a : list) {
       if (a->spec.id != o.id) continue;
-      const shm::PurgeResult r =
-          shm::Purge(*a->segment, o.reason == PurgeOrder::kDecay ? shm::PurgeReason::kDecay
-                                                                 : shm::PurgeReason::kPressure);
+      shm::PurgeResult r;
+      const absl::Status st = arenas_->WithSegment(*a, [&](const shm::Segment& seg) {
+        r = shm::Purge(seg, o.reason == PurgeOrder::kDecay ? shm::PurgeReason::kDecay
+                                                           : shm::PurgeReason::kPressure);
+      });
+      if (!st.ok()) continue;  // quarantined (logged there)
       LogInfo("purged")
           .Kv("arena", o.id)
           .Kv("reason", ReasonName(o.reason))

@@ -7,9 +7,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 
 #include "absl/time/clock.h"
 #include "server/log.h"
+#include "server/segment_guard.h"
 #include "shm/atomics.h"
 #include "shm/client_stats.h"
 #include "shm/proc_identity.h"
@@ -67,20 +69,21 @@ void Reclaimer::Watch(const SessionInfo& s) {
   absl::StatusOr<ArenaPtr> arena = arenas_->Get(s.arena_id);
   if (!arena.ok() || static_cast<uint32_t>(s.proc_index) >= (*arena)->segment->geometry().max_procs)
     return;
-  const shm::ProcRecord& rec = (*arena)->segment->proc(static_cast<uint32_t>(s.proc_index));
   WatchEntry w;
   w.arena_id = s.arena_id;
-  w.generation = (*arena)->generation;
+  w.segment = (*arena)->segment;
   w.proc_index = static_cast<uint32_t>(s.proc_index);
-  w.pid = rec.pid;
-  w.start_time = rec.start_time;
-  if (shm::LoadAcquire(rec.xstate) != shm::ProcRecord::kLive ||
-      w.pid != static_cast<uint32_t>(s.peer.pid))
+  shm::ProcIdentity id;
+  if (!shm::ReadProcRecord(*w.segment, w.proc_index, &w.word, &id) ||
+      shm::ProcRecord::StateOf(w.word) != shm::ProcRecord::kLive ||
+      id.pid != static_cast<uint32_t>(s.peer.pid))
     return;  // the record is not this peer's: nothing to watch
+  w.pid = id.pid;
+  w.start_time = id.start_time;
   w.pidfd = PidfdOpen(static_cast<pid_t>(w.pid));
   // Opened before this check, the pidfd is the attached process if that process still runs:
   // a pid reused by another process would have another start time.
-  if (shm::ProcIdentity{w.pid, w.start_time}.KnownGone()) w.exited = true;
+  if (id.KnownGone()) w.exited = true;
   absl::MutexLock lock(&mu_);
   pending_.push_back(std::move(w));
   Wake();
@@ -108,6 +111,7 @@ std::vector<DeadClient> Reclaimer::DeadClients(const std::string& arena_id) cons
 void Reclaimer::Remember(DeadClient d) {
   LogWarning("dead_client_reclaimed")
       .Kv("arena", d.arena_id)
+      .Kv("generation", d.generation)
       .Kv("pid", d.pid)
       .Kv("proc_index", d.proc_index)
       .Kv("name", d.name)
@@ -121,29 +125,33 @@ void Reclaimer::Remember(DeadClient d) {
   if (history_.size() > kHistory) history_.pop_front();
 }
 
-Reclaimer::Outcome Reclaimer::ReclaimIndex(const ArenaRecord& arena, uint32_t index,
-                                           const char* how) {
-  const shm::Segment& seg = *arena.segment;
+Reclaimer::Outcome Reclaimer::ReclaimIndex(const std::string& arena_id, const shm::Segment& seg,
+                                           uint32_t index, uint64_t word, const char* how) {
   const shm::ProcRecord& rec = seg.proc(index);
   DeadClient d;
-  d.arena_id = arena.spec.id;
+  d.arena_id = arena_id;
+  d.generation = seg.header().generation.number;
   d.pid = rec.pid;
   d.proc_index = index;
   d.name.assign(rec.name, strnlen(rec.name, sizeof rec.name));
   d.how = how;
   d.allocated_bytes = AllocatedThroughCaches(seg, index);
-  absl::StatusOr<shm::ReclaimReport> r = shm::ReclaimProcess(seg, index);
+  absl::StatusOr<shm::ReclaimReport> r = shm::ReclaimProcess(seg, index, word);
   if (!r.ok()) {
     if (absl::IsUnavailable(r.status())) return Outcome::kRetry;
-    LogWarning("reclaim_failed")
-        .Kv("arena", arena.spec.id)
+    // Aborted: the record was detached, maybe claimed again, since the verdict.
+    const bool dropped = absl::IsAborted(r.status());
+    (dropped ? LogInfo("reclaim_dropped") : LogWarning("reclaim_failed"))
+        .Kv("arena", arena_id)
+        .Kv("generation", d.generation)
         .Kv("proc_index", index)
         .Kv("reason", r.status().message());
-    return Outcome::kDone;
+    return dropped ? Outcome::kDropped : Outcome::kDone;
   }
   if (r->chains_cut != 0)
     LogWarning("reclaim_cut_chains")
-        .Kv("arena", arena.spec.id)
+        .Kv("arena", arena_id)
+        .Kv("generation", d.generation)
         .Kv("proc_index", index)
         .Kv("chains", r->chains_cut)
         .Kv("note",
@@ -156,46 +164,99 @@ Reclaimer::Outcome Reclaimer::ReclaimIndex(const ArenaRecord& arena, uint32_t in
 }
 
 Reclaimer::Outcome Reclaimer::TryReclaim(const WatchEntry& w, const char* how) {
-  absl::StatusOr<ArenaPtr> arena = arenas_->Get(w.arena_id);
-  if (!arena.ok() || (*arena)->generation != w.generation) return Outcome::kDone;
   // Detached (record freed, maybe claimed again by another process): nothing to do. The
   // record cannot change under us otherwise: its process is gone and only we reclaim.
   if (!StillNamed(w)) return Outcome::kDone;
-  return ReclaimIndex(**arena, w.proc_index, how);
+  Outcome out = Outcome::kDone;
+  absl::StatusOr<ArenaPtr> arena = arenas_->Get(w.arena_id);
+  if (arena.ok() && (*arena)->segment == w.segment) {
+    // A fault quarantines the arena (logged there): nothing more to reclaim in it.
+    arenas_
+        ->WithSegment(**arena,
+                      [&](const shm::Segment& seg) {
+                        out = ReclaimIndex(w.arena_id, seg, w.proc_index, w.word, how);
+                      })
+        .IgnoreError();
+    return out;
+  }
+  // A retired generation (or the last mapping of a deleted arena): no arena to quarantine,
+  // so a fault only ends this reclaim.
+  if (std::optional<QuarantineReason> q = RunUntrusted(*w.segment, arenas_->lock_deadline(), [&] {
+        out = ReclaimIndex(w.arena_id, *w.segment, w.proc_index, w.word, how);
+      })) {
+    LogWarning("reclaim_faulted")
+        .Kv("arena", w.arena_id)
+        .Kv("generation", w.segment->header().generation.number)
+        .Kv("proc_index", w.proc_index)
+        .Kv("fault", FaultKindName(q->kind))
+        .Kv("reason", q->message);
+    return Outcome::kDone;
+  }
+  return out;
 }
 
 bool Reclaimer::StillNamed(const WatchEntry& w) const {
-  absl::StatusOr<ArenaPtr> arena = arenas_->Get(w.arena_id);
-  if (!arena.ok() || (*arena)->generation != w.generation) return false;
-  const shm::ProcRecord& rec = (*arena)->segment->proc(w.proc_index);
-  const uint32_t state = shm::LoadAcquire(rec.xstate);
-  return (state == shm::ProcRecord::kLive || state == shm::ProcRecord::kDead) && rec.pid == w.pid &&
-         rec.start_time == w.start_time;
+  const uint64_t now = shm::LoadAcquire(w.segment->proc(w.proc_index).xword);
+  return now == w.word || now == shm::ProcRecord::WithState(w.word, shm::ProcRecord::kDead);
 }
 
 int Reclaimer::Audit(const char* how) {
   int n = 0;
   for (const ArenaPtr& a : arenas_->List()) {
-    const shm::Segment& seg = *a->segment;
-    for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
-      const uint32_t state = shm::LoadAcquire(seg.proc(i).xstate);
-      if (shm::ReleaseAbandonedClaim(seg, i)) {
-        LogWarning("abandoned_claim_released")
+    if (a->quarantine) continue;
+    // A fault quarantines the arena (logged there); the other arenas are audited.
+    arenas_
+        ->WithSegment(*a, [&](const shm::Segment& seg) { n += AuditSegment(a->spec.id, seg, how); })
+        .IgnoreError();
+    for (const RetiredGeneration& r : a->retired)
+      if (std::optional<QuarantineReason> q =
+              RunUntrusted(*r.segment, arenas_->lock_deadline(),
+                           [&] { n += AuditSegment(a->spec.id, *r.segment, how); }))
+        LogWarning("audit_faulted")
             .Kv("arena", a->spec.id)
-            .Kv("proc_index", i)
-            .Kv("pid", shm::ProcRecord::ClaimantOf(state))
-            .Kv("note", "a client was killed while it attached; its process record is free");
+            .Kv("generation", r.segment->header().generation.number)
+            .Kv("fault", FaultKindName(q->kind))
+            .Kv("reason", q->message);
+  }
+  arenas_->ProbeLocked();
+  return n;
+}
+
+int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how) {
+  // A purge killed mid-way (Unavailable: a live process shares the cell; the next audit or
+  // purge finishes it).
+  const absl::StatusOr<uint32_t> purgers = shm::ReclaimDeadPurgers(seg);
+  if (purgers.ok() && *purgers != 0)
+    LogWarning("dead_purger_reclaimed")
+        .Kv("arena", arena_id)
+        .Kv("generation", seg.header().generation.number)
+        .Kv("records", *purgers)
+        .Kv("note", "a purge was killed mid-way; its ring step is finished");
+  int n = 0;
+  for (uint32_t i = 0; i < seg.geometry().max_procs; ++i) {
+    const uint64_t word = shm::LoadAcquire(seg.proc(i).xword);
+    if (shm::ReleaseAbandonedClaim(seg, i)) {
+      LogWarning("abandoned_claim_released")
+          .Kv("arena", arena_id)
+          .Kv("generation", seg.header().generation.number)
+          .Kv("proc_index", i)
+          .Kv("pid", shm::ProcRecord::ClaimantOf(shm::ProcRecord::StateOf(word)))
+          .Kv("note", "a client was killed while it attached; its process record is free");
+      continue;
+    }
+    // kDead: a reclaim that a previous daemon began and did not finish.
+    uint64_t verdict = word;
+    if (shm::ProcRecord::StateOf(word) != shm::ProcRecord::kDead &&
+        !shm::ProcessIsDead(seg, i, &verdict))
+      continue;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const Outcome o = ReclaimIndex(arena_id, seg, i, verdict, how);
+      if (o == Outcome::kRetry) {
+        absl::SleepFor(kRetryDelay);
         continue;
       }
-      // kDead: a reclaim that a previous daemon began and did not finish.
-      if (!shm::ProcessIsDead(seg, i) && state != shm::ProcRecord::kDead) continue;
-      for (int attempt = 0; attempt < 200; ++attempt) {
-        if (ReclaimIndex(*a, i, how) == Outcome::kDone) {
-          ++n;
-          break;
-        }
-        absl::SleepFor(kRetryDelay);
-      }
+      n += o == Outcome::kDone;
+      break;
     }
   }
   return n;
@@ -247,6 +308,11 @@ void Reclaimer::Loop() {
     if (now >= next_audit) {
       Audit("audit");
       next_audit = now + audit_interval_;
+      // A stream that ended while its process still held the record (a client that follows
+      // a reset keeps the retired generation's record until it releases it): once the
+      // record is freed, the watch is done, and must not keep the retired segment mapped.
+      for (WatchEntry& w : watches_)
+        if (w.stream_ended && !StillNamed(w)) w.exited = true;
     }
     absl::Duration wait = next_audit - absl::Now();
     if (retrying) wait = std::min(wait, kRetryDelay);

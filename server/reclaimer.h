@@ -14,7 +14,15 @@
 //      stopped (shm/recovery.h). This covers clients attached before a daemon restart,
 //      clients that mapped the segment directly, and the daemon's own death mid-reclaim.
 //      The audit also frees a record whose claimant was killed inside its attach, before
-//      the record went live (shm::ReleaseAbandonedClaim): it held nothing yet.
+//      the record went live (shm::ReleaseAbandonedClaim): it held nothing yet, and finishes
+//      the step of every purger that was killed mid-purge (shm::ReclaimDeadPurgers).
+// Every segment of an arena is covered: the current one and each retired generation that
+// clients still map (a client attached across a reset holds a record in both). A watch
+// keeps the segment its record is in, so a reset does not end it.
+// A reclaim is of one incarnation of a record (layout.h: ProcRecord): the word the verdict
+// read (a watch's from when the session went live), which shm::ReclaimProcess turns kDead
+// by a CAS. A record detached and claimed again since is left alone (Aborted, logged as
+// reclaim_dropped).
 // A dead process's blocks that it had allocated stay allocated (they are the
 // application's); each reclaim is logged (event=dead_client_reclaimed) and kept in a short
 // history (DeadClients) so stats and session output can say that they belonged to a dead
@@ -30,6 +38,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +54,7 @@ namespace shmpool::server {
 // A client found dead and reclaimed.
 struct DeadClient {
   std::string arena_id;
+  uint64_t generation = 0;  // the arena generation of the segment its record was in
   uint32_t pid = 0;
   uint32_t proc_index = 0;
   std::string name;  // the process record's name
@@ -62,7 +72,9 @@ class Reclaimer final : public SessionObserver {
   Reclaimer(const Reclaimer&) = delete;
   Reclaimer& operator=(const Reclaimer&) = delete;
 
-  // Reclaims every live record of every arena whose process is gone; returns how many.
+  // Reclaims every live record whose process is gone, in every segment of every arena
+  // (current and retired generations); returns how many. Quarantined arenas are skipped; a
+  // lock-timeout quarantine is probed (ArenaRegistry::ProbeLocked).
   // Before Start() (daemon start-up), or from the reclaimer thread.
   int Audit(const char* how = "audit") ABSL_LOCKS_EXCLUDED(mu_);
   void Start();
@@ -80,23 +92,30 @@ class Reclaimer final : public SessionObserver {
  private:
   struct WatchEntry {
     std::string arena_id;
-    uint64_t generation = 0;
+    std::shared_ptr<const shm::Segment> segment;  // the segment the record is in
     uint32_t proc_index = 0;
+    uint64_t word = 0;  // the record's word (state and incarnation) when the session went live
     uint32_t pid = 0;
     uint64_t start_time = 0;
     int pidfd = -1;
     bool stream_ended = false;
     bool exited = false;  // pidfd readable, or the process is gone
   };
-  enum class Outcome { kDone, kRetry };
+  // kDropped: the record changed since the verdict, so nothing was reclaimed.
+  enum class Outcome { kDone, kRetry, kDropped };
 
   void Loop();
   void Wake();
   // Reclaims the watched process if its record still names it; kRetry on Unavailable.
   Outcome TryReclaim(const WatchEntry& w, const char* how);
-  // True while w's process record is still live (or being reclaimed) and names w's process.
+  // True while w's process record is still live (or being reclaimed) in w's incarnation.
   bool StillNamed(const WatchEntry& w) const;
-  Outcome ReclaimIndex(const ArenaRecord& arena, uint32_t index, const char* how);
+  // The audit of one segment of arena `arena_id` (inside ArenaRegistry::WithSegment or
+  // RunUntrusted); returns the records reclaimed.
+  int AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how);
+  // Reclaims the incarnation `word` of record `index` of `seg`.
+  Outcome ReclaimIndex(const std::string& arena_id, const shm::Segment& seg, uint32_t index,
+                       uint64_t word, const char* how);
   void Remember(DeadClient d) ABSL_LOCKS_EXCLUDED(mu_);
 
   ArenaRegistry* const arenas_;

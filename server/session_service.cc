@@ -124,6 +124,7 @@ grpc::Status SessionServiceImpl::AttachArena(grpc::ServerContext* ctx,
     LogInfo("attach_refused").Kv("arena", *id).Kv("pid", peer.pid).Kv("uid", peer.uid);
     return ToGrpc(st);
   }
+  if ((*arena)->quarantine) return ToGrpc(QuarantinedError(*id, *(*arena)->quarantine));
   absl::StatusOr<SessionInfo> s =
       sessions_->Begin(*id, (*arena)->generation, req->client_name(), peer);
   if (!s.ok()) return ToGrpc(s.status());

@@ -37,24 +37,41 @@ void ToProto(const std::string& arena_id, const shm::ClientStats& s, v1::ClientS
   }
 }
 
-}  // namespace
-
-void CollectArenaStats(const ArenaRecord& arena, const std::vector<SessionInfo>& sessions,
-                       v1::ArenaStats* out) {
-  ToProto(shm::CollectStats(*arena.segment), out);
-  out->set_name(api::ArenaName(arena.spec.id));
-  out->set_quota(arena.spec.quota);
+// Fills `out` from the segment; throws SegmentFault (inside WithSegment) when it is unsound.
+void ReadArenaStats(const ArenaRecord& arena, const std::vector<SessionInfo>& sessions,
+                    v1::ArenaStats* out) {
+  server::ToProto(shm::CollectStats(*arena.segment), out);
   if (sessions.empty()) return;
   const std::vector<shm::ClientStats> clients = shm::CollectClientStats(*arena.segment);
   for (const SessionInfo& s : sessions) {
     if (s.generation != arena.generation) continue;
     v1::ClientStats* c = out->add_clients();
-    ToProto(s, c->mutable_session());
+    server::ToProto(s, c->mutable_session());
     auto it = std::find_if(clients.begin(), clients.end(), [&s](const shm::ClientStats& k) {
       return s.proc_index >= 0 && k.proc == static_cast<uint32_t>(s.proc_index);
     });
     if (it != clients.end()) ToProto(arena.spec.id, *it, c);
   }
+}
+
+}  // namespace
+
+absl::Status CollectArenaStats(ArenaRegistry& arenas, const ArenaRecord& arena,
+                               const std::vector<SessionInfo>& sessions, v1::ArenaStats* out) {
+  v1::ArenaStats read;
+  absl::Status st = arenas.WithSegment(
+      arena, [&](const shm::Segment&) { ReadArenaStats(arena, sessions, &read); });
+  if (st.ok()) {
+    *out = std::move(read);
+  } else {
+    // Nothing read from the segment: what the record knows, and why.
+    out->set_capacity(arena.spec.capacity);
+    absl::StatusOr<ArenaPtr> now = arenas.Get(arena.spec.id);
+    if (now.ok() && (*now)->quarantine) ToProto(*(*now)->quarantine, out->mutable_quarantine());
+  }
+  out->set_name(api::ArenaName(arena.spec.id));
+  out->set_quota(arena.spec.quota);
+  return st;
 }
 
 }  // namespace shmpool::server

@@ -23,8 +23,9 @@ absl::StatusOr<std::vector<ArenaPtr>> StatsServiceImpl::Targets(const PeerCreden
 }
 
 void StatsServiceImpl::Fill(const std::vector<ArenaPtr>& targets, v1::GetStatsResponse* resp) {
+  // A quarantined arena is listed with its quarantine; the others are read as always.
   for (const ArenaPtr& a : targets)
-    CollectArenaStats(*a, sessions_->List(a->spec.id), resp->add_arenas());
+    CollectArenaStats(*arenas_, *a, sessions_->List(a->spec.id), resp->add_arenas()).IgnoreError();
   ToProto(absl::Now(), resp->mutable_read_time());
 }
 
@@ -32,6 +33,15 @@ grpc::Status StatsServiceImpl::GetStats(grpc::ServerContext* ctx, const v1::GetS
                                         v1::GetStatsResponse* resp) {
   absl::StatusOr<std::vector<ArenaPtr>> targets = Targets(peers_->Lookup(ctx->peer()), req->name());
   if (!targets.ok()) return ToGrpc(targets.status());
+  if (!req->name().empty() && req->name() != api::kAllArenas) {
+    // One arena by name: a quarantined one is FAILED_PRECONDITION, naming why.
+    const ArenaPtr& a = targets->front();
+    absl::Status st =
+        CollectArenaStats(*arenas_, *a, sessions_->List(a->spec.id), resp->add_arenas());
+    if (!st.ok()) return ToGrpc(st);
+    ToProto(absl::Now(), resp->mutable_read_time());
+    return grpc::Status::OK;
+  }
   Fill(*targets, resp);
   return grpc::Status::OK;
 }
@@ -72,9 +82,16 @@ grpc::Status StatsServiceImpl::GetSegmentMap(grpc::ServerContext* ctx,
   const uint32_t cells = req->cells() ? req->cells() : 1024;
   if (cells > 65536)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cells must be at most 65536");
-  const shm::SegmentMap map = shm::ReadSegmentMap(*(*a)->segment);
+  shm::SegmentMap map;
   uint64_t pages_per_cell = 0;
-  const std::vector<shm::MapCell> out = shm::MapCells(map, cells, &pages_per_cell);
+  std::vector<shm::MapCell> out;
+  if (absl::Status st = arenas_->WithSegment(**a,
+                                             [&](const shm::Segment& seg) {
+                                               map = shm::ReadSegmentMap(seg);
+                                               out = shm::MapCells(map, cells, &pages_per_cell);
+                                             });
+      !st.ok())
+    return ToGrpc(st);
   resp->set_name(api::ArenaName(*id));
   resp->set_page_size(shm::kPageSize);
   resp->set_pages(map.pages);

@@ -14,7 +14,9 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "proto/api/endpoint.h"
 #include "server/log.h"
+#include "server/safe_file.h"
 
 namespace shmpool::server {
 namespace {
@@ -34,8 +36,14 @@ absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Bind(const std::stri
                                                       sizeof(addr.sun_path) - 1));
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   const std::string dir = path.substr(0, path.rfind('/'));
-  if (!dir.empty() && mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+  // The per-user directory is its user's alone: made 0700, refused if another uid owns it
+  // or others can write it (clients refuse it then too: proto/api/endpoint.h).
+  if (dir == api::UserSocketDir()) {
+    if (absl::Status st = PreparePrivateDir(dir, 0700, geteuid(), "socket directory"); !st.ok())
+      return st;
+  } else if (!dir.empty() && mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return ErrnoError("cannot create socket directory", dir);
+  }
 
   absl::StatusOr<std::unique_ptr<LockFile>> lock =
       LockFile::Acquire(path + ".lock", "socket " + path);

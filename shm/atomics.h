@@ -14,6 +14,11 @@ namespace shmpool::shm {
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
+// A CAS or sequence-check loop over a segment word that retries this many times in a row
+// is being fought by a writer that breaks the protocol (a corrupted or hostile segment):
+// each retry of an honest loop means another process made progress.
+inline constexpr uint64_t kSpinLimit = uint64_t{1} << 24;
+
 template <typename T>
 inline T LoadRelaxed(const std::atomic<T>& a) {
   return a.load(std::memory_order_relaxed);

@@ -2,7 +2,9 @@
 //
 //   SHMPOOL_CHECK(cond)  always on. For anything read from shared memory, which another
 //                        process could have corrupted: failing it is a clear fatal error
-//                        with the file and line, never undefined behaviour.
+//                        with the file and line, never undefined behaviour. Inside an
+//                        UntrustedScope (untrusted.h: the daemon) it throws
+//                        SegmentFault(kCorrupt) with the same text instead.
 //   SHMPOOL_ASSERT(cond) debug builds only. For our own process-local invariants.
 #pragma once
 

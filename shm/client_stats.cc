@@ -57,7 +57,7 @@ std::vector<ClientStats> CollectClientStats(const Segment& seg) {
   absl::flat_hash_map<uint32_t, size_t> by_proc;
   for (uint32_t p = 0; p < g.max_procs; ++p) {
     const ProcRecord& rec = seg.proc(p);
-    const uint32_t state = LoadAcquire(rec.xstate);
+    const uint32_t state = rec.state();
     if (state != ProcRecord::kLive && state != ProcRecord::kDead) continue;
     by_proc[p] = tallies.size();
     Tally& t = tallies.emplace_back();

@@ -135,10 +135,14 @@ absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segm
   const ProcIdentity& self = *self_or;
   for (uint32_t i = 0; i < n; ++i) {
     ProcRecord& rec = segment->proc(i);
-    uint32_t expected = ProcRecord::kFree;
-    if (LoadRelaxed(rec.xstate) != expected ||
-        !CasStrongAcqRel(rec.xstate, expected, ProcRecord::ClaimBy(self.pid)))
-      continue;
+    uint64_t word = LoadRelaxed(rec.xword);
+    if (ProcRecord::StateOf(word) != ProcRecord::kFree) continue;
+    const uint64_t claim =
+        ProcRecord::Word(ProcRecord::ClaimBy(self.pid), ProcRecord::IncarnationOf(word) + 1);
+    if (!CasStrongAcqRel(rec.xword, word, claim)) continue;
+    // The identity's stores stay after the claim for a reader that checks the word again
+    // after reading them (recovery.h: ReadProcRecord).
+    std::atomic_thread_fence(std::memory_order_release);
     if (attach_claim_hook) attach_claim_hook();
     rec.pid = self.pid;
     rec.start_time = self.start_time;
@@ -155,14 +159,16 @@ absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segm
     for (std::atomic<uint64_t>* x :
          {&rec.xlarge_nmalloc, &rec.xlarge_nfree, &rec.xlarge_malloc_bytes, &rec.xlarge_free_bytes})
       StoreRelaxed(*x, uint64_t{0});
-    StoreRelease(rec.xstate, uint32_t{ProcRecord::kLive});
-    return std::unique_ptr<Heap>(new Heap(std::move(segment), i, options));
+    const uint64_t live = ProcRecord::WithState(claim, ProcRecord::kLive);
+    StoreRelease(rec.xword, live);
+    return std::unique_ptr<Heap>(new Heap(std::move(segment), i, live, options));
   }
   return absl::ResourceExhaustedError(absl::StrFormat(
       "segment %s already has %d attached processes (its max_procs)", segment->path(), n));
 }
 
-Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions& options)
+Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, uint64_t live_word,
+           const AttachOptions& options)
     : segment_(std::move(segment)),
       base_(segment_->base()),
       id_([this] {
@@ -173,6 +179,7 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions&
         return id;
       }()),
       proc_(proc),
+      live_word_(live_word),
       data_off_(segment_->sections().data),
       key_(segment_->header().free_tag_key),
       pagemap_(&segment_->page_entry(0)),
@@ -225,7 +232,11 @@ Heap::~Heap() {
     DrainIfLastOut(*segment_, proc_, last->transit);
     ReleaseCache(last);
   }
-  StoreRelease(segment_->proc(proc_).xstate, uint32_t{ProcRecord::kFree});
+  // Only from this attachment's own live word: a record the reclaimer has taken (kDead) is
+  // its to free.
+  uint64_t live = live_word_;
+  CasStrongAcqRel(segment_->proc(proc_).xword, live,
+                  ProcRecord::WithState(live_word_, ProcRecord::kFree));
 }
 
 ThreadCache* Heap::ClaimCache() {
@@ -515,6 +526,8 @@ void Heap::FreeSlow(void* p) {
     FetchAddRelaxed(k.xdouble_frees, uint64_t{1});
     return ReportBadFree(p, "double free");
   }
+  // As on the fast path: a page parked after the entry was read reads as zero, not the tag.
+  if (!SameEntry(pagemap_[page], e)) return FreeSlow(p);
   if (tls_.heap_id != id_) {
     if (ThreadCache* cache = ClaimCache()) {
       tls_ = {id_, cache};
@@ -528,7 +541,9 @@ void Heap::FreeSlow(void* p) {
     FetchAddRelaxed(seg.proc(proc_).outside[cls].xnfree, uint64_t{1});
     return;
   }
-  SHMPOOL_CHECK(false && "FreeSlow reached with a valid block and a cache");
+  // A valid block and a cache: the fast path saw the page's entry change under it (it
+  // has not changed since the read above), so it takes the block now.
+  return Free(p);
 }
 
 size_t Heap::UsableSize(const void* p) const {

@@ -70,7 +70,8 @@ class Heap {
   static inline constinit thread_local TlsSlot tls_
       __attribute__((tls_model("initial-exec"))) = {0, nullptr};
 
-  Heap(std::shared_ptr<Segment> segment, uint32_t proc, const AttachOptions& options);
+  Heap(std::shared_ptr<Segment> segment, uint32_t proc, uint64_t live_word,
+       const AttachOptions& options);
   ThreadCache* ClaimCache();
   void ReleaseCache(ThreadCache* cache);
   // Returns every block `cache` holds (lists and spares) to the slabs; the record stays.
@@ -94,6 +95,11 @@ class Heap {
   // Moves a full list out of the bin (to the spare, the ring or the slabs); returns 0.
   uint32_t FreeOverflow(ThreadCache& cache, uint32_t cls);
   void ReportBadFree(const void* p, const char* what) const;
+  // Whether a page's `entry` still holds `e`, read after every earlier load.
+  static bool SameEntry(const std::atomic<uint64_t>& entry, uint64_t e) {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return LoadRelaxed(entry) == e;
+  }
   // Pages below the page heap's frontier: the only ones whose page-map entries are backed.
   uint64_t frontier_pages() const {
     return LoadRelaxed(reinterpret_cast<const SegmentHeader*>(base_)->heap.xfrontier_pages);
@@ -104,6 +110,7 @@ class Heap {
   char* const base_;
   const uint64_t id_;  // unique in this process, never reused
   const uint32_t proc_;
+  const uint64_t live_word_;  // the process record's word while this attachment is live
   const uint64_t data_off_;
   const uint64_t key_;
   const std::atomic<uint64_t>* const pagemap_;
@@ -142,14 +149,21 @@ __attribute__((always_inline)) inline void Heap::Free(void* p) {
   const uint64_t page = (off - data_off_) >> kPageShift;  // huge for pointers below the data
   const TlsSlot t = tls_;  // by value: one 16-byte read of this thread's slot
   if (__builtin_expect(t.heap_id == id_ && page < frontier_pages(), 1)) {
-    const uint64_t e = LoadRelaxed(pagemap_[page]);
+    const std::atomic<uint64_t>& entry = pagemap_[page];
+    // Acquire: pairs with the refill that made the page a slab again (its tags first).
+    const uint64_t e = LoadAcquire(entry);
     const uint32_t cls = PageEntry::ClassOf(e);
     const SizeClassInfo& info = Class(cls);
     const uint64_t in_slab = off - data_off_ - PageEntry::LiveSlabStartBytes(e);
     FreeBlock* blk = static_cast<FreeBlock*>(p);
     const uint64_t tag = key_ ^ off;
-    // Not a slab (cls 0) fails here too.
-    if (__builtin_expect(IsBlockStart(in_slab, info) && !IsPoisoned(blk) && blk->tag != tag, 1)) {
+    // Not a slab (cls 0) fails here too. The entry is read again after the tag: a page
+    // that purge parked and punched in between reads as zero, which is not the tag, so the
+    // block of a double free would pass; its entry has changed by then (purge stores it
+    // before it punches), and FreeSlow decides from the entry.
+    if (__builtin_expect(IsBlockStart(in_slab, info) && !IsPoisoned(blk) && blk->tag != tag &&
+                             SameEntry(entry, e),
+                         1)) {
       Bin& bin = t.cache->bins[cls];
       uint32_t n = LoadRelaxed(bin.xcount);
       // A full list moves out whole before the push, so a list refilled to a full batch

@@ -3,7 +3,8 @@
 //   SegmentHeader      magic, layout version, geometry, section offsets, the page heap's
 //                      state, the arena-wide counters, the tenant's quota and the
 //                      directory of object pools (pool.h), the
-//                      arena's generation (reset)                   (one page)
+//                      arena's generation (reset), the purger
+//                      records (purge.h)                            (one page)
 //   ProcRecord[P]      one per attached process                    (P = max_procs)
 //   uint32 owner[T]    which process holds each thread cache       (T = max_thread_caches)
 //   ClassCentral[C]    per size class: transfer-ring positions, the slab lists' mutex
@@ -80,8 +81,9 @@ enum PageKind : uint8_t {
 //   bits 56-63  aux: the pool's slot (pool pages) or the slab's class (parked pages)
 // Written under the page-heap mutex for every page of a run when the run changes hands
 // (for free runs: every page's kind, and the start at the first and last page), and under
-// the class mutex when purge parks a slab page or a refill unparks it; read lock-free
-// (relaxed) by free().
+// the class mutex when purge parks a slab page or a refill unparks it (release, before
+// the page is punched); read lock-free by free(), before the block's tag and again after
+// it (a punched page reads as zero: slab_park.h).
 struct PageEntry {
   static constexpr uint64_t kParked = uint64_t{1} << 11;
   static constexpr uint32_t kAuxShift = 56;
@@ -222,6 +224,52 @@ struct GenerationState {
   std::atomic<uint64_t> xstale_frees;
 };
 
+// Intent record: a batch in transit between a thread cache (or a purger: PurgerRecord) and
+// its class's ring or slabs. Written before the step that moves it and cleared after, so
+// recovery of a dead owner knows which batch may be half-moved (see transfer_ring.h for the
+// crash argument).
+struct Transit {
+  enum Op : uint32_t {
+    kNone = 0,
+    kToRing = 1,           // batch detached from the bin, ring position not yet claimed
+    kFromRing = 2,         // about to claim a ring position to pop
+    kToSlabs = 3,          // batch being returned to the slabs: xbatch = the rest of it,
+                           // xpos = the block being pushed onto its slab right now
+    kFromSlabs = 4,        // chain being taken from the slabs: xbatch = the chain so far,
+                           // xpos = first block of a slab being carved (NewSlab), else 0
+    kToRingClaimed = 5,    // ring position xpos - 1 claimed for push, cell not published
+    kFromRingClaimed = 6,  // ring position xpos - 1 claimed for pop, cell not released
+  };
+  std::atomic<uint64_t> xbatch;
+  std::atomic<uint64_t> xpos;  // ring ops: position + 1 attempted or claimed; slab ops: block
+  std::atomic<uint32_t> xop;
+  std::atomic<uint32_t> xcls;
+};
+
+// A purger's record (purge.h): a purge drains the transfer rings with the Transit of a
+// record it holds, so its ring steps are named in the segment like a thread cache's and a
+// purger that dies mid-step is found and finished like a dead cache (recovery.h).
+//   xowner: 0 when free, else Owner(pid, start time) of the process holding it, in one
+//   word (so a reader never sees half of an identity): the pid in bits 0-21 (pids fit in
+//   22 bits, the kernel's PID_MAX_LIMIT), the start time (clock ticks after boot) above.
+// A purger claims a free record with one CAS (0 -> its owner word) and frees it with a
+// release store of 0 once its Transit names nothing; a repairer takes over a dead owner's
+// record with one CAS (its word -> the repairer's), finishes the step, then frees it.
+// INVARIANT: xowner == 0 => transit.xop == kNone.
+inline constexpr uint32_t kMaxPurgers = 4;  // purges draining the rings at once
+struct alignas(kCacheLine) PurgerRecord {
+  static constexpr uint32_t kPidBits = 22;
+  static constexpr uint64_t Owner(uint32_t pid, uint64_t start_time) {
+    return start_time << kPidBits | pid;
+  }
+  static constexpr uint32_t PidOf(uint64_t owner) {
+    return static_cast<uint32_t>(owner & ((uint64_t{1} << kPidBits) - 1));
+  }
+  static constexpr uint64_t StartTimeOf(uint64_t owner) { return owner >> kPidBits; }
+  std::atomic<uint64_t> xowner;
+  Transit transit;
+};
+
 // Reclaim before failing (reclaim.h): an allocation that would return NULL first takes
 // back what the arena holds centrally, one process at a time under `mutex` (robust; it
 // guards no data, only who drains: each step of a drain is crash-safe by itself).
@@ -247,6 +295,7 @@ struct SegmentHeader {
   alignas(kCacheLine) TenantState tenant;
   alignas(kCacheLine) PoolSlot pools[kMaxPools];
   alignas(kCacheLine) GenerationState generation;
+  PurgerRecord purgers[kMaxPurgers];
   alignas(kCacheLine) ReclaimState reclaim;
 };
 static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
@@ -261,19 +310,42 @@ struct BinBase {
 };
 
 // A process attached to the segment.
-// INVARIANT: xstate == kLive iff the process with (pid, start_time) attached and has not
+// xword holds the record's state (low 32 bits) and its incarnation (high 32 bits), which
+// every claim bumps, so a word names one attachment of one process: a record detached and
+// claimed again never shows an earlier word (2^32 claims of one record would wrap).
+// INVARIANT: state kLive iff the process with (pid, start_time) attached and has not
 // detached; its thread caches are exactly those whose owner == index + 1.
-// A process claims a free record with one CAS to ClaimBy(its pid) (kClaiming in the low two
-// bits, the pid above them), fills in the fields and then stores kLive. The pid in the
-// claim lets the daemon's audit free a record whose claimant was killed before kLive
-// (recovery.h: ReleaseAbandonedClaim); pids fit in 22 bits (the kernel's PID_MAX_LIMIT).
+// A process claims a free record with one CAS to ClaimBy(its pid) with the next incarnation
+// (kClaiming in the low two bits, the pid above them), fills in the fields and then stores
+// kLive. The pid in the claim lets the daemon's audit free a record whose claimant was
+// killed before kLive (recovery.h: ReleaseAbandonedClaim); pids fit in 22 bits (the
+// kernel's PID_MAX_LIMIT). pid and start_time are written only between the claim and
+// kLive, so a reader that reads xword, then them, then the same xword again has read the
+// identity of that incarnation (recovery.h: ReadProcRecord). Every later change of the
+// word is a CAS from the exact word: kLive -> kFree by the process (detach), kLive -> kDead
+// by the reclaimer and kDead -> kFree when its reclaim is done, claim -> kFree by the audit
+// (ReleaseAbandonedClaim), so a verdict about one incarnation never acts on the next.
 struct alignas(kCacheLine) ProcRecord {
   enum State : uint32_t { kFree = 0, kClaiming = 1, kLive = 2, kDead = 3 };
   static constexpr uint32_t ClaimBy(uint32_t pid) { return pid << 2 | kClaiming; }
   static constexpr bool IsClaim(uint32_t state) { return (state & 3) == kClaiming; }
   static constexpr uint32_t ClaimantOf(uint32_t state) { return state >> 2; }
-  std::atomic<uint32_t> xstate;
+  static constexpr uint64_t Word(uint32_t state, uint32_t incarnation) {
+    return uint64_t{incarnation} << 32 | state;
+  }
+  static constexpr uint32_t StateOf(uint64_t word) { return static_cast<uint32_t>(word); }
+  static constexpr uint32_t IncarnationOf(uint64_t word) {
+    return static_cast<uint32_t>(word >> 32);
+  }
+  // The same incarnation in another state.
+  static constexpr uint64_t WithState(uint64_t word, uint32_t state) {
+    return Word(state, IncarnationOf(word));
+  }
+  uint32_t state() const { return StateOf(xword.load(std::memory_order_acquire)); }
+
+  std::atomic<uint64_t> xword;
   uint32_t pid;
+  uint32_t reserved;
   uint64_t start_time;  // from /proc/PID/stat: tells a reused pid apart
   uint64_t attach_unix_ns;
   char name[32];
@@ -311,27 +383,6 @@ struct BinCold {
   std::atomic<uint64_t> xspare;
   std::atomic<uint64_t> xrefilled;
   std::atomic<uint64_t> xdrained;
-};
-
-// Intent record: a batch in transit between this cache and its class's ring or slabs.
-// Written before the step that moves it and cleared after, so recovery of a dead owner
-// knows which batch may be half-moved (see transfer_ring.h for the crash argument).
-struct Transit {
-  enum Op : uint32_t {
-    kNone = 0,
-    kToRing = 1,           // batch detached from the bin, ring position not yet claimed
-    kFromRing = 2,         // about to claim a ring position to pop
-    kToSlabs = 3,          // batch being returned to the slabs: xbatch = the rest of it,
-                           // xpos = the block being pushed onto its slab right now
-    kFromSlabs = 4,        // chain being taken from the slabs: xbatch = the chain so far,
-                           // xpos = first block of a slab being carved (NewSlab), else 0
-    kToRingClaimed = 5,    // ring position xpos - 1 claimed for push, cell not published
-    kFromRingClaimed = 6,  // ring position xpos - 1 claimed for pop, cell not released
-  };
-  std::atomic<uint64_t> xbatch;
-  std::atomic<uint64_t> xpos;  // ring ops: position + 1 attempted or claimed; slab ops: block
-  std::atomic<uint32_t> xop;
-  std::atomic<uint32_t> xcls;
 };
 
 // Thread-cache owner words (the owners section): who holds each ThreadCache record.

@@ -26,6 +26,7 @@ TEST(Layout, Constants) {
   EXPECT_EQ(kCacheFree, 1u);
   EXPECT_EQ(CacheOwnerOf(0), 2u);
   EXPECT_EQ(kMaxPools, 64u);
+  EXPECT_EQ(kMaxPurgers, 4u);
 }
 
 // Every atomic in a segment is lock-free (a lock would live in one process).
@@ -160,7 +161,7 @@ TEST(Layout, PoolSlot) {
 }
 
 TEST(Layout, SegmentHeader) {
-  SHMPOOL_PIN_SIZE(SegmentHeader, 3264, 64);
+  SHMPOOL_PIN_SIZE(SegmentHeader, 3520, 64);
   SHMPOOL_PIN_FIELD(SegmentHeader, xmagic, 0);
   SHMPOOL_PIN_FIELD(SegmentHeader, layout_version, 8);
   SHMPOOL_PIN_FIELD(SegmentHeader, header_bytes, 12);
@@ -174,7 +175,8 @@ TEST(Layout, SegmentHeader) {
   SHMPOOL_PIN_FIELD(SegmentHeader, tenant, 1024);
   SHMPOOL_PIN_FIELD(SegmentHeader, pools, 1088);
   SHMPOOL_PIN_FIELD(SegmentHeader, generation, 3136);
-  SHMPOOL_PIN_FIELD(SegmentHeader, reclaim, 3200);
+  SHMPOOL_PIN_FIELD(SegmentHeader, purgers, 3200);
+  SHMPOOL_PIN_FIELD(SegmentHeader, reclaim, 3456);
   SHMPOOL_PIN_SIZE(GenerationState, 24, 8);
   SHMPOOL_PIN_FIELD(GenerationState, number, 0);
   SHMPOOL_PIN_FIELD(GenerationState, xretired_by, 8);
@@ -183,16 +185,16 @@ TEST(Layout, SegmentHeader) {
 
 TEST(Layout, ProcRecord) {
   SHMPOOL_PIN_SIZE(ProcRecord, 768, 64);
-  SHMPOOL_PIN_FIELD(ProcRecord, xstate, 0);
-  SHMPOOL_PIN_FIELD(ProcRecord, pid, 4);
-  SHMPOOL_PIN_FIELD(ProcRecord, start_time, 8);
-  SHMPOOL_PIN_FIELD(ProcRecord, attach_unix_ns, 16);
-  SHMPOOL_PIN_FIELD(ProcRecord, name, 24);
-  SHMPOOL_PIN_FIELD(ProcRecord, outside, 56);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nmalloc, 712);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nfree, 720);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_malloc_bytes, 728);
-  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_free_bytes, 736);
+  SHMPOOL_PIN_FIELD(ProcRecord, xword, 0);
+  SHMPOOL_PIN_FIELD(ProcRecord, pid, 8);
+  SHMPOOL_PIN_FIELD(ProcRecord, start_time, 16);
+  SHMPOOL_PIN_FIELD(ProcRecord, attach_unix_ns, 24);
+  SHMPOOL_PIN_FIELD(ProcRecord, name, 32);
+  SHMPOOL_PIN_FIELD(ProcRecord, outside, 64);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nmalloc, 720);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_nfree, 728);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_malloc_bytes, 736);
+  SHMPOOL_PIN_FIELD(ProcRecord, xlarge_free_bytes, 744);
 }
 
 TEST(Layout, Bin) {
@@ -223,6 +225,15 @@ TEST(Layout, Transit) {
   SHMPOOL_PIN_FIELD(Transit, xpos, 8);
   SHMPOOL_PIN_FIELD(Transit, xop, 16);
   SHMPOOL_PIN_FIELD(Transit, xcls, 20);
+}
+
+TEST(Layout, PurgerRecord) {
+  SHMPOOL_PIN_SIZE(PurgerRecord, 64, 64);
+  SHMPOOL_PIN_FIELD(PurgerRecord, xowner, 0);
+  SHMPOOL_PIN_FIELD(PurgerRecord, transit, 8);
+  EXPECT_EQ(PurgerRecord::Owner(4194303, 5), uint64_t{5} << 22 | 4194303);
+  EXPECT_EQ(PurgerRecord::PidOf(PurgerRecord::Owner(1234, 99)), 1234u);
+  EXPECT_EQ(PurgerRecord::StartTimeOf(PurgerRecord::Owner(1234, 99)), 99u);
 }
 
 TEST(Layout, ThreadCache) {

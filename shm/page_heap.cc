@@ -12,7 +12,17 @@ enum JournalOp : uint32_t { kJournalNone = 0, kJournalAlloc = 1, kJournalFree = 
 // Pages reserved ahead of the frontier at a time, so most slab allocations need no syscall.
 constexpr uint32_t kBackChunkPages = 512;
 
-uint32_t BucketOf(uint32_t pages) { return std::min(pages, kFreeRunBuckets) - 1; }
+uint32_t BucketOf(uint32_t pages) {
+  SHMPOOL_CHECK(pages > 0);
+  return std::min(pages, kFreeRunBuckets) - 1;
+}
+
+// The frontier, checked against the geometry: every walk of the page map ends below it.
+uint32_t CheckedFrontier(const Segment& seg) {
+  const uint32_t frontier = seg.header().heap.frontier;
+  SHMPOOL_CHECK(frontier <= seg.data_pages());
+  return frontier;
+}
 
 void SetEntry(const Segment& seg, uint32_t page, uint32_t cls, PageKind kind, uint32_t start) {
   StoreRelaxed(seg.page_entry(page), PageEntry::Make(cls, kind, start));
@@ -54,7 +64,9 @@ uint32_t FindFree(const Segment& seg, uint32_t pages) {
   for (uint32_t b = BucketOf(pages); b + 1 < kFreeRunBuckets; ++b)
     if (h.buckets[b]) return h.buckets[b] - 1;
   uint32_t best = kNoRun, best_pages = ~uint32_t{0};
+  uint64_t steps = 0;  // a list holds at most one run per page: longer is a cycle
   for (uint32_t i = h.buckets[kFreeRunBuckets - 1]; i; i = seg.run(i - 1).next) {
+    SHMPOOL_CHECK(++steps <= seg.data_pages());
     const uint32_t n = seg.run(i - 1).pages;
     if (n >= pages && n < best_pages) best = i - 1, best_pages = n;
   }
@@ -164,12 +176,12 @@ uint64_t CommittedBytes(const Segment& seg) {
 
 void RepairPageHeap(const Segment& seg) {
   PageHeapState& h = seg.header().heap;
+  const uint32_t frontier = CheckedFrontier(seg);
   // Roll the interrupted operation back (alloc) or forward (free): either way its pages
   // end up free, which is right because the caller died holding the mutex.
   // A carve cut before the frontier moved journals pages past it: nobody got those.
   if (h.journal_op != kJournalNone) {
-    const uint64_t end =
-        std::min<uint64_t>(uint64_t{h.journal_start} + h.journal_pages, h.frontier);
+    const uint64_t end = std::min<uint64_t>(uint64_t{h.journal_start} + h.journal_pages, frontier);
     for (uint32_t p = h.journal_start; p < end; ++p)
       SetEntry(seg, p, 0, kPageFree, h.journal_start);
     h.journal_op = kJournalNone;
@@ -184,18 +196,18 @@ void RepairPageHeap(const Segment& seg) {
   std::fill(std::begin(h.buckets), std::end(h.buckets), 0u);
   uint64_t free_pages = 0, retained = 0, large_pages = 0;
   uint32_t p = 0;
-  while (p < h.frontier) {
+  while (p < frontier) {
     const uint64_t e = LoadRelaxed(seg.page_entry(p));
     const PageKind kind = PageEntry::KindOf(e);
     if (is_free(p)) {
       uint32_t end = p + 1;
       uint64_t backed = 0;
       // A free run's own backed count is exact only at its start; sum what we know.
-      while (end < h.frontier && is_free(end)) ++end;
+      while (end < frontier && is_free(end)) ++end;
       for (uint32_t q = p; q < end;) {
         const RunMeta& r = seg.run(q);
         const bool is_start = PageEntry::StartOf(LoadRelaxed(seg.page_entry(q))) == q &&
-                              r.pages > 0 && q + r.pages <= end;
+                              r.pages > 0 && uint64_t{q} + r.pages <= end;
         if (is_start) {
           backed += std::min(r.backed_pages, r.pages);
           q += r.pages;
@@ -213,7 +225,7 @@ void RepairPageHeap(const Segment& seg) {
       SHMPOOL_CHECK(kind == kPageSlab || kind == kPageLarge || kind == kPagePool);
       SHMPOOL_CHECK(PageEntry::StartOf(e) == p);
       const uint32_t n = seg.run(p).pages;
-      SHMPOOL_CHECK(n > 0 && uint64_t{p} + n <= h.frontier);
+      SHMPOOL_CHECK(n > 0 && uint64_t{p} + n <= frontier);
       if (kind == kPageLarge) large_pages += n;
       p += n;
     }
@@ -221,7 +233,7 @@ void RepairPageHeap(const Segment& seg) {
   StoreRelaxed(h.xlarge_pages, large_pages);
   StoreRelaxed(h.xfree_pages, free_pages);
   StoreRelaxed(h.xretained_pages, retained);
-  StoreRelaxed(h.xfrontier_pages, uint64_t{h.frontier});
+  StoreRelaxed(h.xfrontier_pages, uint64_t{frontier});
 }
 
 uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls,
@@ -253,11 +265,12 @@ uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cl
 bool FreeRun(const Segment& seg, uint32_t start, PageKind kind) {
   PageHeapState& h = seg.header().heap;
   RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
-  if (start >= h.frontier) return false;
+  const uint32_t frontier = CheckedFrontier(seg);
+  if (start >= frontier) return false;
   const uint64_t e = LoadRelaxed(seg.page_entry(start));
   if (PageEntry::StartOf(e) != start || PageEntry::KindOf(e) != kind) return false;
   uint32_t pages = seg.run(start).pages;
-  SHMPOOL_CHECK(pages > 0 && uint64_t{start} + pages <= h.frontier);
+  SHMPOOL_CHECK(pages > 0 && uint64_t{start} + pages <= frontier);
   h.journal_start = start;
   h.journal_pages = pages;
   h.journal_op = kJournalFree;
@@ -271,6 +284,7 @@ bool FreeRun(const Segment& seg, uint32_t start, PageKind kind) {
     const uint64_t pe = LoadRelaxed(seg.page_entry(start - 1));
     if (PageEntry::KindOf(pe) == kPageFree) {
       const uint32_t ps = PageEntry::StartOf(pe);
+      SHMPOOL_CHECK(ps < start && uint64_t{ps} + seg.run(ps).pages == start);
       Unlink(seg, ps);
       backed += seg.run(ps).backed_pages;
       pages += seg.run(ps).pages;
@@ -278,10 +292,11 @@ bool FreeRun(const Segment& seg, uint32_t start, PageKind kind) {
     }
   }
   const uint32_t after = start + pages;
-  if (after < h.frontier) {
+  if (after < frontier) {
     const uint64_t ne = LoadRelaxed(seg.page_entry(after));
     if (PageEntry::KindOf(ne) == kPageFree) {
-      SHMPOOL_CHECK(PageEntry::StartOf(ne) == after);
+      SHMPOOL_CHECK(PageEntry::StartOf(ne) == after &&
+                    uint64_t{after} + seg.run(after).pages <= frontier);
       Unlink(seg, after);
       backed += seg.run(after).backed_pages;
       pages += seg.run(after).pages;
@@ -298,7 +313,9 @@ uint64_t PurgeFreePages(const Segment& seg) {
   // Bucket by bucket, run by run; the lock is dropped between buckets so allocation goes on.
   for (uint32_t b = 0; b < kFreeRunBuckets; ++b) {
     RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
+    uint64_t steps = 0;
     for (uint32_t i = h.buckets[b]; i; i = seg.run(i - 1).next) {
+      SHMPOOL_CHECK(++steps <= seg.data_pages());  // longer is a cycle
       RunMeta& r = seg.run(i - 1);
       if (r.backed_pages == 0) continue;
       if (!seg.PunchHole(seg.page_offset(i - 1), uint64_t{r.pages} << kPageShift)) continue;
@@ -308,11 +325,13 @@ uint64_t PurgeFreePages(const Segment& seg) {
     }
   }
   RobustLock lock(h.mutex, [&] { RepairPageHeap(seg); });
-  if (h.backed_frontier > h.frontier) {
-    const uint32_t n = h.backed_frontier - h.frontier;
-    if (seg.PunchHole(seg.page_offset(h.frontier), uint64_t{n} << kPageShift)) {
+  const uint32_t frontier = CheckedFrontier(seg), backed_frontier = h.backed_frontier;
+  SHMPOOL_CHECK(backed_frontier <= seg.data_pages());
+  if (backed_frontier > frontier) {
+    const uint32_t n = backed_frontier - frontier;
+    if (seg.PunchHole(seg.page_offset(frontier), uint64_t{n} << kPageShift)) {
       released += uint64_t{n} << kPageShift;
-      h.backed_frontier = h.frontier;
+      h.backed_frontier = frontier;
     }
   }
   return released;

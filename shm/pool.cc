@@ -25,9 +25,6 @@ uint64_t Tid() { return static_cast<uint64_t>(syscall(SYS_gettid)); }
 char* RunOf(const Segment& seg, uint32_t slot) {
   return seg.base() + seg.page_offset(seg.header().pools[slot].run_start);
 }
-PoolHeader& HeaderOf(const Segment& seg, uint32_t slot) {
-  return *reinterpret_cast<PoolHeader*>(RunOf(seg, slot));
-}
 PoolCache* CachesOf(char* run, const PoolHeader& h) {
   return reinterpret_cast<PoolCache*>(run + h.caches_off);
 }
@@ -35,10 +32,48 @@ std::atomic<uint32_t>* NextOf(char* run, const PoolHeader& h) {
   return reinterpret_cast<std::atomic<uint32_t>*>(run + h.next_off);
 }
 
+// A live pool's run as the daemon reads it, with everything a tenant can rewrite checked
+// first: the slot's run is a pool run of that slot inside the data pages, and the caches
+// and links that the header's offsets and counts describe lie inside the run. `count` and
+// `ncaches` are the checked values, read once.
+struct CheckedPool {
+  char* run;
+  PoolHeader* h;
+  uint64_t count, ncaches;
+  PoolCache* caches;
+  std::atomic<uint32_t>* next;
+};
+
+CheckedPool CheckPool(const Segment& seg, uint32_t slot) {
+  const uint32_t start = seg.header().pools[slot].run_start;
+  const uint64_t e = LoadRelaxed(seg.page_entry(start));
+  SHMPOOL_CHECK(PageEntry::KindOf(e) == kPagePool && PageEntry::StartOf(e) == start &&
+                PageEntry::PoolSlotOf(e) == slot);
+  const uint64_t pages = seg.run(start).pages;
+  SHMPOOL_CHECK(pages > 0 && start + pages <= seg.data_pages());
+  const uint64_t bytes = pages << kPageShift;
+  CheckedPool p;
+  p.run = seg.base() + seg.page_offset(start);
+  p.h = reinterpret_cast<PoolHeader*>(p.run);
+  p.count = p.h->count;
+  p.ncaches = p.h->ncaches;
+  const uint64_t caches_off = p.h->caches_off, next_off = p.h->next_off;
+  SHMPOOL_CHECK(p.count <= kPoolMaxCount && p.ncaches <= bytes / sizeof(PoolCache));
+  SHMPOOL_CHECK(caches_off % alignof(PoolCache) == 0 && caches_off <= bytes &&
+                p.ncaches * sizeof(PoolCache) <= bytes - caches_off);
+  SHMPOOL_CHECK(next_off % sizeof(uint32_t) == 0 && next_off <= bytes &&
+                p.count * sizeof(uint32_t) <= bytes - next_off);
+  p.caches = reinterpret_cast<PoolCache*>(p.run + caches_off);
+  p.next = reinterpret_cast<std::atomic<uint32_t>*>(p.run + next_off);
+  return p;
+}
+
 // The central stack (see pool.h for the tag).
 void PushCentral(PoolHeader& h, std::atomic<uint32_t>* next, uint32_t i) {
   uint64_t head = h.xhead.load(std::memory_order_relaxed);
+  uint64_t spins = 0;
   do {
+    SHMPOOL_CHECK(spins++ < kSpinLimit);
     StoreRelaxed(next[i], static_cast<uint32_t>(head & kIndexMask));
   } while (!h.xhead.compare_exchange_weak(head, ((head >> kIndexBits) + 1) << kIndexBits | (i + 1),
                                           std::memory_order_release, std::memory_order_relaxed));
@@ -48,7 +83,8 @@ void PushCentral(PoolHeader& h, std::atomic<uint32_t>* next, uint32_t i) {
 // Pops an index, or returns false when the stack is empty.
 bool PopCentral(PoolHeader& h, std::atomic<uint32_t>* next, uint32_t* out) {
   uint64_t head = h.xhead.load(std::memory_order_acquire);
-  for (;;) {
+  for (uint64_t spins = 0;; ++spins) {
+    SHMPOOL_CHECK(spins < kSpinLimit);
     const uint64_t top = head & kIndexMask;
     if (top == 0) return false;
     // May read a link the object no longer has (it was popped meanwhile): the CAS then
@@ -81,18 +117,20 @@ int FindLive(const Segment& seg, absl::string_view name) {
   return -1;
 }
 
-// Gives a cache's objects back to the central stack.
-void DrainCache(PoolHeader& h, std::atomic<uint32_t>* next, PoolCache& c) {
-  for (uint32_t n = LoadRelaxed(c.xcount); n > 0; --n) {
+// Gives a cache's objects back to the central stack (`count`: the pool's objects).
+void DrainCache(PoolHeader& h, std::atomic<uint32_t>* next, uint64_t count, PoolCache& c) {
+  const uint32_t cached = LoadRelaxed(c.xcount);
+  SHMPOOL_CHECK(cached <= kPoolCacheSlots);
+  for (uint32_t n = cached; n > 0; --n) {
     const uint32_t i = c.slots[n - 1];
     StoreRelaxed(c.xcount, n - 1);  // loss over duplication (pool.h)
-    if (i < h.count && LoadRelaxed(next[i]) == kPoolCached) PushCentral(h, next, i);
+    if (i < count && LoadRelaxed(next[i]) == kPoolCached) PushCentral(h, next, i);
   }
 }
 
 // Gives a cache's objects back to the central stack and frees the record.
-void ReturnCache(PoolHeader& h, std::atomic<uint32_t>* next, PoolCache& c) {
-  DrainCache(h, next, c);
+void ReturnCache(PoolHeader& h, std::atomic<uint32_t>* next, uint64_t count, PoolCache& c) {
+  DrainCache(h, next, count, c);
   FetchAddRelaxed(h.xgets, LoadRelaxed(c.xgets));
   FetchAddRelaxed(h.xhits, LoadRelaxed(c.xhits));
   FetchAddRelaxed(h.xputs, LoadRelaxed(c.xputs));
@@ -203,17 +241,16 @@ absl::Status DeletePool(const Segment& seg, absl::string_view name) {
   if (s < 0) return absl::NotFoundError(absl::StrFormat("pool \"%s\" does not exist", name));
   PoolSlot& ps = seg.header().pools[s];
   ps.xstate.store(PoolSlot::kDeleting, std::memory_order_seq_cst);
-  PoolHeader& h = HeaderOf(seg, s);
-  PoolCache* caches = CachesOf(RunOf(seg, s), h);
+  const CheckedPool p = CheckPool(seg, static_cast<uint32_t>(s));
   uint32_t open = 0;
-  for (uint64_t c = 0; c < h.ncaches; ++c)
-    if (caches[c].xowner.load(std::memory_order_seq_cst) != 0) ++open;
-  const uint64_t free = LoadRelaxed(h.xfree);
-  if (open != 0 || free != h.count) {
+  for (uint64_t c = 0; c < p.ncaches; ++c)
+    if (p.caches[c].xowner.load(std::memory_order_seq_cst) != 0) ++open;
+  const uint64_t free = LoadRelaxed(p.h->xfree);
+  if (open != 0 || free != p.count) {
     StoreRelease(ps.xstate, uint32_t{PoolSlot::kLive});
     return absl::FailedPreconditionError(
         absl::StrFormat("pool \"%s\" is in use: %d thread caches open, %d of %d objects out", name,
-                        open, h.count - free, h.count));
+                        open, p.count - free, p.count));
   }
   SHMPOOL_CHECK(FreeRun(seg, ps.run_start, kPagePool));
   std::memset(ps.name, 0, sizeof(ps.name));
@@ -235,7 +272,8 @@ std::vector<PoolStats> ListPools(const Segment& seg) {
   for (uint32_t s = 0; s < kMaxPools; ++s) {
     const PoolSlot& ps = seg.header().pools[s];
     if (LoadAcquire(ps.xstate) != PoolSlot::kLive) continue;
-    PoolHeader& h = HeaderOf(seg, s);
+    const CheckedPool pool = CheckPool(seg, s);
+    const PoolHeader& h = *pool.h;
     PoolStats st;
     st.name.assign(ps.name, strnlen(ps.name, sizeof(ps.name)));
     st.slot = s;
@@ -243,7 +281,7 @@ std::vector<PoolStats> ListPools(const Segment& seg) {
     st.stride = h.stride;
     st.headroom = h.headroom;
     st.align = h.align;
-    st.count = h.count;
+    st.count = pool.count;
     st.cache_line_pad = h.cache_line_pad != 0;
     st.bytes = RunBytes(seg, ps);
     st.free_central = LoadRelaxed(h.xfree);
@@ -252,9 +290,8 @@ std::vector<PoolStats> ListPools(const Segment& seg) {
     st.hits = LoadRelaxed(h.xhits);
     st.puts = LoadRelaxed(h.xputs) + LoadRelaxed(h.xcentral_puts);
     st.bad_puts = LoadRelaxed(h.xbad_puts);
-    PoolCache* caches = CachesOf(RunOf(seg, s), h);
-    for (uint64_t c = 0; c < h.ncaches; ++c) {
-      const PoolCache& pc = caches[c];
+    for (uint64_t c = 0; c < pool.ncaches; ++c) {
+      const PoolCache& pc = pool.caches[c];
       const uint32_t owner = LoadRelaxed(pc.xowner);
       if (owner == 0) continue;
       st.cached += LoadRelaxed(pc.xcount);
@@ -267,8 +304,8 @@ std::vector<PoolStats> ListPools(const Segment& seg) {
       if (it == st.procs.end()) it = st.procs.insert(st.procs.end(), {owner - 1, 0});
       it->held += static_cast<int64_t>(g) - static_cast<int64_t>(p);
     }
-    const uint64_t avail = std::min(h.count, st.free_central + st.cached);
-    st.in_use = h.count - avail;
+    const uint64_t avail = std::min(pool.count, st.free_central + st.cached);
+    st.in_use = pool.count - avail;
     out.push_back(std::move(st));
   }
   return out;
@@ -278,13 +315,11 @@ uint64_t ReclaimPoolCaches(const Segment& seg, uint32_t proc) {
   uint64_t returned = 0;
   for (uint32_t s = 0; s < kMaxPools; ++s) {
     if (LoadAcquire(seg.header().pools[s].xstate) != PoolSlot::kLive) continue;
-    char* run = RunOf(seg, s);
-    PoolHeader& h = HeaderOf(seg, s);
-    PoolCache* caches = CachesOf(run, h);
-    for (uint64_t c = 0; c < h.ncaches; ++c) {
-      if (LoadAcquire(caches[c].xowner) != proc + 1) continue;
-      returned += LoadRelaxed(caches[c].xcount);
-      ReturnCache(h, NextOf(run, h), caches[c]);
+    const CheckedPool p = CheckPool(seg, s);
+    for (uint64_t c = 0; c < p.ncaches; ++c) {
+      if (LoadAcquire(p.caches[c].xowner) != proc + 1) continue;
+      returned += std::min<uint64_t>(LoadRelaxed(p.caches[c].xcount), kPoolCacheSlots);
+      ReturnCache(*p.h, p.next, p.count, p.caches[c]);
     }
   }
   return returned;
@@ -342,13 +377,13 @@ Pool::~Pool() {
     if (t.pool_id == id_) t = {};
 }
 
-void Pool::Release(PoolCache* c) { ReturnCache(*hdr_, next_, *c); }
+void Pool::Release(PoolCache* c) { ReturnCache(*hdr_, next_, hdr_->count, *c); }
 
 void Pool::ReleaseThreadCache(uint64_t tid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_tid_.find(tid);
   if (it == by_tid_.end()) return;
-  DrainCache(*hdr_, next_, *it->second);
+  DrainCache(*hdr_, next_, hdr_->count, *it->second);
   StoreRelaxed(it->second->xtid, uint64_t{0});
   spares_.push_back(it->second);
   by_tid_.erase(it);

@@ -319,8 +319,8 @@ TEST(Pool, ProducerAndConsumerProcessesAndACrash) {
   EXPECT_GT(before.cached, 0u);  // the dead producer's cache
   uint32_t reclaimed = 0;
   for (uint32_t i = 0; i < ts.segment()->geometry().max_procs; ++i)
-    if (ProcessIsDead(*ts.segment(), i)) {
-      ASSERT_TRUE(ReclaimProcess(*ts.segment(), i).ok());
+    if (uint64_t word = 0; ProcessIsDead(*ts.segment(), i, &word)) {
+      ASSERT_TRUE(ReclaimProcess(*ts.segment(), i, word).ok());
       ++reclaimed;
     }
   EXPECT_EQ(reclaimed, 2u);  // the consumer exited without detaching, the producer was killed

@@ -4,21 +4,78 @@
 
 #include "shm/atomics.h"
 #include "shm/page_heap.h"
-#include "shm/reclaim.h"
+#include "shm/recovery.h"
 #include "shm/slab_layer.h"
+#include "shm/transfer_ring.h"
 
 namespace shmpool::shm {
+namespace {
+
+// A free purger record, now owned by this process; nullptr when every record is held (those
+// purges drain the rings) or this process's identity cannot be told.
+PurgerRecord* ClaimPurgerRecord(const Segment& seg) {
+  const absl::StatusOr<uint64_t> me = PurgerOwnerOfSelf();
+  if (!me.ok()) return nullptr;
+  for (PurgerRecord& rec : seg.header().purgers) {
+    uint64_t free = 0;
+    if (LoadRelaxed(rec.xowner) == 0 && CasStrongAcqRel(rec.xowner, free, *me)) return &rec;
+  }
+  return nullptr;
+}
+
+// The Transit names nothing: the op store commits.
+void ClearTransit(Transit& t) {
+  StoreRelease(t.xop, static_cast<uint32_t>(Transit::kNone));
+  StoreRelaxed(t.xbatch, uint64_t{0});
+  StoreRelaxed(t.xpos, uint64_t{0});
+}
+
+// Moves every batch of `cls`'s ring to the slabs. The purger record's Transit names each
+// batch from before its position is claimed until it is home: a pop (transfer_ring.h),
+// then, once the cell is released, a return to the slabs (slab_layer.h). The op changes
+// before xpos is cleared: a ring step's position counts until the op changes.
+void DrainRing(const Segment& seg, uint32_t cls, Transit& t) {
+  // At most what the ring holds: batches pushed meanwhile wait for the next purge (and a
+  // ring whose positions are corrupted cannot keep this loop going).
+  for (uint32_t n = 0; n < seg.geometry().ring_slots; ++n) {
+    StoreRelaxed(t.xcls, cls);
+    StoreRelease(t.xop, static_cast<uint32_t>(Transit::kFromRing));
+    const uint64_t batch = RingPop(seg, cls, t);
+    if (batch == 0) break;
+    StoreRelease(t.xop, static_cast<uint32_t>(Transit::kToSlabs));
+    StoreRelaxed(t.xpos, uint64_t{0});
+    ReturnBlocks(seg, cls, batch, t);
+    ClearTransit(t);
+  }
+  ClearTransit(t);
+}
+
+}  // namespace
 
 PurgeResult Purge(const Segment& seg, PurgeReason reason) {
   const auto t0 = std::chrono::steady_clock::now();
-  // The pop uses a private Transit: a purger that dies between popping a batch and taking
-  // the class mutex loses that one batch until the arena is reset (bounded). Under the
-  // mutex the class's shared Transit makes the return exact (slab_layer.h).
-  Transit transit{};
+  // A dead purger's claimed cell holds up its ring: finish its step first (Unavailable: a
+  // later purge or the daemon's audit does).
+  (void)ReclaimDeadPurgers(seg);
+  // The record goes back when its Transit names nothing: at the end, or when a SegmentFault
+  // (shm/untrusted.h) unwinds between two ring steps. One that names a batch when a fault
+  // unwinds stays claimed, as a dead purger's would be, until a daemon that outlives this
+  // process settles it (ReclaimDeadPurgers) or the arena is reset.
+  struct Claim {
+    PurgerRecord* rec;
+    ~Claim() {
+      if (rec != nullptr && LoadAcquire(rec->transit.xop) == Transit::kNone)
+        StoreRelease(rec->xowner, uint64_t{0});
+    }
+  };
   uint64_t parked_pages = 0;
-  for (uint32_t c = 1; c < kNumClasses; ++c) {
-    DrainClass(seg, c, transit, seg.central(c).transit);
-    parked_pages += ParkFreePages(seg, c);
+  {
+    const Claim claim{ClaimPurgerRecord(seg)};
+    for (uint32_t c = 1; c < kNumClasses; ++c) {
+      if (claim.rec != nullptr) DrainRing(seg, c, claim.rec->transit);
+      ReleaseEmptySlabs(seg, c);
+      parked_pages += ParkFreePages(seg, c);
+    }
   }
   PurgeResult r;
   r.released_bytes = PurgeFreePages(seg) + (parked_pages << kPageShift);

@@ -4,6 +4,13 @@
 // (slab_park.h), then punches holes in every backed free run. Thread caches are not
 // touched (their owners alone may). The segment's st_blocks drops by what was released;
 // stats count purges and bytes.
+//
+// Any process may purge, several at once (the daemon's background purge, a client's
+// shmpool_purge, shmpoolctl). Each drains the rings through a purger record it holds
+// (layout.h: PurgerRecord), so its ring steps are named in the segment: recovery sees a
+// live purger's claim, and a purger killed at any instruction leaves a record the next
+// purge, or the daemon's audit, finishes exactly (recovery.h: ReclaimDeadPurgers). When all
+// kMaxPurgers records are held, a purge leaves the rings to the purges holding them.
 #pragma once
 
 #include <cstdint>

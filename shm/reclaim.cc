@@ -45,7 +45,7 @@ uint64_t ReclaimCentral(const Segment& seg, Transit* own) {
 
 void DrainIfLastOut(const Segment& seg, uint32_t index, Transit& own) {
   for (uint32_t i = 0; i < seg.geometry().max_procs; ++i)
-    if (i != index && LoadAcquire(seg.proc(i).xstate) != ProcRecord::kFree) return;
+    if (i != index && seg.proc(i).state() != ProcRecord::kFree) return;
   ReclaimCentral(seg, &own);
 }
 

@@ -29,7 +29,7 @@
 // is named by the `pop` Transit from before its ring position is claimed until the batch
 // is home (transfer_ring.h), and each return by `ret` under the class mutex
 // (slab_layer.h): with a thread cache's record for both, recovery of a dead drainer
-// finishes the step (recovery.h); with a private `pop` (Purge, threads without a cache)
+// finishes the step (recovery.h); with a private `pop` (threads without a cache, pool creation)
 // one batch popped and not yet under the class mutex is lost until the arena is reset.
 #pragma once
 
@@ -41,8 +41,8 @@ namespace shmpool::shm {
 
 // Drains class `cls`'s ring into its slabs and gives the slabs whose blocks are all free
 // back to the page heap. Pops are named by `pop` (its op is set before each pop and
-// cleared after), returns by `ret` (which may be `pop`). Returns the slabs released. Purge
-// and ReclaimCentral both drain through this.
+// cleared after), returns by `ret` (which may be `pop`). Returns the slabs released. ReclaimCentral
+// drains through this.
 uint64_t DrainClass(const Segment& seg, uint32_t cls, Transit& pop, Transit& ret);
 
 // Drains every class (DrainClass) unless another drain completed while this one waited for

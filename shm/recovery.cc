@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "shm/atomics.h"
+#include "shm/check.h"
 #include "shm/pool.h"
 #include "shm/proc_identity.h"
 #include "shm/reclaim.h"
@@ -16,6 +17,7 @@ namespace {
 
 using StepHook = void (*)();
 constinit StepHook step_hook = nullptr;
+constinit StepHook verdict_hook = nullptr;
 
 // Marks a point between two stores that a resumed reclaim depends on (tests kill here).
 inline void Step() {
@@ -115,42 +117,65 @@ void ReturnCarried(const Segment& seg, uint32_t cls, Transit& t, ReclaimReport& 
   Drop(t);
 }
 
-// Who else names ring position `pos` of class `cls` for a push or pop: a cache of a live
-// process (its step will finish by itself) or of another dead process.
+// Who else names ring position `pos` of class `cls` for a push or pop: a record (thread
+// cache or purger) whose owner is live (its step will finish by itself) or gone. Records
+// are indexed caches first, then purgers (PurgerIndex); `self`, the record being finished,
+// counts as dead.
 struct Claimants {
   bool live = false;
-  bool other_dead_claimed = false;  // another dead cache past its CAS on this position
-  uint32_t first_dead = ~0u;        // lowest dead cache index naming the position
+  bool other_dead_claimed = false;  // another dead record past its CAS on this position
+  uint32_t first_dead = ~0u;        // lowest dead record index naming the position
 };
+
+uint32_t PurgerIndex(const Segment& seg, uint32_t i) {
+  return seg.geometry().max_thread_caches + i;
+}
+
+bool OwnerGone(uint64_t owner) {
+  return ProcIdentity{PurgerRecord::PidOf(owner), PurgerRecord::StartTimeOf(owner)}.KnownGone();
+}
 
 Claimants FindClaimants(const Segment& seg, uint32_t cls, uint64_t pos, bool push, uint32_t self) {
   Claimants out;
+  // `gone` runs after the Transit is read, so it can tell whether its record changed hands.
+  auto consider = [&](uint32_t index, const Transit& tr, auto gone) {
+    const uint32_t op = LoadAcquire(tr.xop);
+    if (!IsRingOp(op, push) || LoadAcquire(tr.xcls) != cls || LoadAcquire(tr.xpos) != pos + 1)
+      return;
+    if (index != self && !gone()) {
+      out.live = true;
+      return;
+    }
+    if (index != self && (op == Transit::kToRingClaimed || op == Transit::kFromRingClaimed))
+      out.other_dead_claimed = true;
+    if (index < out.first_dead) out.first_dead = index;
+  };
   const uint32_t n = seg.geometry().max_thread_caches;
   for (uint32_t t = 0; t < n; ++t) {
     const uint32_t owner = LoadAcquire(seg.cache_owner(t));
     if (owner <= kCacheFree) continue;
-    const Transit& tr = seg.cache(t).transit;
-    const uint32_t op = LoadRelaxed(tr.xop);
-    if (!IsRingOp(op, push) || LoadRelaxed(tr.xcls) != cls || LoadRelaxed(tr.xpos) != pos + 1)
-      continue;
-    const uint32_t proc = owner - 2;
-    const bool dead =
-        LoadAcquire(seg.proc(proc).xstate) != ProcRecord::kLive || ProcessIsDead(seg, proc);
-    if (!dead) {
-      out.live = true;
-    } else {
-      if (t != self && (op == Transit::kToRingClaimed || op == Transit::kFromRingClaimed))
-        out.other_dead_claimed = true;
-      if (t < out.first_dead) out.first_dead = t;
-    }
+    consider(t, seg.cache(t).transit, [&] {
+      const uint32_t proc = owner - 2;
+      return seg.proc(proc).state() != ProcRecord::kLive || ProcessIsDead(seg, proc);
+    });
+  }
+  for (uint32_t i = 0; i < kMaxPurgers; ++i) {
+    const PurgerRecord& rec = seg.header().purgers[i];
+    const uint64_t owner = LoadAcquire(rec.xowner);
+    if (owner == 0) continue;
+    // A record freed and claimed again while we read it holds a live purger's Transit: its
+    // new owner stored its word before its Transit (the claim CAS comes first).
+    consider(PurgerIndex(seg, i), rec.transit,
+             [&] { return OwnerGone(owner) && LoadAcquire(rec.xowner) == owner; });
   }
   return out;
 }
 
-// A dead cache's ring step. Returns the chain (if any) that must go back to the slabs, or
-// Unavailable when a live process still names the same cell. Resumable: the decision that
-// a claim is the dead cache's is stored (op Claimed) before the cell is touched, and a
-// popped batch is stored in xbatch before its cell is released.
+// A dead record's ring step (`self` its index, as in FindClaimants). Returns the chain (if
+// any) that must go back to the slabs, or Unavailable when a live process still names the
+// same cell. Resumable: the decision that a claim is the dead record's is stored (op
+// Claimed) before the cell is touched, and a popped batch is stored in xbatch before its
+// cell is released.
 absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, Transit& t,
                                         ReclaimReport& report) {
   const uint32_t op = LoadRelaxed(t.xop);
@@ -216,10 +241,9 @@ absl::StatusOr<uint64_t> FinishRingStep(const Segment& seg, uint32_t self, Trans
   return batch;  // released already: xbatch names what was popped
 }
 
-// Leaves the dead cache's Transit naming nothing, or carrying one chain wholly outside the
-// slabs and the ring (Carry).
-absl::Status SettleTransit(const Segment& seg, uint32_t t, ReclaimReport& report) {
-  Transit& tr = seg.cache(t).transit;
+// Leaves the Transit `tr` of dead record `self` naming nothing, or carrying one chain
+// wholly outside the slabs and the ring (Carry).
+absl::Status SettleTransit(const Segment& seg, uint32_t self, Transit& tr, ReclaimReport& report) {
   const uint32_t op = LoadRelaxed(tr.xop);
   const uint32_t cls = LoadRelaxed(tr.xcls);
   if (op == Transit::kNone) return absl::OkStatus();
@@ -235,7 +259,7 @@ absl::Status SettleTransit(const Segment& seg, uint32_t t, ReclaimReport& report
     if (!IsSlabOp(LoadRelaxed(tr.xop))) return absl::OkStatus();  // the repair finished it
     chain = LoadRelaxed(tr.xbatch);
   } else {
-    absl::StatusOr<uint64_t> orphan = FinishRingStep(seg, t, tr, report);
+    absl::StatusOr<uint64_t> orphan = FinishRingStep(seg, self, tr, report);
     if (!orphan.ok()) return orphan.status();
     chain = *orphan;
   }
@@ -249,6 +273,7 @@ absl::Status SettleTransit(const Segment& seg, uint32_t t, ReclaimReport& report
 // Class `c` of a dead cache: the chain its Transit carries (if of this class), its list and
 // its spare go home one at a time, each named by the record until ReturnBlocks has it.
 void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport& report) {
+  SHMPOOL_CHECK(c > 0 && c < kNumClasses);  // read from the Transit, which may have changed
   Transit& tr = tc.transit;
   Bin& bin = tc.bins[c];
   BinCold& cold = tc.cold[c];
@@ -288,31 +313,64 @@ void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport&
 
 }  // namespace
 
-bool ProcessIsDead(const Segment& seg, uint32_t index) {
+bool ReadProcRecord(const Segment& seg, uint32_t index, uint64_t* word, ProcIdentity* id) {
   const ProcRecord& rec = seg.proc(index);
-  if (LoadAcquire(rec.xstate) != ProcRecord::kLive) return false;
-  return ProcIdentity{rec.pid, rec.start_time}.KnownGone();
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const uint64_t before = LoadAcquire(rec.xword);
+    *id = ProcIdentity{rec.pid, rec.start_time};
+    if (verdict_hook != nullptr) verdict_hook();
+    std::atomic_thread_fence(std::memory_order_acquire);  // the identity is read before
+    if (LoadRelaxed(rec.xword) == before) {
+      *word = before;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ProcessIsDead(const Segment& seg, uint32_t index, uint64_t* word) {
+  uint64_t w = 0;
+  ProcIdentity id;
+  if (!ReadProcRecord(seg, index, &w, &id) || ProcRecord::StateOf(w) != ProcRecord::kLive)
+    return false;
+  if (!id.KnownGone()) return false;
+  if (word != nullptr) *word = w;
+  return true;
 }
 
 bool ReleaseAbandonedClaim(const Segment& seg, uint32_t index) {
   ProcRecord& rec = seg.proc(index);
-  uint32_t state = LoadAcquire(rec.xstate);
+  uint64_t word = LoadAcquire(rec.xword);
+  const uint32_t state = ProcRecord::StateOf(word);
   if (!ProcRecord::IsClaim(state)) return false;
   const pid_t pid = static_cast<pid_t>(ProcRecord::ClaimantOf(state));
   // kill(pid, 0) fails with ESRCH only when no process has that pid (EPERM: one exists).
   if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) return false;
-  return CasStrongAcqRel(rec.xstate, state, uint32_t{ProcRecord::kFree});
+  return CasStrongAcqRel(rec.xword, word, ProcRecord::WithState(word, ProcRecord::kFree));
 }
 
-absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index) {
+absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index, uint64_t word) {
   if (index >= seg.geometry().max_procs)
     return absl::InvalidArgumentError(absl::StrFormat("no process record %d", index));
   ProcRecord& rec = seg.proc(index);
-  const uint32_t state = LoadAcquire(rec.xstate);
+  const uint32_t state = ProcRecord::StateOf(word);
   if (state != ProcRecord::kLive && state != ProcRecord::kDead)
     return absl::FailedPreconditionError(
         absl::StrFormat("process record %d is not attached (state %d)", index, state));
-  StoreRelease(rec.xstate, uint32_t{ProcRecord::kDead});  // a reclaim is owed until kFree
+  // A reclaim is owed until kFree. Only from the exact word: the record may have been
+  // detached and claimed again since the verdict.
+  const uint64_t dead = ProcRecord::WithState(word, ProcRecord::kDead);
+  uint64_t seen = word;
+  if (state == ProcRecord::kLive)
+    CasStrongAcqRel(rec.xword, seen, dead);
+  else
+    seen = LoadAcquire(rec.xword);
+  if (seen != word && seen != dead)
+    return absl::AbortedError(absl::StrFormat(
+        "process record %d changed since the verdict (incarnation %d, now %d in state %d): "
+        "not reclaimed",
+        index, ProcRecord::IncarnationOf(word), ProcRecord::IncarnationOf(seen),
+        ProcRecord::StateOf(seen)));
   Step();
 
   ReclaimReport report;
@@ -321,7 +379,7 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index)
   uint32_t last = max_caches;  // the cache record given back after the loop
   for (uint32_t t = 0; t < max_caches; ++t) {
     if (LoadAcquire(seg.cache_owner(t)) != me) continue;
-    if (absl::Status s = SettleTransit(seg, t, report); !s.ok()) return s;
+    if (absl::Status s = SettleTransit(seg, t, seg.cache(t).transit, report); !s.ok()) return s;
     ThreadCache& tc = seg.cache(t);
     // The class whose chain the Transit carries goes first: the Transit carries one chain.
     if (LoadRelaxed(tc.transit.xop) == Transit::kToSlabs)
@@ -344,10 +402,50 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index)
   Step();
   FetchAddRelaxed(seg.header().counters.xreclaimed_procs, uint64_t{1});
   Step();
-  StoreRelease(rec.xstate, uint32_t{ProcRecord::kFree});
+  StoreRelease(rec.xword, ProcRecord::WithState(word, ProcRecord::kFree));
   return report;
 }
 
+absl::StatusOr<uint64_t> PurgerOwnerOfSelf() {
+  const absl::StatusOr<ProcIdentity> self = ProcIdentity::Self();
+  if (!self.ok()) return self.status();
+  const uint64_t owner = PurgerRecord::Owner(self->pid, self->start_time);
+  if (PurgerRecord::PidOf(owner) != self->pid ||
+      PurgerRecord::StartTimeOf(owner) != self->start_time)
+    return absl::OutOfRangeError(absl::StrFormat(
+        "pid %d with start time %d does not fit a purger record", self->pid, self->start_time));
+  return owner;
+}
+
+absl::StatusOr<uint32_t> ReclaimDeadPurgers(const Segment& seg) {
+  const absl::StatusOr<uint64_t> me = PurgerOwnerOfSelf();
+  if (!me.ok()) return me.status();
+  uint32_t freed = 0;
+  absl::Status owed = absl::OkStatus();
+  for (uint32_t i = 0; i < kMaxPurgers; ++i) {
+    PurgerRecord& rec = seg.header().purgers[i];
+    uint64_t owner = LoadAcquire(rec.xowner);
+    if (owner == 0 || !OwnerGone(owner)) continue;
+    const uint64_t dead = owner;
+    if (!CasStrongAcqRel(rec.xowner, owner, *me)) continue;  // freed or taken over meanwhile
+    Step();
+    ReclaimReport report;
+    if (absl::Status s = SettleTransit(seg, PurgerIndex(seg, i), rec.transit, report); !s.ok()) {
+      StoreRelease(rec.xowner, dead);  // still owed: the next call takes it over again
+      owed = s;
+      continue;
+    }
+    if (LoadRelaxed(rec.transit.xop) == Transit::kToSlabs)
+      ReturnCarried(seg, LoadRelaxed(rec.transit.xcls), rec.transit, report, nullptr);
+    StoreRelease(rec.xowner, uint64_t{0});
+    Step();
+    ++freed;
+  }
+  if (!owed.ok()) return owed;
+  return freed;
+}
+
 void SetReclaimStepHookForTesting(void (*hook)()) { step_hook = hook; }
+void SetVerdictHookForTesting(void (*hook)()) { verdict_hook = hook; }
 
 }  // namespace shmpool::shm

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "shm/bus_guard.h"
 #include "shm/check.h"
 
 namespace shmpool::shm {
@@ -71,14 +72,15 @@ Sections ComputeSections(const Geometry& g) {
   return s;
 }
 
-Segment::Segment(int fd, char* base, uint64_t size, std::string path)
-    : fd_(fd), base_(base), size_(size), path_(std::move(path)) {
+Segment::Segment(int fd, char* base, uint64_t size, std::string path, int guard_slot)
+    : fd_(fd), base_(base), size_(size), path_(std::move(path)), guard_slot_(guard_slot) {
   geometry_ = header().geometry;
   sections_ = header().sections;
   free_tag_key_ = header().free_tag_key;
 }
 
 Segment::~Segment() {
+  UnregisterMapping(guard_slot_);
   munmap(base_, size_);
   close(fd_);
 }
@@ -87,7 +89,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& path
                                                          mode_t mode) {
   if (absl::Status st = CheckGeometry(g); !st.ok()) return st;
   const Sections s = ComputeSections(g);
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("cannot create segment", path);
   fchmod(fd, mode);  // open() applied the umask
   auto fail = [&](const char* what) {
@@ -103,6 +105,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& path
     return fail("cannot reserve segment metadata in");
   void* base = mmap(nullptr, s.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return fail("cannot map segment");
+  const int slot = RegisterMapping(base, s.total);
 
   auto* h = static_cast<SegmentHeader*>(base);
   h->layout_version = kLayoutVersion;
@@ -125,7 +128,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& path
   for (uint64_t i = 0; i < uint64_t{kNumClasses} * g.ring_slots; ++i)
     rings[i].xseq.store(i % g.ring_slots, std::memory_order_relaxed);
   h->xmagic.store(kMagic, std::memory_order_release);
-  return std::unique_ptr<Segment>(new Segment(fd, static_cast<char*>(base), s.total, path));
+  return std::unique_ptr<Segment>(new Segment(fd, static_cast<char*>(base), s.total, path, slot));
 }
 
 absl::Status Segment::ValidateImage(const void* base, uint64_t size) {
@@ -157,7 +160,7 @@ absl::Status Segment::ValidateImage(const void* base, uint64_t size) {
 }
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  const int fd = open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot open segment", path);
   return FromFd(fd, path);
 }
@@ -181,13 +184,17 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::FromFd(int fd, const std::stri
     close(fd);
     return s;
   }
+  const int slot = RegisterMapping(base, size);
   if (absl::Status v = ValidateImage(base, size); !v.ok()) {
+    UnregisterMapping(slot);
     munmap(base, size);
     close(fd);
     return absl::Status(v.code(), absl::StrCat(path, ": ", v.message()));
   }
-  return std::unique_ptr<Segment>(new Segment(fd, static_cast<char*>(base), size, path));
+  return std::unique_ptr<Segment>(new Segment(fd, static_cast<char*>(base), size, path, slot));
 }
+
+bool Segment::Faulted() const { return MappingFaulted(guard_slot_); }
 
 bool Segment::Back(uint64_t offset, uint64_t len) const {
   int rc;

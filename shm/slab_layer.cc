@@ -140,7 +140,9 @@ void RecountClass(const Segment& seg, uint32_t cls) {
   uint64_t nslabs = 0, free_blocks = 0, parked_pages = 0, parked_blocks = 0;
   PageHeapState& h = seg.header().heap;
   RobustLock heap_lock(h.mutex, [&] { RepairPageHeap(seg); });
-  for (uint32_t p = 0; p < h.frontier;) {
+  const uint32_t frontier = h.frontier;
+  SHMPOOL_CHECK(frontier <= seg.data_pages());
+  for (uint32_t p = 0; p < frontier;) {
     const uint64_t e = LoadRelaxed(seg.page_entry(p));
     RunMeta& r = seg.run(p);
     if (PageEntry::KindOf(e) == kPageSlab && PageEntry::SlabClassOf(e) == cls) {
@@ -153,8 +155,9 @@ void RecountClass(const Segment& seg, uint32_t cls) {
       free_blocks += r.free_count + parked;
       parked_blocks += parked;
     }
-    SHMPOOL_CHECK(r.pages > 0);  // p is always a run's first page
-    p += r.pages;
+    const uint32_t pages = r.pages;  // read once: the segment may change under the walk
+    SHMPOOL_CHECK(pages > 0 && uint64_t{p} + pages <= frontier);  // p starts a run
+    p += pages;
   }
   StoreRelaxed(c.xnslabs, nslabs);
   StoreRelaxed(c.xfree_in_slabs, free_blocks);
@@ -166,22 +169,28 @@ void RecountClass(const Segment& seg, uint32_t cls) {
 class ClassLock {
  public:
   ClassLock(const Segment& seg, uint32_t cls, Transit& transit)
-      : seg_(seg), c_(seg.central(cls)), transit_(transit) {
+      : seg_(seg), c_(seg.central(cls)), transit_(transit), uncaught_(std::uncaught_exceptions()) {
     if (c_.mutex.Lock() == RobustMutex::LockResult::kOwnerDied) {
-      RepairClass(seg, cls);
+      try {
+        RepairClass(seg, cls);
+      } catch (...) {
+        c_.mutex.UnlockUnrepaired();
+        throw;
+      }
       c_.mutex.MarkConsistent();
     }
     const uint64_t at = static_cast<uint64_t>(reinterpret_cast<char*>(&transit) - seg.base());
     c_.holder_transit = at < seg.sections().total ? at : 0;  // private Transits: none
   }
-  ~ClassLock() {
+  // Throws only what a failed unlock throws, and never while unwinding (robust_mutex.h).
+  ~ClassLock() noexcept(false) {
     c_.holder_transit = 0;
     if (&transit_ == &c_.transit) {  // the shared record is free again for the next holder
       StoreRelaxed(transit_.xop, static_cast<uint32_t>(Transit::kNone));
       StoreRelaxed(transit_.xbatch, uint64_t{0});
       StoreRelaxed(transit_.xpos, uint64_t{0});
     }
-    c_.mutex.Unlock();
+    c_.mutex.UnlockFromGuard(uncaught_);
   }
   ClassLock(const ClassLock&) = delete;
   ClassLock& operator=(const ClassLock&) = delete;
@@ -190,6 +199,7 @@ class ClassLock {
   const Segment& seg_;
   ClassCentral& c_;
   Transit& transit_;
+  int uncaught_;
 };
 
 }  // namespace
@@ -203,7 +213,9 @@ uint64_t ReleaseEmptySlabsLocked(const Segment& seg, uint32_t cls) {
   const SizeClassInfo& info = Class(cls);
   uint64_t released = 0;
   for (SlabList list = 0; list < kNoList; ++list) {
+    uint64_t steps = 0;  // a list holds at most one slab per page: longer is a cycle
     for (uint32_t i = HeadOf(c, list); i;) {
+      SHMPOOL_CHECK(++steps <= seg.data_pages());
       const uint32_t slab = i - 1;
       const RunMeta& r = seg.run(slab);
       i = r.next;
@@ -239,7 +251,7 @@ void PushRecorded(const Segment& seg, uint32_t cls, Transit& t) {
 void FinishHolderStep(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
   const uint64_t at = c.holder_transit;
-  if (at == 0 || at + sizeof(Transit) > seg.sections().total) {
+  if (at == 0 || at > seg.sections().total - sizeof(Transit) || at % alignof(Transit) != 0) {
     c.holder_transit = 0;
     return;
   }
@@ -279,7 +291,9 @@ uint64_t ParkFreePages(const Segment& seg, uint32_t cls) {
   ClassLock lock(seg, cls, c.transit);
   uint64_t parked = 0;
   for (SlabList list = 0; list < kPartialBuckets; ++list) {
+    uint64_t steps = 0;  // a list holds at most one slab per page: longer is a cycle
     for (uint32_t i = c.partial_heads[list]; i;) {
+      SHMPOOL_CHECK(++steps <= seg.data_pages());
       const uint32_t slab = i - 1;
       i = seg.run(slab).next;  // parking moves the slab to another list
       parked += ParkSlabPages(seg, cls, slab);
@@ -336,7 +350,9 @@ void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& tran
   StoreRelaxed(transit.xcls, cls);
   StoreRelaxed(transit.xbatch, head);
   StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kToSlabs));
+  uint32_t n = 0;  // every caller returns at most a batch: longer is a cycle
   for (uint64_t b = head; b;) {
+    SHMPOOL_CHECK(++n <= Class(cls).batch);
     const uint64_t next = seg.block(b).next;
     const uint32_t slab = SlabOf(seg, cls, b);
     SHMPOOL_CHECK(slab != kNoRun);

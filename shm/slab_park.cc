@@ -129,8 +129,13 @@ uint32_t ParkSlabPages(const Segment& seg, uint32_t cls, uint32_t slab) {
   ClassCentral& c = seg.central(cls);
   const SlabList was = ListFor(r, info);
   const uint32_t blocks_before = r.parked;
+  // Stored before the punch: a free that reads a punched page's zeros after its first read
+  // of the entry reads the parked entry when it checks the entry again (heap.h). What
+  // orders the store before the punch is the fallocate call (opaque to the compiler; the
+  // kernel's unmapping of the page is a full barrier), not the release, which orders the
+  // class's earlier stores before the entry.
   for (uint32_t i = 0; i < r.pages; ++i)
-    if (mask >> i & 1) StoreRelaxed(seg.page_entry(slab + i), PageEntry::MakeParked(cls, slab));
+    if (mask >> i & 1) StoreRelease(seg.page_entry(slab + i), PageEntry::MakeParked(cls, slab));
   DropParkedFromList(seg, slab, info);
   PunchPages(seg, slab, r.pages, mask);
   const uint32_t n = static_cast<uint32_t>(std::popcount(mask));
@@ -173,7 +178,8 @@ uint32_t UnparkBlocks(const Segment& seg, uint32_t cls, uint32_t slab, uint32_t 
       r.free_count += n;
       r.parked -= n;
     }
-    StoreRelaxed(seg.page_entry(slab + i), PageEntry::Make(cls, kPageSlab, slab));
+    // Release: the blocks' tags are stored before a free can see the live entry.
+    StoreRelease(seg.page_entry(slab + i), PageEntry::Make(cls, kPageSlab, slab));
     ++r.backed_pages;
     FetchAddRelaxed(c.xparked_pages, -uint64_t{1});
     FetchAddRelaxed(c.xparked_blocks, -uint64_t{n});

@@ -16,6 +16,11 @@
 // parked blocks and backed_pages == pages - parked pages; ClassCentral.xparked_pages and
 // xparked_blocks are the sums over the class's slabs.
 //
+// A free racing a park: free() reads a page's entry, then the block's tag, then the entry
+// again (heap.h). Park stores each entry with release order before it punches the page, so
+// a free whose tag read found the punched page's zeros finds the parked entry on its
+// second read and refuses the block (a double free: every block there is free).
+//
 // Crash argument. Park stores, in order: (1) the entries, (2) the free list without the
 // blocks on parked pages (each store links a kept block to a later one in the old order,
 // so the chain is always a valid list of free blocks), (3) the holes, (4) the counts.

@@ -8,6 +8,9 @@
 // racing with threads that allocate and free keep every block's contents intact.
 #include "shm/slab_park.h"
 
+#include <signal.h>
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -108,6 +111,72 @@ TEST(SlabPark, PurgeParksThePagesOfFreeBlocksInsideASlab) {
   EXPECT_EQ(ParkedPages(seg, cls), 0u);
   EXPECT_TRUE(Intact(v[0], 32768));
   for (void* p : v) heap->Free(p);
+  heap->FlushThreadCache();
+  ExpectValid(seg);
+}
+
+// A double free of a block free in its slab, racing the purge that parks its page: the free
+// reads the page's entry (a live slab page), then purge parks and punches the page, then
+// the free reads the block's tag, which a punched page reads as zero. The window is made
+// exact without touching the free path: the block's page is mapped PROT_NONE here, so the
+// free's tag load faults, and the SIGSEGV handler maps it back and purges before the load
+// runs again.
+struct PurgeAtTagLoad {
+  const Segment* seg = nullptr;
+  char* page = nullptr;
+  int faults = 0;
+};
+PurgeAtTagLoad purge_at_tag;
+
+void PurgeOnFault(int, siginfo_t* info, void*) {
+  char* at = static_cast<char*>(info->si_addr);
+  if (purge_at_tag.page == nullptr || at < purge_at_tag.page || at >= purge_at_tag.page + kPageSize)
+    _exit(5);  // a fault the test did not arrange
+  ++purge_at_tag.faults;
+  if (mprotect(purge_at_tag.page, kPageSize, PROT_READ | PROT_WRITE) != 0) _exit(6);
+  purge_at_tag.page = nullptr;
+  Purge(*purge_at_tag.seg);
+}
+
+TEST(SlabPark, ADoubleFreeRacingThePurgeOfItsPageIsRefused) {
+  TempSegment ts(64 << 20);
+  const Segment& seg = *ts.segment();
+  auto heap = *Heap::Attach(ts.segment());
+  const uint32_t cls = ClassOf(32768);
+  std::vector<void*> v;
+  for (int i = 0; i < 8; ++i) v.push_back(heap->Allocate(32768));
+  for (int i = 1; i < 8; ++i) heap->Free(v[i]);
+  heap->FlushThreadCache();        // v[1..7] free on their slab's list, each page only theirs
+  heap->Free(heap->Allocate(64));  // this thread holds a cache again: free's fast path
+  ASSERT_EQ(ParkedPages(seg, cls), 0u);
+  const uint64_t doubles = CollectStats(seg).double_frees;
+
+  struct sigaction sa {
+  }, old{};
+  sa.sa_sigaction = PurgeOnFault;
+  sa.sa_flags = SA_SIGINFO;
+  ASSERT_EQ(sigaction(SIGSEGV, &sa, &old), 0);
+  purge_at_tag = {.seg = &seg, .page = static_cast<char*>(v[3])};
+  ASSERT_EQ(mprotect(v[3], kPageSize, PROT_NONE), 0);
+  heap->Free(v[3]);  // the double free
+  ASSERT_EQ(sigaction(SIGSEGV, &old, nullptr), 0);
+  ASSERT_EQ(purge_at_tag.faults, 1) << "the free never read the block";
+  ASSERT_EQ(ParkedPages(seg, cls), 56u) << "the purge inside the free parked the pages";
+
+  EXPECT_EQ(CollectStats(seg).double_frees, doubles + 1) << "the double free was accepted";
+  ExpectValid(seg);
+  // Nothing is handed out twice: the seven free blocks come back once each.
+  std::set<void*> again;
+  for (int i = 0; i < 8; ++i)
+    if (void* p = heap->Allocate(32768)) {
+      EXPECT_TRUE(again.insert(p).second) << "a block handed out twice";
+      Fill(p, 32768);
+    }
+  EXPECT_EQ(again.size(), 8u);
+  EXPECT_EQ(again.count(v[0]), 0u);
+  EXPECT_EQ(again.count(v[3]), 1u);
+  for (void* p : again) heap->Free(p);
+  heap->Free(v[0]);
   heap->FlushThreadCache();
   ExpectValid(seg);
 }

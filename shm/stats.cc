@@ -106,7 +106,7 @@ ArenaStats CollectStats(const Segment& seg) {
   a.pool_bytes = PoolBytes(seg);
   a.resident = seg.ResidentBytes();
   for (uint32_t p = 0; p < g.max_procs; ++p)
-    if (LoadAcquire(seg.proc(p).xstate) == ProcRecord::kLive) ++a.attached_procs;
+    if (seg.proc(p).state() == ProcRecord::kLive) ++a.attached_procs;
   return a;
 }
 

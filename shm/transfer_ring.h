@@ -18,8 +18,9 @@
 // CAS on a position can succeed only for the turn it read. 2^64 batches at one per
 // nanosecond take 584 years: the counters cannot wrap in practice. No 128-bit CAS needed.
 //
-// Crash argument. Each caller records a Transit in its own cache record before it claims
-// a position, and the ring functions keep it exact:
+// Crash argument. Each caller records a Transit in a record of its own in the segment (its
+// thread cache's, or a purger's: layout.h, PurgerRecord) before it claims a position, so
+// recovery sees every claim; the ring functions keep it exact:
 //   push: {kToRing, batch} -> xpos = p + 1 -> CAS(enq: p -> p + 1) -> op = kToRingClaimed
 //         -> cell.batch = batch -> cell.seq = p + 1 (published) -> caller clears the Transit
 //   pop:  {kFromRing} -> xpos = p + 1 -> CAS(deq: p -> p + 1) -> op = kFromRingClaimed
@@ -55,5 +56,17 @@ uint64_t RingPop(const Segment& seg, uint32_t cls, Transit& transit);
 
 // Batches in the ring now (racy: for stats).
 uint64_t RingDepth(const Segment& seg, uint32_t cls);
+
+// The points of a push or pop that the crash argument above names, in order.
+enum class RingPoint : uint32_t {
+  kPositionStored,  // the Transit's xpos names the position; the CAS is not yet tried
+  kClaimed,         // the CAS won; the op still says unclaimed
+  kRecorded,        // op Claimed (a pop's batch in xbatch); the cell not yet published/released
+  kDone,            // published or released; the caller has not yet cleared its Transit
+};
+
+// Testing seam: `hook` (nullptr: none) runs at each RingPoint of every push (`push` true)
+// and pop, in the thread that takes the step, so a test can stop or kill it there.
+void SetRingHookForTesting(void (*hook)(bool push, RingPoint point));
 
 }  // namespace shmpool::shm

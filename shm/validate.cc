@@ -1,5 +1,6 @@
 #include "shm/validate.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -22,11 +23,15 @@ class Validator {
  public:
   explicit Validator(const Segment& seg)
       : seg_(seg),
-        frontier_(seg.header().heap.frontier),
+        frontier_(static_cast<uint32_t>(
+            std::min<uint64_t>(seg.header().heap.frontier, seg.data_pages()))),
         // One bit per 16 bytes of the pages in use, not of the capacity (up to 16 TiB).
         seen_((uint64_t{frontier_} << kPageShift) / kMinBlock) {}
 
   ValidationReport Run() {
+    if (seg_.header().heap.frontier > seg_.data_pages())
+      Error("frontier %d is past the %d data pages", seg_.header().heap.frontier,
+            seg_.data_pages());
     WalkRuns();
     WalkBuckets();
     for (uint32_t c = 1; c < kNumClasses; ++c) CheckClass(c);
@@ -47,49 +52,50 @@ class Validator {
     const PageHeapState& h = seg_.header().heap;
     uint64_t free_pages = 0, retained = 0, large_bytes = 0;
     bool prev_free = false;
-    for (uint32_t p = 0; p < h.frontier;) {
+    for (uint32_t p = 0; p < frontier_;) {
       const uint64_t e = LoadRelaxed(seg_.page_entry(p));
       const RunMeta& r = seg_.run(p);
+      const uint32_t pages = r.pages;  // read once: the segment may change under the walk
       const PageKind kind = PageEntry::KindOf(e);
-      if (PageEntry::StartOf(e) != p || r.pages == 0 || uint64_t{p} + r.pages > h.frontier) {
-        Error("page %d: not the start of a run (entry %#x, pages %d)", p, e, r.pages);
+      if (PageEntry::StartOf(e) != p || pages == 0 || uint64_t{p} + pages > frontier_) {
+        Error("page %d: not the start of a run (entry %#x, pages %d)", p, e, pages);
         return;
       }
       ++report_.runs;
       if (kind == kPageFree) {
         if (prev_free) Error("free run at page %d follows another free run (not coalesced)", p);
-        const uint64_t last = LoadRelaxed(seg_.page_entry(p + r.pages - 1));
+        const uint64_t last = LoadRelaxed(seg_.page_entry(p + pages - 1));
         if (PageEntry::KindOf(last) != kPageFree || PageEntry::StartOf(last) != p)
           Error("free run at page %d: last page does not point back", p);
-        for (uint32_t q = p; q < p + r.pages; ++q)
+        for (uint32_t q = p; q < p + pages; ++q)
           if (PageEntry::KindOf(LoadRelaxed(seg_.page_entry(q))) != kPageFree)
             Error("free run at page %d: page %d is not marked free", p, q);
-        if (r.backed_pages > r.pages) Error("free run at page %d: backed > pages", p);
-        free_pages += r.pages;
-        retained += r.pages - std::min(r.backed_pages, r.pages);
+        if (r.backed_pages > pages) Error("free run at page %d: backed > pages", p);
+        free_pages += pages;
+        retained += pages - std::min(r.backed_pages, pages);
         free_runs_.push_back(p);
       } else if (kind == kPageSlab || kind == kPageLarge || kind == kPagePool) {
         const uint32_t cls =
             kind == kPagePool ? PageEntry::PoolSlotOf(e) : PageEntry::SlabClassOf(e);
         if (kind == kPagePool && (cls >= kMaxPools || seg_.header().pools[cls].run_start != p))
           Error("pool run at page %d: slot %d does not name it", p, cls);
-        if (kind == kPageSlab &&
-            (cls == 0 || cls >= kNumClasses || r.pages != Class(cls).slab_pages))
-          Error("slab at page %d: class %d with %d pages", p, cls, r.pages);
+        const bool bad_slab =
+            kind == kPageSlab && (cls == 0 || cls >= kNumClasses || pages != Class(cls).slab_pages);
+        if (bad_slab) Error("slab at page %d: class %d with %d pages", p, cls, pages);
         // A slab's pages are live or parked (slab_park.h); any other run's all equal.
         const uint64_t live = kind == kPageSlab ? PageEntry::Make(cls, kind, p) : e;
         const uint64_t parked = kind == kPageSlab ? PageEntry::MakeParked(cls, p) : e;
-        for (uint32_t q = p; q < p + r.pages; ++q) {
+        for (uint32_t q = p; q < p + pages; ++q) {
           const uint64_t qe = LoadRelaxed(seg_.page_entry(q));
           if (qe != live && qe != parked) Error("run at page %d: page %d disagrees", p, q);
         }
-        if (kind == kPageLarge) large_bytes += uint64_t{r.pages} << kPageShift;
-        if (kind == kPageSlab) slabs_.push_back(p);
+        if (kind == kPageLarge) large_bytes += uint64_t{pages} << kPageShift;
+        if (kind == kPageSlab && !bad_slab) slabs_.push_back(p);  // only these are walked
       } else {
         Error("page %d below the frontier has kind %d", p, int{kind});
       }
       prev_free = kind == kPageFree;
-      p += r.pages;
+      p += pages;
     }
     if (free_pages != LoadRelaxed(h.xfree_pages))
       Error("free pages: counted %d, counter says %d", free_pages, LoadRelaxed(h.xfree_pages));
@@ -167,14 +173,15 @@ class Validator {
   uint64_t CheckParking(uint32_t cls, uint32_t slab, uint64_t* parked_pages) {
     const SizeClassInfo& info = Class(cls);
     const RunMeta& r = seg_.run(slab);
-    std::vector<bool> page_parked(r.pages);
+    const uint32_t slab_pages = info.slab_pages;  // what WalkRuns found in r.pages
+    std::vector<bool> page_parked(slab_pages);
     uint32_t pages = 0;
-    for (uint32_t i = 0; i < r.pages; ++i)
+    for (uint32_t i = 0; i < slab_pages; ++i)
       if (PageEntry::Parked(LoadRelaxed(seg_.page_entry(slab + i)))) page_parked[i] = true, ++pages;
     *parked_pages += pages;
-    if (r.backed_pages != r.pages - pages)
+    if (r.backed_pages != slab_pages - pages)
       Error("slab at page %d: %d pages parked, backed_pages %d of %d", slab, pages, r.backed_pages,
-            r.pages);
+            slab_pages);
     if (pages == 0) {
       if (r.parked != 0) Error("slab at page %d: no page parked, parked %d", slab, r.parked);
       return 0;
@@ -191,9 +198,14 @@ class Validator {
       Error("slab at page %d: %d blocks parked, parked says %d", slab, blocks, r.parked);
     const uint64_t first = seg_.page_offset(slab);
     uint32_t steps = 0;
-    for (uint64_t b = r.free_head; b && steps++ < info.blocks; b = seg_.block(b).next)
+    for (uint64_t b = r.free_head; b && steps++ < info.blocks; b = seg_.block(b).next) {
+      if (b < first || (b - first) / info.size >= info.blocks) {
+        Error("slab at page %d: listed block %#x is outside the slab", slab, b);
+        break;
+      }
       if (touches((b - first) / info.size))
         Error("slab at page %d: listed block %#x touches a parked page", slab, b);
+    }
     return blocks;
   }
 
@@ -263,9 +275,19 @@ class Validator {
       if (n != info.batch) Error("class %d: ring batch of %d blocks, not %d", cls, n, info.batch);
       in_caches_[cls] += n;
     }
+    // The cells before deq that no later push has reached are released, for the push at
+    // their position + slots: one still claimed by a pop would hold the ring full there
+    // (at most `slots` cells, once the positions are sane).
+    if (enq >= deq && enq - deq <= slots)
+      for (uint64_t pos = enq - std::min(enq, slots); pos < deq; ++pos)
+        if (LoadRelaxed(seg_.ring(cls)[pos & (slots - 1)].xseq) != pos + slots)
+          Error("class %d: ring cell %d claimed by a pop, not released", cls, pos);
   }
 
   void WalkCaches() {
+    for (uint32_t i = 0; i < kMaxPurgers; ++i)
+      if (const uint32_t op = LoadRelaxed(seg_.header().purgers[i].transit.xop))
+        Error("purger %d: a batch is in transit (op %d)", i, op);
     const Geometry& g = seg_.geometry();
     for (uint32_t t = 0; t < g.max_thread_caches; ++t) {
       if (LoadAcquire(seg_.cache_owner(t)) == kCacheNeverUsed) continue;  // may be unbacked

@@ -194,7 +194,9 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
                                                                const std::string& arena_id,
                                                                const std::string& client_name) {
   if (absl::Status st = api::ValidateArenaId(arena_id); !st.ok()) return st;
-  absl::StatusOr<api::Endpoint> ep = api::ParseEndpoint(api::ClientEndpoint(endpoint));
+  absl::StatusOr<std::string> target = api::ClientEndpoint(endpoint);
+  if (!target.ok()) return target.status();
+  absl::StatusOr<api::Endpoint> ep = api::ParseEndpoint(*target);
   if (!ep.ok()) return ep.status();
   auto impl = std::make_unique<Impl>();
   impl->endpoint = ep->Target();

@@ -69,11 +69,13 @@ TEST(Endpoint, Parse) {
 }
 
 TEST(Endpoint, ClientDefault) {
-  EXPECT_EQ(ClientEndpoint("unix:/x"), "unix:/x");
+  EXPECT_EQ(*ClientEndpoint("unix:/x"), "unix:/x");
   setenv("SHMPOOL_ENDPOINT", "unix:/from/env", 1);
-  EXPECT_EQ(ClientEndpoint(""), "unix:/from/env");
+  EXPECT_EQ(*ClientEndpoint(""), "unix:/from/env");
   unsetenv("SHMPOOL_ENDPOINT");
-  EXPECT_EQ(ClientEndpoint("").rfind("unix:/", 0), 0u);
+  absl::StatusOr<std::string> fallback = ClientEndpoint("");
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  EXPECT_EQ(fallback->rfind("unix:/", 0), 0u);
 }
 
 }  // namespace

@@ -375,7 +375,7 @@ class Storm {
     do {
       left = 0;
       for (uint32_t i = 0; i < (*seg)->geometry().max_procs; ++i) {
-        if ((*seg)->proc(i).xstate.load() != shm::ProcRecord::kFree) ++left;
+        if ((*seg)->proc(i).state() != shm::ProcRecord::kFree) ++left;
       }
       if (left == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "harness.h"
+#include "shm/atomics.h"
+#include "shm/segment.h"
 #include "shmpool/v1/pool.grpc.pb.h"
 
 namespace shmpool::testing {
@@ -180,6 +182,60 @@ TEST(Reset, AttachedClientsFollowAndNoBlockIsHandedOutTwice) {
             std::string::npos)
       << log;
   EXPECT_NE(log.find("event=retired_segment_removed arena=r generation=0"), std::string::npos);
+}
+
+// A client attached across a reset and killed -9 afterwards still holds a process record
+// (and a cache of free blocks) in the retired generation, which another client keeps
+// mapped: the daemon reclaims that record too, not only the one in the current generation.
+TEST(Reset, ADeadClientOfARetiredGenerationIsReclaimed) {
+  TestDaemon d;
+  d.Start();
+  CreateArena(d, "dr", 64 << 20);
+  auto a = AttachedWorker(d.endpoint(), "dr");
+  auto b = AttachedWorker(d.endpoint(), "dr");
+  // a's cache in generation 0 holds free blocks; b keeps generation 0 mapped.
+  ASSERT_EQ(a->Ask(Join("free", Refs(a->Ask("alloc 64 20")))), "ok");
+  ASSERT_EQ(b->Ask(Join("free", Refs(b->Ask("alloc 64 1")))), "ok");
+  v1::Arena reset;
+  grpc::Status st = Reset(d, "dr", &reset);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(reset.retired_segments_size(), 1);
+  const std::string retired = d.SegmentPath("dr") + ".retired-0";
+  for (Child* w : {a.get(), b.get()})
+    ASSERT_EQ(WaitForReply([&] { return w->Ask("gen"); }, "ok 1 0"), "ok 1 0");
+
+  absl::StatusOr<std::unique_ptr<shm::Segment>> seg = shm::Segment::Open(retired);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  auto state = [&](uint32_t i) { return (*seg)->proc(i).state(); };
+  const uint32_t a_pid = static_cast<uint32_t>(a->pid());
+  uint32_t a_index = ~0u;
+  for (uint32_t i = 0; i < (*seg)->geometry().max_procs; ++i)
+    if (state(i) == shm::ProcRecord::kLive && (*seg)->proc(i).pid == a_pid) a_index = i;
+  ASSERT_NE(a_index, ~0u) << "a's record in generation 0";
+  auto caches_of_a = [&] {
+    int n = 0;
+    for (uint32_t t = 0; t < (*seg)->geometry().max_thread_caches; ++t)
+      n += shm::LoadAcquire((*seg)->cache_owner(t)) == shm::CacheOwnerOf(a_index);
+    return n;
+  };
+  ASSERT_GT(caches_of_a(), 0);
+
+  a->Kill(SIGKILL);
+  a->Wait();
+  // The reclaimer's audit (every second) or a's pidfd finds it: 5 s at most.
+  for (int i = 0; i < 100 && state(a_index) != shm::ProcRecord::kFree; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(state(a_index), uint32_t{shm::ProcRecord::kFree})
+      << "a's record in the retired generation was not reclaimed";
+  EXPECT_EQ(caches_of_a(), 0);
+  EXPECT_NE(d.Log().find("event=dead_client_reclaimed arena=dr generation=0 pid=" +
+                         std::to_string(a_pid)),
+            std::string::npos)
+      << d.Log();
+  EXPECT_TRUE(Exists(retired)) << "b still maps generation 0";
+  seg->reset();
+  ASSERT_EQ(b->Ask("detach"), "ok");
+  EXPECT_TRUE(WaitGone(retired));
 }
 
 TEST(Reset, ResetsWhileClientsAllocateFlatOut) {

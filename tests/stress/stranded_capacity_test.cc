@@ -138,8 +138,8 @@ void RunStorm(End end) {
   const shm::Segment& seg = *ts.segment();
   if (end == End::kKill) {
     for (uint32_t i = 0; i < seg.geometry().max_procs; ++i)
-      if (shm::ProcessIsDead(seg, i)) {
-        EXPECT_TRUE(shm::ReclaimProcess(seg, i).ok());
+      if (uint64_t word = 0; shm::ProcessIsDead(seg, i, &word)) {
+        EXPECT_TRUE(shm::ReclaimProcess(seg, i, word).ok());
       }
   }
   const shm::ArenaStats before = shm::CollectStats(seg);

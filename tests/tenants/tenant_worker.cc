@@ -2,7 +2,7 @@
 // another uid with setpriv), one command per line, one reply per line ("ok ..." or
 // "err CODE MESSAGE"):
 //
-//   attach ENDPOINT ARENA   shmpool_attach; "ok PID"
+//   attach ENDPOINT ARENA   shmpool_attach ("-": the default endpoint); "ok PID"
 //   alloc SIZE N            N blocks, kept; "ok N", or "err -5 exhausted after I"
 //   freeall                 frees every kept block; "ok"
 //   open PATH               open(PATH, O_RDWR) directly, bypassing the daemon; "ok" or
@@ -40,6 +40,7 @@ std::string Run(const std::string& line) {
   if (cmd == "attach") {
     std::string endpoint, arena;
     in >> endpoint >> arena;
+    if (endpoint == "-") endpoint.clear();  // the default endpoint
     const int rc = shmpool_attach(endpoint.c_str(), arena.c_str(), &client);
     return rc == 0 ? "ok " + std::to_string(getpid()) : Err(rc);
   }
