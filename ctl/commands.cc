@@ -215,7 +215,7 @@ void PrintStats(const v1::ArenaStats& s) {
   t.Add({"metadata", FormatSize(s.metadata()), "thread_caches", absl::StrCat(s.thread_caches())});
   t.Add({"invalid_frees", absl::StrCat(s.invalid_frees()), "double_frees",
          absl::StrCat(s.double_frees())});
-  t.Add({"pool_bytes", FormatSize(s.pool_bytes()), "", ""});
+  t.Add({"pool_bytes", FormatSize(s.pool_bytes()), "reclaimable", FormatSize(s.reclaimable())});
   t.Print(std::cout);
   if (s.size_classes_size() > 0) {
     std::cout << "\n";

@@ -111,13 +111,28 @@ void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<F
                                  IdOf(s.name()))});
 }
 
-void Errors(const v1::ArenaStats& s, std::vector<Finding>& out) {
+// Why allocations failed: a full arena, or capacity stranded as free blocks in classes
+// (reclaimable) that the failing sizes could not use.
+std::string FailedAllocsCause(const v1::ArenaStats& s, const DoctorThresholds& t) {
+  if (double(s.reclaimable()) < t.stranded * double(s.capacity()))
+    return "The arena is full: little is free in its classes.";
+  return absl::StrFormat(
+      "%s is free in size classes (cached %s, in transfer rings %s, inside slabs %s): "
+      "capacity stranded in other sizes or in idle thread caches, not a full arena. A "
+      "failing allocation drains the rings and wholly free slabs first; thread caches give "
+      "back only when their threads next allocate or free past their cache, so long-idle "
+      "threads with full caches keep it.",
+      FormatSize(s.reclaimable()), FormatSize(s.cached()), FormatSize(s.in_ring()),
+      FormatSize(s.free_in_slabs() + s.parked()));
+}
+
+void Errors(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
   if (s.failed_allocs())
-    out.push_back(
-        {Finding::kCritical, "failed_allocs",
-         absl::StrFormat("%d allocations failed (arena exhausted, over quota or the "
-                         "shm directory full). Capacity %s, active %s.",
-                         s.failed_allocs(), FormatSize(s.capacity()), FormatSize(s.active()))});
+    out.push_back({Finding::kCritical, "failed_allocs",
+                   absl::StrFormat("%d allocations failed (arena exhausted, over quota or the "
+                                   "shm directory full). Capacity %s, active %s. %s",
+                                   s.failed_allocs(), FormatSize(s.capacity()),
+                                   FormatSize(s.active()), FailedAllocsCause(s, t))});
   if (s.invalid_frees() || s.double_frees())
     out.push_back({Finding::kCritical, "bad_frees",
                    absl::StrFormat("%d invalid and %d double frees were refused: a client "
@@ -192,7 +207,7 @@ std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t
                          s.quarantine().kind(), s.quarantine().reason(), IdOf(s.name()))});
     return out;
   }
-  Errors(s, out);
+  Errors(s, t, out);
   Quota(s, t, out);
   Fragmentation(s, t, out);
   EmptyClasses(s, t, out);

@@ -38,6 +38,8 @@ struct DoctorThresholds {
   uint64_t min_purgeable = 16ull << 20;  // ... and at least this much
   double pool_peak = 0.5;                // a pool whose peak use stayed below this share
   uint64_t min_pool_bytes = 1ull << 20;  // ... and whose run is at least this large
+  double stranded = 0.01;                // failed allocations with reclaimable above this
+                                         // share of capacity: stranded, not full
 };
 
 struct Finding {

@@ -151,6 +151,24 @@ TEST(Doctor, ErrorsComeFirst) {
   EXPECT_EQ(f.back().check, "dead_clients");
 }
 
+// Failed allocations with most of the arena free in classes are stranded capacity; with
+// little free there, the arena is full.
+TEST(Doctor, FailedAllocsTellAFullArenaFromAStrandedOne) {
+  v1::ArenaStats s = Healthy();
+  s.set_failed_allocs(3);
+  s.set_reclaimable(300 * kMiB);
+  s.set_in_ring(200 * kMiB);
+  auto f = Diagnose(s);
+  ASSERT_TRUE(Has(f, "failed_allocs"));
+  EXPECT_NE(f[0].text.find("stranded"), std::string::npos) << f[0].text;
+  EXPECT_NE(f[0].text.find("300 MiB is free in size classes"), std::string::npos) << f[0].text;
+  s.set_reclaimable(2 * kMiB);
+  s.set_in_ring(0);
+  f = Diagnose(s);
+  ASSERT_TRUE(Has(f, "failed_allocs"));
+  EXPECT_NE(f[0].text.find("The arena is full"), std::string::npos) << f[0].text;
+}
+
 // A pool of 10000 objects of 2 KiB (about 20 MiB) that `peak` objects at most ever left.
 v1::Pool PoolWithPeak(uint64_t peak) {
   v1::Pool p;

@@ -13,6 +13,7 @@ v1::GetStatsResponse Sample() {
   a->set_name("arenas/video");
   a->set_allocated(12345);
   a->set_nmalloc(7);
+  a->set_reclaimable(6789);
   a->set_external_fragmentation(0.25);
   a->mutable_purge_time()->set_seconds(1);
   a->mutable_purge_time()->set_nanos(500000000);
@@ -45,6 +46,7 @@ TEST(MetricsText, ArenaGaugesAndCountersCarryTheirLabels) {
   EXPECT_NE(m.find("shmpool_arena_allocated_bytes{arena=\"b\"} 0\n"), std::string::npos);
   EXPECT_NE(m.find("# TYPE shmpool_arena_allocations_total counter\n"), std::string::npos);
   EXPECT_NE(m.find("shmpool_arena_allocations_total{arena=\"video\"} 7\n"), std::string::npos);
+  EXPECT_NE(m.find("shmpool_arena_reclaimable_bytes{arena=\"video\"} 6789\n"), std::string::npos);
   EXPECT_NE(m.find("shmpool_arena_external_fragmentation_ratio{arena=\"video\"} 0.25\n"),
             std::string::npos);
   EXPECT_NE(m.find("shmpool_arena_purge_seconds_total{arena=\"video\"} 1.5\n"), std::string::npos);

@@ -117,6 +117,7 @@ void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
   out->set_thread_caches(s.thread_caches);
   out->set_dirty(s.dirty);
   out->set_parked(s.parked);
+  out->set_reclaimable(s.reclaimable);
   out->set_purges_on_demand(s.purges_by_reason[0]);
   out->set_purges_decay(s.purges_by_reason[1]);
   out->set_purges_pressure(s.purges_by_reason[2]);

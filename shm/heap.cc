@@ -18,6 +18,7 @@
 #include "shm/check.h"
 #include "shm/page_heap.h"
 #include "shm/proc_identity.h"
+#include "shm/reclaim.h"
 #include "shm/slab_layer.h"
 #include "shm/transfer_ring.h"
 
@@ -220,9 +221,17 @@ Heap::~Heap() {
   if (tls_.heap_id == id_) tls_ = {0, nullptr};
   if (!attached_here) return;  // a forked child's copy: the caches and record are the parent's
   const uint32_t n = segment_->geometry().max_thread_caches;
-  for (uint32_t i = 0; i < n; ++i)
-    if (LoadAcquire(segment_->cache_owner(i)) == CacheOwnerOf(proc_))
-      ReleaseCache(&segment_->cache(i));
+  ThreadCache* last = nullptr;  // given back after the last-out drain, which it names
+  for (uint32_t i = 0; i < n; ++i) {
+    if (LoadAcquire(segment_->cache_owner(i)) != CacheOwnerOf(proc_)) continue;
+    if (last) ReleaseCache(last);
+    last = &segment_->cache(i);
+  }
+  if (last) {
+    ReturnCachedBlocks(*last);
+    DrainIfLastOut(*segment_, proc_, last->transit);
+    ReleaseCache(last);
+  }
   // Only from this attachment's own live word: a record the reclaimer has taken (kDead) is
   // its to free.
   uint64_t live = live_word_;
@@ -253,6 +262,7 @@ ThreadCache* Heap::ClaimCache() {
       ThreadCache* cache = &segment_->cache(i);
       // Attribution starts from here: what earlier owners did stays theirs (layout.h).
       cache->TakeBase(segment_->proc(proc_).attach_unix_ns);
+      StoreRelaxed(cache->xflush_seen, LoadAcquire(segment_->header().reclaim.xepoch));
       StoreRelaxed(cache->xtid, static_cast<uint64_t>(syscall(SYS_gettid)));
       hook->Add(id_, cache);
       return cache;
@@ -263,6 +273,16 @@ ThreadCache* Heap::ClaimCache() {
 
 void Heap::ReleaseCache(ThreadCache* cache) {
   const Segment& seg = *segment_;
+  ReturnCachedBlocks(*cache);
+  RetireFigures(*cache);
+  const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
+  StoreRelease(seg.cache_owner(index), kCacheFree);
+  if (tls_.cache == cache) tls_ = {0, nullptr};
+}
+
+void Heap::ReturnCachedBlocks(ThreadCache& owned) {
+  const Segment& seg = *segment_;
+  ThreadCache* cache = &owned;
   for (uint32_t c = 1; c < kNumClasses; ++c) {
     Bin& bin = cache->bins[c];
     BinCold& cold = cache->cold[c];
@@ -283,10 +303,20 @@ void Heap::ReleaseCache(ThreadCache* cache) {
       EndTransit(cache->transit);
     }
   }
-  RetireFigures(*cache);
-  const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
-  StoreRelease(seg.cache_owner(index), kCacheFree);
-  if (tls_.cache == cache) tls_ = {0, nullptr};
+}
+
+void Heap::HonorFlushRequest(ThreadCache& cache) {
+  const uint64_t epoch = LoadAcquire(segment_->header().reclaim.xepoch);
+  if (epoch == LoadRelaxed(cache.xflush_seen)) return;
+  StoreRelaxed(cache.xflush_seen, epoch);
+  ReturnCachedBlocks(cache);
+}
+
+void Heap::ReclaimBeforeFailing() {
+  ThreadCache* cache = tls_.heap_id == id_ ? tls_.cache : nullptr;
+  if (cache) ReturnCachedBlocks(*cache);
+  const uint64_t epoch = ReclaimCentral(*segment_, cache ? &cache->transit : nullptr);
+  if (cache) StoreRelaxed(cache->xflush_seen, epoch);  // its own request is honoured
 }
 
 void Heap::RetireFigures(ThreadCache& cache) {
@@ -319,9 +349,13 @@ void* Heap::AllocateSlow(size_t size) {
     if (cache == nullptr) return AllocateUncached(cls, size);
     tls_ = {id_, cache};
   }
+  HonorFlushRequest(*tls_.cache);
   if (!RefillBin(*tls_.cache, cls)) {
-    FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
-    return nullptr;
+    ReclaimBeforeFailing();
+    if (!RefillBin(*tls_.cache, cls)) {
+      FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
+      return nullptr;
+    }
   }
   return Allocate(size);
 }
@@ -358,6 +392,8 @@ bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
 }
 
 uint32_t Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
+  HonorFlushRequest(cache);  // may empty the list: then there is nothing to move
+  if (LoadRelaxed(cache.bins[cls].xcount) == 0) return 0;
   const Segment& seg = *segment_;
   Bin& bin = cache.bins[cls];
   BinCold& cold = cache.cold[cls];
@@ -391,8 +427,11 @@ void* Heap::AllocateUncached(uint32_t cls, size_t size) {
   // is returned loses that one block until the arena is reset (bounded, rare).
   uint64_t b = 0;
   if (TakeBlocks(*segment_, cls, 1, segment_->central(cls).transit, &b) == 0) {
-    FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
-    return nullptr;
+    ReclaimBeforeFailing();
+    if (TakeBlocks(*segment_, cls, 1, segment_->central(cls).transit, &b) == 0) {
+      FetchAddRelaxed(segment_->header().counters.xfailed_allocs, uint64_t{1});
+      return nullptr;
+    }
   }
   ClassCentral& c = segment_->central(cls);
   FetchAddRelaxed(c.xnmalloc, uint64_t{1});
@@ -404,9 +443,14 @@ void* Heap::AllocateUncached(uint32_t cls, size_t size) {
 
 void* Heap::AllocateLarge(size_t size) {
   const uint64_t pages = (uint64_t{size} >> kPageShift) + ((size & (kPageSize - 1)) != 0);
-  const uint32_t start = pages > segment_->data_pages()
-                             ? kNoRun
-                             : AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
+  uint32_t start = kNoRun;
+  if (pages <= segment_->data_pages()) {
+    start = AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
+    if (start == kNoRun) {
+      ReclaimBeforeFailing();
+      start = AllocRun(*segment_, static_cast<uint32_t>(pages), kPageLarge, 0);
+    }
+  }
   ArenaCounters& k = segment_->header().counters;
   if (start == kNoRun) {
     FetchAddRelaxed(k.xfailed_allocs, uint64_t{1});

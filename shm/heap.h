@@ -74,6 +74,14 @@ class Heap {
        const AttachOptions& options);
   ThreadCache* ClaimCache();
   void ReleaseCache(ThreadCache* cache);
+  // Returns every block `cache` holds (lists and spares) to the slabs; the record stays.
+  void ReturnCachedBlocks(ThreadCache& cache);
+  // Slow paths only: flushes the cache when a reclaim has asked every cache to
+  // (ReclaimState::xepoch differs from the cache's xflush_seen: reclaim.h).
+  void HonorFlushRequest(ThreadCache& cache);
+  // Before an allocation fails: flushes this thread's cache, drains the arena's rings and
+  // empty slabs (ReclaimCentral) and asks every other cache to flush; the caller retries.
+  void ReclaimBeforeFailing();
   // Adds what this process did through `cache` to its ProcRecord::outside, before the
   // record is given back (attribution outlives the thread: client_stats.h).
   void RetireFigures(ThreadCache& cache);

@@ -270,6 +270,17 @@ struct alignas(kCacheLine) PurgerRecord {
   Transit transit;
 };
 
+// Reclaim before failing (reclaim.h): an allocation that would return NULL first takes
+// back what the arena holds centrally, one process at a time under `mutex` (robust; it
+// guards no data, only who drains: each step of a drain is crash-safe by itself).
+//   xepoch: central reclaims completed; only grows. A thread cache whose xflush_seen
+//           differs returns every block it holds to the slabs on its next slow path
+//           (the request to live processes' caches to give back what they hoard).
+struct ReclaimState {
+  RobustMutex mutex;
+  std::atomic<uint64_t> xepoch;
+};
+
 struct SegmentHeader {
   std::atomic<uint64_t> xmagic;  // kMagic, published last by the creator
   uint32_t layout_version;
@@ -285,6 +296,7 @@ struct SegmentHeader {
   alignas(kCacheLine) PoolSlot pools[kMaxPools];
   alignas(kCacheLine) GenerationState generation;
   PurgerRecord purgers[kMaxPurgers];
+  alignas(kCacheLine) ReclaimState reclaim;
 };
 static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 
@@ -387,9 +399,12 @@ inline constexpr uint32_t CacheOwnerOf(uint32_t proc) { return proc + 2; }
 // bases). INVARIANT once the claim is complete: xbase_attach_ns == the owner's
 // attach_unix_ns, and base[c] <= the counters of class c (they only grow). Until then the
 // record still carries the previous claim's stamp: its owner has done nothing through it.
+//   xflush_seen: the ReclaimState::xepoch this cache last honoured (owner only; taken at
+//   claim). The owner checks it on its slow paths only, never on the fast path.
 struct alignas(kCacheLine) ThreadCache {
   std::atomic<uint64_t> xtid;
   Transit transit;
+  std::atomic<uint64_t> xflush_seen;
   alignas(kCacheLine) Bin bins[kNumClasses];
   BinCold cold[kNumClasses];
   std::atomic<uint64_t> xbase_attach_ns;

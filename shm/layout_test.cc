@@ -161,7 +161,7 @@ TEST(Layout, PoolSlot) {
 }
 
 TEST(Layout, SegmentHeader) {
-  SHMPOOL_PIN_SIZE(SegmentHeader, 3456, 64);
+  SHMPOOL_PIN_SIZE(SegmentHeader, 3520, 64);
   SHMPOOL_PIN_FIELD(SegmentHeader, xmagic, 0);
   SHMPOOL_PIN_FIELD(SegmentHeader, layout_version, 8);
   SHMPOOL_PIN_FIELD(SegmentHeader, header_bytes, 12);
@@ -176,6 +176,7 @@ TEST(Layout, SegmentHeader) {
   SHMPOOL_PIN_FIELD(SegmentHeader, pools, 1088);
   SHMPOOL_PIN_FIELD(SegmentHeader, generation, 3136);
   SHMPOOL_PIN_FIELD(SegmentHeader, purgers, 3200);
+  SHMPOOL_PIN_FIELD(SegmentHeader, reclaim, 3456);
   SHMPOOL_PIN_SIZE(GenerationState, 24, 8);
   SHMPOOL_PIN_FIELD(GenerationState, number, 0);
   SHMPOOL_PIN_FIELD(GenerationState, xretired_by, 8);
@@ -239,6 +240,7 @@ TEST(Layout, ThreadCache) {
   SHMPOOL_PIN_SIZE(ThreadCache, 3072, 64);
   SHMPOOL_PIN_FIELD(ThreadCache, xtid, 0);
   SHMPOOL_PIN_FIELD(ThreadCache, transit, 8);
+  SHMPOOL_PIN_FIELD(ThreadCache, xflush_seen, 32);
   SHMPOOL_PIN_FIELD(ThreadCache, bins, 64);
   SHMPOOL_PIN_FIELD(ThreadCache, cold, 1376);
   SHMPOOL_PIN_FIELD(ThreadCache, xbase_attach_ns, 2360);

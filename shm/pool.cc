@@ -11,6 +11,7 @@
 #include "shm/atomics.h"
 #include "shm/check.h"
 #include "shm/page_heap.h"
+#include "shm/reclaim.h"
 
 namespace shmpool::shm {
 namespace {
@@ -199,7 +200,11 @@ absl::StatusOr<uint32_t> CreatePool(const Segment& seg, const PoolSpec& spec) {
   if (slot == kMaxPools)
     return absl::ResourceExhaustedError(absl::StrFormat("the arena has %d pools", kMaxPools));
   PoolSlot& ps = seg.header().pools[slot];
-  const uint32_t start = AllocRun(seg, static_cast<uint32_t>(pages), kPagePool, slot);
+  uint32_t start = AllocRun(seg, static_cast<uint32_t>(pages), kPagePool, slot);
+  if (start == kNoRun) {  // take back what the classes hold centrally first (reclaim.h)
+    ReclaimCentral(seg, nullptr);
+    start = AllocRun(seg, static_cast<uint32_t>(pages), kPagePool, slot);
+  }
   if (start == kNoRun) {
     StoreRelease(ps.xstate, uint32_t{PoolSlot::kFree});
     return absl::ResourceExhaustedError(

@@ -9,6 +9,7 @@
 #include "shm/check.h"
 #include "shm/pool.h"
 #include "shm/proc_identity.h"
+#include "shm/reclaim.h"
 #include "shm/slab_layer.h"
 
 namespace shmpool::shm {
@@ -374,7 +375,9 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index,
 
   ReclaimReport report;
   const uint32_t me = CacheOwnerOf(index);
-  for (uint32_t t = 0; t < seg.geometry().max_thread_caches; ++t) {
+  const uint32_t max_caches = seg.geometry().max_thread_caches;
+  uint32_t last = max_caches;  // the cache record given back after the loop
+  for (uint32_t t = 0; t < max_caches; ++t) {
     if (LoadAcquire(seg.cache_owner(t)) != me) continue;
     if (absl::Status s = SettleTransit(seg, t, seg.cache(t).transit, report); !s.ok()) return s;
     ThreadCache& tc = seg.cache(t);
@@ -382,9 +385,17 @@ absl::StatusOr<ReclaimReport> ReclaimProcess(const Segment& seg, uint32_t index,
     if (LoadRelaxed(tc.transit.xop) == Transit::kToSlabs)
       ReturnClass(seg, tc, LoadRelaxed(tc.transit.xcls), report);
     for (uint32_t c = 1; c < kNumClasses; ++c) ReturnClass(seg, tc, c, report);
-    StoreRelease(seg.cache_owner(t), kCacheFree);  // empty: nothing left to find in it
-    Step();
+    if (last < max_caches) {
+      StoreRelease(seg.cache_owner(last), kCacheFree);  // empty: nothing left to find in it
+      Step();
+    }
+    last = t;
     ++report.caches;
+  }
+  if (last < max_caches) {  // the last-out drain names its steps in this record (reclaim.h)
+    DrainIfLastOut(seg, index, seg.cache(last).transit);
+    StoreRelease(seg.cache_owner(last), kCacheFree);
+    Step();
   }
   // Its caches in every object pool go back whole (pool.h).
   report.pool_objects_returned = ReclaimPoolCaches(seg, index);

@@ -121,6 +121,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(const std::string& path
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count());
   h->heap.mutex.Init();
+  h->reclaim.mutex.Init();
   auto* centrals = reinterpret_cast<ClassCentral*>(static_cast<char*>(base) + s.classes);
   for (uint32_t c = 0; c < kNumClasses; ++c) centrals[c].mutex.Init();
   auto* rings = reinterpret_cast<RingCell*>(static_cast<char*>(base) + s.rings);

@@ -100,6 +100,7 @@ ArenaStats CollectStats(const Segment& seg) {
   const uint64_t run_retained = LoadRelaxed(h.heap.xretained_pages) << kPageShift;
   a.retained = run_retained + (parked_pages << kPageShift);
   a.dirty = a.free_run_bytes - std::min(a.free_run_bytes, run_retained);
+  a.reclaimable = a.cached + a.in_ring + a.free_in_slabs + a.parked;
   a.capacity = g.capacity;
   a.metadata = seg.sections().data;
   a.pool_bytes = PoolBytes(seg);

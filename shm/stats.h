@@ -41,6 +41,12 @@ struct ArenaStats {
   uint64_t in_ring = 0;
   uint64_t free_in_slabs = 0;
   uint64_t parked = 0;  // free blocks inside slabs on purged pages
+  // Free blocks a reclaim before failing can take back (reclaim.h): cached + in_ring +
+  // free_in_slabs + parked. Each block goes home to its slab, and a slab whose blocks are
+  // all free goes back to the page heap for any size; so it bounds what a NULL could still
+  // have found. Cached bytes come back only when their owners pass a slow path (or die and
+  // are reclaimed).
+  uint64_t reclaimable = 0;
   uint64_t free_run_bytes = 0;
   uint64_t retained = 0;  // purged, reusable: free-run pages and parked slab pages
   uint64_t dirty = 0;     // free page runs still backed: free_run_bytes - retained

@@ -67,8 +67,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Attach(const std::string& endpoi
         internal::Mapping{static_cast<int32_t>(cur.heap->proc_index()), cur.generation},
         [raw = c.get()](uint64_t generation) { return raw->Follow(generation); });
     if (st.ok()) return c;
-    // FAILED_PRECONDITION: the arena was reset (or deleted) since AttachArena; attach again.
-    if (!absl::IsFailedPrecondition(st) || attempt == kAttachAttempts) return st;
+    // FAILED_PRECONDITION: the arena was reset (or deleted) since AttachArena; UNAVAILABLE:
+    // the daemon went away in between (its session died with it). Attach again: the next
+    // DaemonLink::Attach waits for a restarted daemon up to the attach timeout.
+    if (!(absl::IsFailedPrecondition(st) || absl::IsUnavailable(st)) || attempt == kAttachAttempts)
+      return st;
   }
 }
 

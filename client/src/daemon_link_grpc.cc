@@ -207,14 +207,19 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
   impl->channel = DaemonChannel(impl->endpoint);
   // A daemon that restarts (an upgrade, a crash) is waited for, as gRPC's wait-for-ready
   // does, up to the attach timeout.
-  if (wait->count() > 0 &&
-      !impl->channel->WaitForConnected(std::chrono::system_clock::now() + *wait))
+  // A daemon killed while the attach call is under way is waited for the same way.
+  const auto deadline = std::chrono::system_clock::now() + *wait;
+  if (wait->count() > 0 && !impl->channel->WaitForConnected(deadline))
     return absl::UnavailableError(
         absl::StrFormat("no shmpool daemon answered at %s within %d ms (SHMPOOL_ATTACH_TIMEOUT_MS)",
                         impl->endpoint, wait->count()));
   impl->sessions = v1::SessionService::NewStub(impl->channel);
   impl->arenas = v1::ArenaService::NewStub(impl->channel);
-  if (absl::Status st = impl->AttachRpc(wait->count() > 0); !st.ok()) return st;
+  absl::Status st = impl->AttachRpc(wait->count() > 0);
+  while (absl::IsUnavailable(st) && wait->count() > 0 &&
+         std::chrono::system_clock::now() < deadline && impl->channel->WaitForConnected(deadline))
+    st = impl->AttachRpc(true);
+  if (!st.ok()) return st;
   return std::unique_ptr<DaemonLink>(new DaemonLink(std::move(impl)));
 }
 

@@ -49,11 +49,12 @@ struct ChildLog {
   std::atomic<uint32_t> pid;
   std::atomic<uint32_t> intent;
   std::atomic<uint32_t> intent_slot;
-  std::atomic<uint64_t> intent_size;  // what a kMalloc intent asks for
-  std::atomic<uint32_t> attached;     // 1 once attach succeeded
-  std::atomic<uint64_t> ops;          // malloc + free + put + take done
-  std::atomic<uint64_t> failed;       // malloc that returned NULL
-  std::atomic<uint64_t> corrupt;      // tags found overwritten
+  std::atomic<uint64_t> intent_size;      // what a kMalloc intent asks for
+  std::atomic<uint32_t> attached;         // 1 once attach succeeded
+  std::atomic<uint64_t> ops;              // malloc + free + put + take done
+  std::atomic<uint64_t> failed;           // malloc that returned NULL
+  std::atomic<uint64_t> corrupt;          // tags found overwritten
+  std::atomic<uint64_t> failed_attaches;  // attach calls that returned an error
   HeldEntry held[kHeld];
 };
 
