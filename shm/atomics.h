@@ -42,6 +42,25 @@ inline void StoreRelease(std::atomic<T>& a, T v) {
 // argument depends only on the order in which the stores were emitted: this fence costs no
 // instruction. (A release store orders the stores before it; this orders one after.)
 inline void KeepStoreOrder() { std::atomic_signal_fence(std::memory_order_release); }
+// Fences between plain loads (AcquireFence: the loads before it happen before the loads
+// after it) or stores (ReleaseFence: the stores before it before the stores after it), for
+// the consistent reads of records that are written field by field. TSan models no fence
+// (GCC warns, -Wtsan); a TSan build keeps the compiler's order only, which is all x86's
+// hardware needs for load-load and store-store order (TSan runs on x86 here).
+inline void AcquireFence() {
+#if defined(__SANITIZE_THREAD__)
+  std::atomic_signal_fence(std::memory_order_acquire);
+#else
+  std::atomic_thread_fence(std::memory_order_acquire);
+#endif
+}
+inline void ReleaseFence() {
+#if defined(__SANITIZE_THREAD__)
+  std::atomic_signal_fence(std::memory_order_release);
+#else
+  std::atomic_thread_fence(std::memory_order_release);
+#endif
+}
 template <typename T>
 inline void BumpOwned(std::atomic<T>& a, T delta) {
   a.store(a.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);

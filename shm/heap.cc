@@ -142,7 +142,7 @@ absl::StatusOr<std::unique_ptr<Heap>> Heap::Attach(std::shared_ptr<Segment> segm
     if (!CasStrongAcqRel(rec.xword, word, claim)) continue;
     // The identity's stores stay after the claim for a reader that checks the word again
     // after reading them (recovery.h: ReadProcRecord).
-    std::atomic_thread_fence(std::memory_order_release);
+    ReleaseFence();
     if (attach_claim_hook) attach_claim_hook();
     rec.pid = self.pid;
     rec.start_time = self.start_time;

@@ -97,7 +97,7 @@ class Heap {
   void ReportBadFree(const void* p, const char* what) const;
   // Whether a page's `entry` still holds `e`, read after every earlier load.
   static bool SameEntry(const std::atomic<uint64_t>& entry, uint64_t e) {
-    std::atomic_thread_fence(std::memory_order_acquire);
+    AcquireFence();
     return LoadRelaxed(entry) == e;
   }
   // Pages below the page heap's frontier: the only ones whose page-map entries are backed.

@@ -4,24 +4,13 @@
 
 #include "shm/atomics.h"
 #include "shm/page_heap.h"
+#include "shm/purger_claim.h"
 #include "shm/recovery.h"
 #include "shm/slab_layer.h"
 #include "shm/transfer_ring.h"
 
 namespace shmpool::shm {
 namespace {
-
-// A free purger record, now owned by this process; nullptr when every record is held (those
-// purges drain the rings) or this process's identity cannot be told.
-PurgerRecord* ClaimPurgerRecord(const Segment& seg) {
-  const absl::StatusOr<uint64_t> me = PurgerOwnerOfSelf();
-  if (!me.ok()) return nullptr;
-  for (PurgerRecord& rec : seg.header().purgers) {
-    uint64_t free = 0;
-    if (LoadRelaxed(rec.xowner) == 0 && CasStrongAcqRel(rec.xowner, free, *me)) return &rec;
-  }
-  return nullptr;
-}
 
 // The Transit names nothing: the op store commits.
 void ClearTransit(Transit& t) {
@@ -57,22 +46,11 @@ PurgeResult Purge(const Segment& seg, PurgeReason reason) {
   // A dead purger's claimed cell holds up its ring: finish its step first (Unavailable: a
   // later purge or the daemon's audit does).
   (void)ReclaimDeadPurgers(seg);
-  // The record goes back when its Transit names nothing: at the end, or when a SegmentFault
-  // (shm/untrusted.h) unwinds between two ring steps. One that names a batch when a fault
-  // unwinds stays claimed, as a dead purger's would be, until a daemon that outlives this
-  // process settles it (ReclaimDeadPurgers) or the arena is reset.
-  struct Claim {
-    PurgerRecord* rec;
-    ~Claim() {
-      if (rec != nullptr && LoadAcquire(rec->transit.xop) == Transit::kNone)
-        StoreRelease(rec->xowner, uint64_t{0});
-    }
-  };
   uint64_t parked_pages = 0;
   {
-    const Claim claim{ClaimPurgerRecord(seg)};
+    const PurgerClaim claim(seg);
     for (uint32_t c = 1; c < kNumClasses; ++c) {
-      if (claim.rec != nullptr) DrainRing(seg, c, claim.rec->transit);
+      if (claim.transit() != nullptr) DrainRing(seg, c, *claim.transit());
       ReleaseEmptySlabs(seg, c);
       parked_pages += ParkFreePages(seg, c);
     }

@@ -28,9 +28,10 @@
 // EOWNERDEAD, and the next drainer marks it consistent and drains from scratch. Each pop
 // is named by the `pop` Transit from before its ring position is claimed until the batch
 // is home (transfer_ring.h), and each return by `ret` under the class mutex
-// (slab_layer.h): with a thread cache's record for both, recovery of a dead drainer
-// finishes the step (recovery.h); with a private `pop` (threads without a cache, pool creation)
-// one batch popped and not yet under the class mutex is lost until the arena is reset.
+// (slab_layer.h): the caller's thread-cache record names both, or, for a caller without
+// one (a thread without a cache, a pool creation), a purger record (purger_claim.h), so
+// recovery of a dead drainer finishes the step (recovery.h) and a live drainer's claim
+// on a ring cell is seen by every reclaim.
 #pragma once
 
 #include <cstdint>
@@ -47,8 +48,8 @@ uint64_t DrainClass(const Segment& seg, uint32_t cls, Transit& pop, Transit& ret
 
 // Drains every class (DrainClass) unless another drain completed while this one waited for
 // the mutex, and asks every cache to flush (bumps xepoch). `own`: the caller's thread-cache
-// record, which names its pops and returns; nullptr: a private pop record and the class's
-// shared one. Returns the epoch after the drain.
+// record, which names its pops and returns; nullptr: a purger record names them (with
+// none free, only empty slabs are released). Returns the epoch after the drain.
 uint64_t ReclaimCentral(const Segment& seg, Transit* own);
 
 // The last process out: ReclaimCentral(seg, &own) when every process record but `index`

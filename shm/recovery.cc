@@ -319,7 +319,7 @@ bool ReadProcRecord(const Segment& seg, uint32_t index, uint64_t* word, ProcIden
     const uint64_t before = LoadAcquire(rec.xword);
     *id = ProcIdentity{rec.pid, rec.start_time};
     if (verdict_hook != nullptr) verdict_hook();
-    std::atomic_thread_fence(std::memory_order_acquire);  // the identity is read before
+    AcquireFence();  // the identity is read before
     if (LoadRelaxed(rec.xword) == before) {
       *word = before;
       return true;
