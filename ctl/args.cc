@@ -11,7 +11,8 @@ const std::set<std::string> kValueOptions = {
     "endpoint", "capacity",   "quota",   "owner",  "group",       "max-procs", "max-thread-caches",
     "interval", "iterations", "output",  "cells",  "object-size", "count",     "align",
     "headroom", "shm-dir",    "timeout", "tls-ca", "tls-cert",    "tls-key"};
-const std::set<std::string> kSwitches = {"json", "all", "help", "cache-line-pad", "force"};
+const std::set<std::string> kSwitches = {"json",           "all",   "help",
+                                         "cache-line-pad", "force", "version"};
 
 }  // namespace
 
@@ -26,6 +27,10 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
   bool options_done = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (!options_done && arg == "-h") {
+      a.options["help"] = "";
+      continue;
+    }
     if (options_done || arg.size() < 2 || arg.compare(0, 2, "--") != 0 || arg == "-") {
       a.words.push_back(arg);
       continue;

@@ -1,6 +1,6 @@
 // Args: shmpoolctl's command line, split into positional words and --options.
 // "--name value" and "--name=value" take a value when the option is declared as taking one
-// (kValueOptions in args.cc); others are switches. "--" ends the options.
+// (kValueOptions in args.cc); others are switches. "-h" is --help. "--" ends the options.
 #pragma once
 
 #include <map>

@@ -283,7 +283,7 @@ int Purge(const Args& args, v1::ArenaService::Stub& stub) {
 // The doctor: the checks of ctl/doctor.h over one arena's stats and pools, or every
 // arena's.
 int Doctor(const Args& args, const std::shared_ptr<grpc::Channel>& channel) {
-  if (args.words.size() > 2) return Usage("doctor [NAME]");
+  if (args.words.size() > 2) return Usage("doctor [NAME] [--json]");
   auto stats = v1::StatsService::NewStub(channel);
   v1::GetStatsResponse resp;
   if (grpc::Status st = FetchStats(args, *stats, &resp); !st.ok()) return Failed(st);
@@ -294,7 +294,10 @@ int Doctor(const Args& args, const std::shared_ptr<grpc::Channel>& channel) {
   grpc::ClientContext ctx;
   Prepare(ctx);
   if (grpc::Status st = pool_stub->ListPools(&ctx, req, &pools); !st.ok()) return Failed(st);
-  std::cout << PrintableLines(DoctorReport(resp, pools));
+  if (args.Has("json"))
+    std::cout << DoctorJson(resp, pools) << "\n";
+  else
+    std::cout << PrintableLines(DoctorReport(resp, pools));
   return kExitOk;
 }
 

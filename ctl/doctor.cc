@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "ctl/json.h"
 #include "proto/api/size.h"
 
 namespace shmpool::ctl {
@@ -186,7 +188,18 @@ void PoolSize(const v1::Pool& p, const DoctorThresholds& t, std::vector<Finding>
 }
 
 const char* SeverityName(Finding::Severity s) {
-  return s == Finding::kCritical ? "CRITICAL" : s == Finding::kWarning ? "WARNING" : "INFO";
+  return s == Finding::kCritical ? "critical" : s == Finding::kWarning ? "warning" : "info";
+}
+
+// The findings of arena `s`, its pools' (those of `pools` under it) after its own.
+std::vector<Finding> ArenaFindings(const v1::ArenaStats& s, const v1::ListPoolsResponse& pools,
+                                   const DoctorThresholds& t) {
+  std::vector<v1::Pool> mine;
+  for (const v1::Pool& p : pools.pools())
+    if (p.name().rfind(s.name() + "/pools/", 0) == 0) mine.push_back(p);
+  std::vector<Finding> f = Diagnose(s, t);
+  for (Finding& x : DiagnosePools(mine, t)) f.push_back(std::move(x));
+  return f;
 }
 
 }  // namespace
@@ -238,16 +251,31 @@ std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsR
     absl::StrAppendFormat(&out, "arena %s: %s allocated, %s active, %s resident of %s\n",
                           IdOf(s.name()), FormatSize(s.allocated()), FormatSize(s.active()),
                           FormatSize(s.resident()), FormatSize(s.capacity()));
-    std::vector<v1::Pool> mine;
-    for (const v1::Pool& p : pools.pools())
-      if (p.name().rfind(s.name() + "/pools/", 0) == 0) mine.push_back(p);
-    std::vector<Finding> f = Diagnose(s, t);
-    for (Finding& x : DiagnosePools(mine, t)) f.push_back(std::move(x));
+    const std::vector<Finding> f = ArenaFindings(s, pools, t);
     if (f.empty()) out += "  Nothing to report: memory use looks healthy.\n";
     for (const Finding& x : f)
-      absl::StrAppendFormat(&out, "  %s: %s\n", SeverityName(x.severity), x.text);
+      absl::StrAppendFormat(&out, "  %s: %s\n", absl::AsciiStrToUpper(SeverityName(x.severity)),
+                            x.text);
   }
   return out;
+}
+
+std::string DoctorJson(const v1::GetStatsResponse& stats, const v1::ListPoolsResponse& pools,
+                       const DoctorThresholds& t) {
+  std::vector<std::string> arenas;
+  for (const v1::ArenaStats& s : stats.arenas()) {
+    std::vector<std::string> findings;
+    for (const Finding& x : ArenaFindings(s, pools, t))
+      findings.push_back(absl::StrFormat("{\"severity\":\"%s\",\"code\":%s,\"message\":%s}",
+                                         SeverityName(x.severity), JsonString(x.check),
+                                         JsonString(x.text)));
+    arenas.push_back(absl::StrFormat(
+        "{\"name\":%s,\"allocated\":%d,\"active\":%d,\"resident\":%d,\"capacity\":%d,"
+        "\"findings\":[%s]}",
+        JsonString(s.name()), s.allocated(), s.active(), s.resident(), s.capacity(),
+        absl::StrJoin(findings, ",")));
+  }
+  return absl::StrCat("{\"arenas\":[", absl::StrJoin(arenas, ","), "]}");
 }
 
 }  // namespace shmpool::ctl

@@ -45,7 +45,7 @@ struct DoctorThresholds {
 struct Finding {
   enum Severity { kInfo, kWarning, kCritical };
   Severity severity = kInfo;
-  std::string check;  // a short name: "fragmentation", "quota", ...
+  std::string check;  // a short name: "fragmentation", "quota", ... (its JSON "code")
   std::string text;   // what is wrong and what to do, with the numbers
 };
 
@@ -64,5 +64,13 @@ std::vector<Finding> DiagnosePools(const std::vector<v1::Pool>& pools,
 // (`pools`: every pool of those arenas) after its own.
 std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsResponse& pools = {},
                          const DoctorThresholds& t = {});
+
+// The same findings for `shmpoolctl doctor --json`: one JSON object
+//   {"arenas":[{"name":..., "allocated":N, "active":N, "resident":N, "capacity":N,
+//               "findings":[{"severity":"critical|warning|info", "code":CHECK,
+//                            "message":TEXT}, ...]}, ...]}
+// with each arena's findings in the report's order (an empty array when all is well).
+std::string DoctorJson(const v1::GetStatsResponse& stats, const v1::ListPoolsResponse& pools = {},
+                       const DoctorThresholds& t = {});
 
 }  // namespace shmpool::ctl

@@ -232,5 +232,22 @@ TEST(Doctor, PoolThatRanDryNamesItsHolders) {
   EXPECT_EQ(report.find("arenas/b/pools/other"), std::string::npos) << report;
 }
 
+TEST(Doctor, JsonHasEachArenaWithItsFindings) {
+  v1::GetStatsResponse r;
+  *r.add_arenas() = Healthy();
+  v1::ArenaStats* evil = r.add_arenas();
+  evil->set_name("arenas/evil");
+  evil->mutable_quarantine()->set_kind("bus_error");
+  evil->mutable_quarantine()->set_reason("a \"cut\" segment");
+  EXPECT_EQ(DoctorJson(r),
+            "{\"arenas\":[{\"name\":\"arenas/a\",\"allocated\":104857600,\"active\":115343360,"
+            "\"resident\":117440512,\"capacity\":1073741824,\"findings\":[]},"
+            "{\"name\":\"arenas/evil\",\"allocated\":0,\"active\":0,\"resident\":0,"
+            "\"capacity\":0,\"findings\":[{\"severity\":\"critical\",\"code\":\"quarantined\","
+            "\"message\":\"the arena is quarantined (bus_error): a \\\"cut\\\" segment. The daemon "
+            "no longer reads its segment; `shmpoolctl arena reset evil` gives it a fresh, empty "
+            "generation (or delete it).\"}]}]}");
+}
+
 }  // namespace
 }  // namespace shmpool::ctl

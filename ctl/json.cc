@@ -122,4 +122,10 @@ std::string ToJson(const Message& message) {
   return out;
 }
 
+std::string JsonString(const std::string& s) {
+  std::string out;
+  AppendString(out, s);
+  return out;
+}
+
 }  // namespace shmpool::ctl

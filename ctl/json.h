@@ -14,4 +14,7 @@ namespace shmpool::ctl {
 
 std::string ToJson(const google::protobuf::Message& message);
 
+// `s` as a JSON string literal, quotes included.
+std::string JsonString(const std::string& s);
+
 }  // namespace shmpool::ctl

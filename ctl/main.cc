@@ -16,6 +16,7 @@ namespace {
 
 constexpr const char* kHelp =
     R"(usage: shmpoolctl [--endpoint E] [--timeout D] [--tls-ca F ...] COMMAND [--json]
+       shmpoolctl -h|--help|--version
 
 commands:
   arena create NAME --capacity SIZE [--quota SIZE] [--owner USER|UID] [--group GROUP|GID]
@@ -48,7 +49,8 @@ commands:
   --tls-ca F     TCP endpoints with TLS: the CA (PEM) that signed the daemon's certificate;
   --tls-cert F   with the client certificate (PEM) and its key that the daemon requires
   --tls-key F    (its [tls] ca_file must have signed them). Unix sockets need none of this
-  --json         print one JSON document on stdout instead of tables
+  --json         print one JSON document on stdout instead of tables (top: one per update,
+                 a line each; map: not with --output)
 SIZE: bytes, or with a unit: 4096, 64MiB, 1GiB, 512K.
 Strings that clients set (client names, pool holders) are printed with control characters
 and other unprintable bytes as \xNN (a backslash as \\); --json escapes them the JSON way.
@@ -97,6 +99,10 @@ int main(int argc, char** argv) {
   }
   if (args->Has("help") || (args->words.size() == 1 && args->words[0] == "help")) {
     std::cout << kHelp;
+    return shmpool::ctl::kExitOk;
+  }
+  if (args->Has("version")) {
+    std::cout << "shmpoolctl " SHMPOOL_VERSION "\n";
     return shmpool::ctl::kExitOk;
   }
   const absl::StatusOr<std::string> text =

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ctl/commands.h"
+#include "ctl/json.h"
 #include "ctl/printable.h"
 #include "ctl/rpc_common.h"
 #include "proto/api/names.h"
@@ -163,7 +164,7 @@ std::string MapSvg(const v1::SegmentMap& m) {
 
 int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   if (args.words.size() != 2) {
-    std::cerr << "shmpoolctl: map ARENA [--cells N] [--output FILE.svg|FILE.png]\n";
+    std::cerr << "shmpoolctl: map ARENA [--cells N] [--output FILE.svg|FILE.png | --json]\n";
     return kExitUsage;
   }
   v1::GetSegmentMapRequest req;
@@ -175,12 +176,21 @@ int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel) {
     return kExitUsage;
   }
   req.set_cells(cells);
+  const std::optional<std::string> output = args.Get("output");
+  if (output && args.Has("json")) {
+    std::cerr << "shmpoolctl: map: --json prints the map on stdout and --output writes it to a "
+                 "file: give one of them\n";
+    return kExitUsage;
+  }
   auto stub = v1::StatsService::NewStub(channel);
   v1::SegmentMap map;
   grpc::ClientContext ctx;
   Prepare(ctx);
   if (grpc::Status st = stub->GetSegmentMap(&ctx, req, &map); !st.ok()) return Failed(st);
-  const std::optional<std::string> output = args.Get("output");
+  if (args.Has("json")) {
+    std::cout << ToJson(map) << "\n";
+    return kExitOk;
+  }
   if (!output) {
     std::cout << MapText(map, isatty(STDOUT_FILENO));
     return kExitOk;

@@ -1,10 +1,11 @@
-// `shmpoolctl map ARENA [--cells N] [--output FILE.svg|FILE.png]`: a heat map of the
+// `shmpoolctl map ARENA [--cells N] [--output FILE.svg|FILE.png | --json]`: a heat map of the
 // arena's data pages from GetSegmentMap. Each cell is a span of pages drawn by the state
 // most of its pages are in (full, partial, empty slab, large, free, purged, unused); a
 // partial cell's shade says how full its slabs are. In the terminal: one character per
 // cell, 64 per row, coloured when stdout is a terminal, with a legend and the totals. With
 // --output, an SVG file (or PNG through rsvg-convert, when librsvg2-bin is installed,
-// started with posix_spawnp and the file names as its arguments: no shell).
+// started with posix_spawnp and the file names as its arguments: no shell). With --json
+// (not with --output): the map message as one JSON object, its cells included.
 #pragma once
 
 #include <memory>

@@ -99,7 +99,10 @@ int PoolDelete(const Args& args, v1::PoolService::Stub& stub) {
   grpc::ClientContext ctx;
   Prepare(ctx);
   if (grpc::Status st = stub.DeletePool(&ctx, req, &resp); !st.ok()) return Failed(st);
-  std::cout << "deleted pool " << req.name() << "\n";
+  if (args.Has("json"))
+    std::cout << "{\"name\":" << JsonString(req.name()) << ",\"deleted\":true}\n";
+  else
+    std::cout << "deleted pool " << req.name() << "\n";
   return kExitOk;
 }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ctl/commands.h"
+#include "ctl/json.h"
 #include "ctl/table.h"
 #include "proto/api/names.h"
 #include "proto/api/size.h"
@@ -111,18 +112,6 @@ SegmentInfo Inspect(const std::string& path) {
   return info;
 }
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20)
-      out += absl::StrFormat("\\u%04x", c);
-    else
-      out += c;
-  }
-  return out + "\"";
-}
-
 int List(const Args& args) {
   const std::string dir = args.Get("shm-dir").value_or(kDefaultShmDir);
   DIR* d = opendir(dir.c_str());
@@ -198,6 +187,11 @@ int Remove(const Args& args) {
     return kExitFailed;
   }
   if (!retired) unlink((path.substr(0, path.size() - 4) + ".meta").c_str());  // its sidecar
+  if (args.Has("json")) {
+    std::cout << absl::StrFormat("{\"path\":%s,\"removed\":true,\"live_pids\":[%s]}\n",
+                                 JsonString(path), absl::StrJoin(info.live_pids, ","));
+    return kExitOk;
+  }
   std::cout << "removed " << path
             << (info.live_pids.empty() ? ""
                                        : absl::StrCat(" (", info.live_pids.size(),
@@ -215,7 +209,7 @@ int SegmentsCommand(const Args& args) {
     if (const int rc = Remove(args); rc != kExitUsage) return rc;
   }
   std::cerr << "shmpoolctl: usage: segments list [--shm-dir DIR] [--json] | segments remove "
-               "PATH [--force]\n(see shmpoolctl --help)\n";
+               "PATH [--force] [--json]\n(see shmpoolctl --help)\n";
   return kExitUsage;
 }
 

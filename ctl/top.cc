@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ctl/commands.h"
+#include "ctl/json.h"
 #include "ctl/rpc_common.h"
 #include "ctl/table.h"
 #include "google/protobuf/util/time_util.h"
@@ -110,7 +111,7 @@ class FrameWatchdog {
 
 int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   if (args.words.size() > 2) {
-    std::cerr << "shmpoolctl: top [NAME] [--interval DURATION] [--iterations N]\n";
+    std::cerr << "shmpoolctl: top [NAME] [--interval DURATION] [--iterations N] [--json]\n";
     return kExitUsage;
   }
   absl::Duration interval = absl::Seconds(1);
@@ -137,13 +138,17 @@ int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   if (Timeout() != absl::InfiniteDuration()) watchdog.emplace(ctx, interval + Timeout());
   auto reader = stub->WatchStats(&ctx, req);
   std::map<std::string, Previous> prev;
-  const bool clear = isatty(STDOUT_FILENO);
+  const bool json = args.Has("json");
+  const bool clear = !json && isatty(STDOUT_FILENO);
   v1::GetStatsResponse resp;
   int64_t n = 0;
   bool done = false;  // every iteration drawn
   while (reader->Read(&resp)) {
     if (watchdog) watchdog->Frame();
-    Draw(resp, prev, clear);
+    if (json)
+      std::cout << ToJson(resp) << std::endl;  // one frame per line, as it comes
+    else
+      Draw(resp, prev, clear);
     if (iterations > 0 && ++n >= iterations) {
       done = true;
       ctx.TryCancel();

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # shmpoolctl end to end: exit codes (0 ok, 1 refused by the daemon, 2 usage), the daemon's
 # messages on stderr, and --json output that parses as one JSON document.
-# Usage: shmpoolctl_test.sh SHMPOOLD SHMPOOLCTL WORKER
+# Usage: shmpoolctl_test.sh SHMPOOLD SHMPOOLCTL WORKER VERSION
 set -uo pipefail
-shmpoold=$1 ctl=$2 worker=$3
+shmpoold=$1 ctl=$2 worker=$3 version=$4
 work=$(mktemp -d /tmp/shmpoolctl-test.XXXXXX)
 shm=$(mktemp -d /dev/shm/shmpoolctl-test.XXXXXX)
 ep=unix:$work/d.sock
@@ -25,7 +25,7 @@ expect() {
 # json EXPR: evaluates a python expression over the JSON document in $out (as d).
 json() {
   python3 -c "import json,sys; d=json.loads(sys.stdin.read()); sys.exit(0 if ($1) else 1)" \
-    <<<"$out" || fail "json check '$1' on: $out"
+    <<<"$out" 2>/dev/null || fail "json check '$1' on: $out"
 }
 contains() { [[ $2 == *"$1"* ]] || fail "'$1' not in: $2"; }
 
@@ -102,6 +102,32 @@ done
 json 'd["retired_segments"] == []'
 expect 0 arena reset t1
 contains "to generation 2" "$out"
+# Every command that prints honours --json (doctor, map, top: one object per frame) or
+# refuses it with exit 2.
+expect 0 pool create default idle --object-size 4096 --count 512 --json
+json 'd["count"] == 512'
+expect 0 doctor default --json
+json 'd["arenas"][0]["name"] == "arenas/default"'
+json 'any(f["severity"] == "info" and f["code"] == "pool_size" and "never been used" in f["message"] for f in d["arenas"][0]["findings"])'
+expect 0 doctor --json
+json 'len(d["arenas"]) == 2 and all(set(f) == {"severity", "code", "message"} for a in d["arenas"] for f in a["findings"])'
+expect 0 pool delete default idle --json
+json 'd["name"] == "arenas/default/pools/idle" and d["deleted"] is True'
+expect 0 map t1 --cells 16 --json
+json 'd["name"] == "arenas/t1" and len(d["cells"]) == 16 and d["pages"] > 0'
+expect 2 map t1 --json --output "$work/m.svg"
+contains "--json" "$err"
+[[ ! -e $work/m.svg ]] || fail "map --json --output wrote $work/m.svg"
+expect 0 top --interval 100ms --iterations 2 --json
+[[ $(wc -l <<<"$out") == 2 ]] || fail "top --json: want 2 lines, got: $out"
+while read -r frame; do
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if len(d["arenas"]) == 2 and "read_time" in d else 1)' "$frame" 2>/dev/null ||
+    fail "top --json frame: $frame"
+done <<<"$out"
+[[ $out != *$'\033'* ]] || fail "top --json drew escape sequences: $out"
+mkdir "$work/segs" && : >"$work/segs/shmpool.gone.seg"
+expect 0 segments remove "$work/segs/shmpool.gone.seg" --json
+json 'd["path"].endswith("/shmpool.gone.seg") and d["removed"] is True and d["live_pids"] == []'
 expect 0 arena delete t1 --json
 json 'd["deleted"] is True'
 expect 1 stats t1
@@ -110,6 +136,10 @@ expect 2 frobnicate
 expect 2 arena list --bogus
 expect 0 --help
 contains "arena create" "$out"
+expect 0 -h
+contains "arena create" "$out"
+expect 0 --version
+[[ $out == "shmpoolctl $version" ]] || fail "--version printed: $out"
 out=$("$ctl" --endpoint unix:$work/none.sock arena list 2>&1)
 [[ $? == 1 && $out == *UNAVAILABLE* ]] || fail "unreachable daemon: $out"
 
