@@ -3,15 +3,20 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "proto/api/size.h"
 #include "server/config.h"
 #include "server/daemon.h"
@@ -36,11 +41,47 @@ ABSL_FLAG(int64_t, decay_ms, -2,
 ABSL_FLAG(std::string, memory_limit, "",
           "purge in the background when the arenas' resident bytes exceed SIZE (e.g. 8GiB)");
 
+namespace {
+
+constexpr const char* kUsage =
+    "usage: shmpoold [--config FILE] [--listen unix:PATH|HOST:PORT] [--shm-dir DIR] ...\n"
+    "       shmpoold -h|--help|--version\n"
+    "Serves shared-memory arenas. With no arguments: one arena 'default' of 1 GiB in "
+    "/dev/shm/shmpool on the default socket. SIGTERM or SIGINT stops it; SIGHUP is logged and "
+    "ignored (no reload: restart to apply configuration changes).";
+
+// The usage and every flag defined in this file (the daemon's own, not the libraries'),
+// spelled with '-' as operators type them, with its help (which names its default).
+void PrintHelp() {
+  std::vector<absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags())
+    if (absl::EndsWith(flag->Filename(), "server/main.cc")) flags.push_back(flag);
+  std::sort(flags.begin(), flags.end(),
+            [](const absl::CommandLineFlag* a, const absl::CommandLineFlag* b) {
+              return a->Name() < b->Name();
+            });
+  std::cout << kUsage << "\n\nflags:\n";
+  for (const absl::CommandLineFlag* f : flags)
+    std::cout << "  --" << absl::StrReplaceAll(f->Name(), {{"_", "-"}}) << "  " << f->Help()
+              << "\n";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "shmpoold [--config FILE] [--listen unix:PATH|HOST:PORT] [--shm-dir DIR]\n"
-      "Serves shared-memory arenas. With no arguments: one arena 'default' of 1 GiB in "
-      "/dev/shm/shmpool on the default socket.");
+  absl::SetProgramUsageMessage(kUsage);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "-h" || arg == "--help" || arg == "-help") {
+      PrintHelp();
+      return 0;
+    }
+    if (arg == "--version" || arg == "-version") {
+      std::cout << "shmpoold " SHMPOOL_VERSION "\n";
+      return 0;
+    }
+  }
   // Accept --shm-dir and --metrics-listen (absl spells flags with '_').
   std::vector<std::string> args(argv, argv + argc);
   std::vector<char*> fixed;
@@ -92,6 +133,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -104,8 +146,12 @@ int main(int argc, char** argv) {
   // Every socket is listening and every arena exists: tell systemd (Type=notify). A no-op
   // when not started by systemd ($NOTIFY_SOCKET unset).
   sd_notify(0, "READY=1");
+  // SIGHUP (a closed terminal, or an operator expecting a reload) does not stop the daemon:
+  // it rereads nothing, so it says so.
   int sig = 0;
-  sigwait(&set, &sig);
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+    shmpool::server::LogInfo("sighup").Kv(
+        "note", "configuration reload is not supported; restart to apply changes");
   sd_notify(0, "STOPPING=1");
   shmpool::server::LogInfo("signal").Kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*daemon)->Shutdown();

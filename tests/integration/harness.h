@@ -182,6 +182,11 @@ class TestDaemon {
     return rc;
   }
 
+  // Sends `sig` to the running daemon (a no-op once stopped).
+  void Signal(int sig) {
+    if (daemon_) daemon_->Kill(sig);
+  }
+
   std::string endpoint() const { return "unix:" + socket_; }
   const std::string& socket_path() const { return socket_; }
   const std::string& shm_dir() const { return shm_dir_; }
