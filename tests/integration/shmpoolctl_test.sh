@@ -56,6 +56,8 @@ contains "NOT_FOUND" "$err"
 
 # A client allocates: stats show it; delete is refused while it is attached, reset is not.
 coproc W { "$worker"; }
+# Bash unsets W_PID once the coprocess has exited: keep it for the wait below.
+worker_pid=$W_PID
 echo "attach $ep t1" >&"${W[1]}"
 read -r line <&"${W[0]}"
 [[ $line == ok* ]] || fail "worker attach: $line"
@@ -84,7 +86,7 @@ read -r _ <&"${W[0]}"
 echo "detach" >&"${W[1]}"
 read -r _ <&"${W[0]}"
 echo "exit" >&"${W[1]}"
-wait "$W_PID" 2>/dev/null
+wait "$worker_pid" 2>/dev/null
 
 expect 0 purge t1 --json
 json 'd["arenas"][0]["name"] == "arenas/t1" and d["released_bytes"] >= 0 and "duration" in d'
