@@ -36,6 +36,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/line_commands.h"
+
 namespace {
 
 shmpool_client* client = nullptr;
@@ -183,10 +185,5 @@ std::string Run(const std::string& line) {
 
 int main() {
   std::atexit(FreeAtExit);
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    if (line == "exit") break;
-    std::cout << Run(line) << std::endl;
-  }
-  return 0;
+  return shmpool::testing::ServeLines(Run);
 }

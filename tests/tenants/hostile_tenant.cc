@@ -38,6 +38,8 @@
 #include "shm/segment.h"
 #include "shm/size_class.h"
 
+#include "tests/support/line_commands.h"
+
 namespace {
 
 std::unique_ptr<shmpool::shm::Segment> seg;
@@ -142,11 +144,4 @@ std::string Run(const std::string& line) {
 
 }  // namespace
 
-int main() {
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    if (line == "exit") break;
-    std::cout << Run(line) << std::endl;
-  }
-  return 0;
-}
+int main() { return shmpool::testing::ServeLines(Run); }

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/line_commands.h"
+
 namespace {
 
 shmpool_client* client = nullptr;
@@ -120,11 +122,4 @@ std::string Run(const std::string& line) {
 
 }  // namespace
 
-int main() {
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    if (line == "exit") break;
-    std::cout << Run(line) << std::endl;
-  }
-  return 0;
-}
+int main() { return shmpool::testing::ServeLines(Run); }
