@@ -4,8 +4,8 @@
 // shm::Heap's inline Allocate/Free (what shmpool_bench measures), and through the binary's
 // malloc/free, all in one run under Google Benchmark. One binary per malloc, linked as
 // bench/CMakeLists.txt links shmpool_bench_<malloc>; each checks at startup that its malloc
-// really is that allocator (src/active_allocator.h). user_api_run.sh runs them alternately
-// and prints medians. Workloads (ns per op, from items_per_second):
+// really is the one --malloc=NAME names (src/active_allocator.h). user_api_run.sh runs them
+// alternately and prints medians. Workloads (ns per op, from items_per_second):
 //   pair:  malloc(64), free; one op per pair.
 //   lifo:  1000 x malloc(64), then the frees in reverse order; one op per block.
 //   churn: 10,000 live blocks of 16..1024 B (src/local_workloads.h ChurnOps, fixed seed);
@@ -15,7 +15,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
-#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -132,19 +132,28 @@ void Register(const std::string& backend, B* b) {
 }  // namespace
 }  // namespace shmpool::bench
 
+// --malloc=NAME (glibc, jemalloc, tcmalloc or mimalloc, the one this binary is linked with)
+// first, then Google Benchmark's flags.
 int main(int argc, char** argv) {
   using namespace shmpool::bench;
+  const std::string flag = "--malloc=";
+  if (argc < 2 || std::string(argv[1]).rfind(flag, 0) != 0)
+    Fail("usage: " + std::string(argv[0]) + " --malloc=NAME [benchmark flags]");
+  const std::string name = std::string(argv[1]).substr(flag.size());
+  argv[1] = argv[0];
+  --argc;
+  ++argv;
   std::string evidence;
-  if (!VerifyActiveMalloc(SHMPOOL_BENCH_MALLOC, &evidence))
-    Fail(std::string("this binary's malloc is not ") + SHMPOOL_BENCH_MALLOC + ": " + evidence);
-  fprintf(stderr, "ACTIVE %s %s\n", SHMPOOL_BENCH_MALLOC, evidence.c_str());
+  if (!VerifyActiveMalloc(name, &evidence))
+    Fail("this binary's malloc is not " + name + ": " + evidence);
+  fprintf(stderr, "ACTIVE %s %s\n", name.c_str(), evidence.c_str());
   MallocBackend malloc_backend;
-  Register(SHMPOOL_BENCH_MALLOC, &malloc_backend);
+  Register(name, &malloc_backend);
   // The shmpool backends run in the glibc binary only (their code does not depend on the
   // process's malloc).
   std::unique_ptr<CAbiBackend> c_abi;
   std::unique_ptr<ShmpoolBackend> heap;
-  if (strcmp(SHMPOOL_BENCH_MALLOC, "glibc") == 0) {
+  if (name == "glibc") {
     c_abi = std::make_unique<CAbiBackend>();
     heap = std::make_unique<ShmpoolBackend>(kCapacity);
     Register("shmpool_c_abi", c_abi.get());

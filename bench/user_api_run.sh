@@ -31,7 +31,7 @@ for ((r = 0; r < rounds; ++r)); do
   # Rotate the order of the binaries by one each round.
   for ((i = 0; i < ${#mallocs[@]}; ++i)); do
     m=${mallocs[$(((i + r) % ${#mallocs[@]}))]}
-    "$bin_dir/shmpool_user_api_bench_$m" --benchmark_format=csv \
+    "$bin_dir/shmpool_user_api_bench_$m" --malloc="$m" --benchmark_format=csv \
       --benchmark_min_time="$min_time" --benchmark_enable_random_interleaving=true \
       2>>"$tmp/stderr" | awk -F, -v r="$r" 'NR > 1 { gsub(/"/, "", $1); print r, $1, $7 }' \
       >>"$tmp/results"
