@@ -31,7 +31,7 @@ struct World {
         sessions(64),
         arenas(dir, Limits{.max_arena_capacity = 4 << 20, .max_arenas = 8, .max_sessions = 64},
                &sessions),
-        authz(geteuid(), std::nullopt),
+        authz(geteuid(), std::nullopt, /*remote_authenticated=*/false),
         arena_service(&arenas, &peers, &authz),
         session_service(&arenas, &sessions, &peers, &authz),
         stats_service(&arenas, &sessions, &peers, &authz, &stopping) {
