@@ -6,9 +6,9 @@
 //    takes its default action. One KeyboardMode at a time (the signal handler's state is
 //    global); a no-op unless `fd` is a terminal that reading does not stop this process on
 //    (not a background process group's controlling terminal).
-//  - KeyWatcher: a thread that reads keys from `fd` and calls on_quit once for 'q' or 'Q'. At
-//    end of file or an error it stops reading (a closed stdin does not quit). The destructor
-//    wakes and joins the thread: on_quit is not called after it.
+//  - KeyWatcher: a thread that reads keys from `fd` (none when -1) and calls on_quit once for
+//    'q' or 'Q'. At end of file or an error it stops reading (a closed stdin does not quit).
+//    The destructor wakes and joins the thread: on_quit is not called after it.
 #pragma once
 
 #include <termios.h>

@@ -163,7 +163,10 @@ std::string TopView::Frame(const v1::GetStatsResponse& r, size_t width) {
 
 int RunTop(StatsFeed& feed, const TopScreen& screen, bool json, int64_t iterations) {
   KeyboardMode keyboard(screen.input_fd);
-  KeyWatcher keys(screen.input_fd, [&feed] { feed.Cancel(); });
+  // A terminal top could not take (it runs in the background) is not read: reading it would
+  // stop the process.
+  const bool watch = keyboard.active() || !isatty(screen.input_fd);
+  KeyWatcher keys(watch ? screen.input_fd : -1, [&feed] { feed.Cancel(); });
   TopView view;
   v1::GetStatsResponse frame;
   int64_t n = 0;
