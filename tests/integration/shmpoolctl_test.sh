@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # shmpoolctl end to end: exit codes (0 ok, 1 refused by the daemon, 2 usage), the daemon's
-# messages on stderr, and --json output that parses as one JSON document.
+# messages on stderr, --json output that parses as one JSON document, each command's own
+# --help and options, map's output extensions, and top's q, width and loss of its daemon.
 # Usage: shmpoolctl_test.sh SHMPOOLD SHMPOOLCTL WORKER VERSION
 set -uo pipefail
 shmpoold=$1 ctl=$2 worker=$3 version=$4
