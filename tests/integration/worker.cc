@@ -10,6 +10,11 @@
 //   talloc SIZE N           N blocks of SIZE bytes, every 8-byte word set to the block's
 //                           ref (a tag); replies "ok REF..."
 //   check SIZE REF...       each block still holds its tag; "ok", or "err" naming one
+//   aalloc ALIGN SIZE N     as talloc, through shmpool_aligned_alloc; "err" for a block
+//                           that is not ALIGN-aligned in this process
+//   realloc OLD NEW REF...  shmpool_realloc of each tagged block of OLD bytes to NEW bytes:
+//                           checks that the tag of the first min(OLD, NEW) bytes moved
+//                           with it, tags the block anew; replies "ok REF..." (the new refs)
 //   addr REF...             the blocks' addresses in this process; "ok ADDR..."
 //   gen                     shmpool_generation and shmpool_stale_frees; "ok GEN STALE"
 //   release                 shmpool_release_retired; "ok N"
@@ -26,6 +31,7 @@
 #include <shmpool/shmpool.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -48,6 +54,24 @@ void FreeAtExit() {
   for (shmpool_ref r : free_at_exit) shmpool_free(client, shmpool_ptr_of(client, r));
   for (size_t size : {64, 1000, 100000}) shmpool_free(client, shmpool_malloc(client, size));
   std::fputs("atexit ok\n", stdout);
+}
+
+// Sets every 8-byte word of the first `size` bytes of p to p's ref; returns the ref.
+shmpool_ref Tag(void* p, size_t size) {
+  const shmpool_ref ref = shmpool_ref_of(client, p);
+  auto* words = static_cast<uint64_t*>(p);
+  for (size_t w = 0; w < size / 8; ++w) words[w] = ref;
+  return ref;
+}
+
+// "" when the first `size` bytes of p hold the tag `ref`, else an error naming the word.
+std::string CheckTag(const void* p, size_t size, uint64_t ref) {
+  const auto* words = static_cast<const uint64_t*>(p);
+  for (size_t w = 0; w < size / 8; ++w)
+    if (words[w] != ref)
+      return "err -7 block " + std::to_string(ref) + " word " + std::to_string(w) + " holds " +
+             std::to_string(words[w]);
+  return "";
 }
 
 std::string Err(int rc) {
@@ -119,12 +143,38 @@ std::string Run(const std::string& line) {
     in >> size >> n;
     std::string out = "ok";
     for (size_t i = 0; i < n; ++i) {
-      auto* p = static_cast<uint64_t*>(shmpool_malloc(client, size));
+      void* p = shmpool_malloc(client, size);
       if (p == nullptr) return "err -5 exhausted after " + std::to_string(i);
-      const uint64_t ref = shmpool_ref_of(client, p);
-      for (size_t w = 0; w < size / 8; ++w) p[w] = ref;
       out += ' ';
-      out += std::to_string(ref);
+      out += std::to_string(Tag(p, size));
+    }
+    return out;
+  }
+  if (cmd == "aalloc") {
+    size_t align = 0, size = 0, n = 0;
+    in >> align >> size >> n;
+    std::string out = "ok";
+    for (size_t i = 0; i < n; ++i) {
+      void* p = shmpool_aligned_alloc(client, align, size);
+      if (p == nullptr) return "err -5 aligned_alloc failed after " + std::to_string(i);
+      if (reinterpret_cast<uintptr_t>(p) % align != 0) return "err -7 misaligned block";
+      out += ' ';
+      out += std::to_string(Tag(p, size));
+    }
+    return out;
+  }
+  if (cmd == "realloc") {
+    size_t old_size = 0, new_size = 0;
+    unsigned long long ref;
+    in >> old_size >> new_size;
+    std::string out = "ok";
+    while (in >> ref) {
+      void* p = shmpool_realloc(client, shmpool_ptr_of(client, ref), new_size);
+      if (p == nullptr) return "err -5 realloc of " + std::to_string(ref) + " failed";
+      if (std::string bad = CheckTag(p, std::min(old_size, new_size), ref); !bad.empty())
+        return bad;
+      out += ' ';
+      out += std::to_string(Tag(p, new_size));
     }
     return out;
   }
@@ -133,12 +183,9 @@ std::string Run(const std::string& line) {
     unsigned long long ref;
     in >> size;
     while (in >> ref) {
-      const auto* p = static_cast<const uint64_t*>(shmpool_ptr_of(client, ref));
+      const void* p = shmpool_ptr_of(client, ref);
       if (p == nullptr) return "err -2 no block for ref " + std::to_string(ref);
-      for (size_t w = 0; w < size / 8; ++w)
-        if (p[w] != ref)
-          return "err -7 block " + std::to_string(ref) + " word " + std::to_string(w) + " holds " +
-                 std::to_string(p[w]);
+      if (std::string bad = CheckTag(p, size, ref); !bad.empty()) return bad;
     }
     return "ok";
   }

@@ -1,0 +1,53 @@
+// The C ABI's realloc and aligned allocation across processes attached through shmpoold
+// (shmpool_test_worker): blocks one process allocates aligned are aligned in the other's
+// mapping too, the other resizes them (small to small, small to large) with their contents
+// and the first frees what the other resized; the daemon's stats show every byte back and
+// no refused free.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "harness.h"
+
+namespace shmpool::testing {
+namespace {
+
+// The words after "ok" of a worker's reply, joined by spaces.
+std::string Refs(const std::string& reply) {
+  const std::vector<std::string> w = Words(reply);
+  EXPECT_FALSE(w.empty() || w[0] != "ok") << reply;
+  std::string out;
+  for (size_t i = 1; i < w.size(); ++i) out += (i > 1 ? " " : "") + w[i];
+  return out;
+}
+
+TEST(MallocFamily, AlignedBlocksAreResizedByAnotherProcess) {
+  TestDaemon d;
+  d.Start();
+  ASSERT_NO_FATAL_FAILURE(CreateArena(d, "family", 64 << 20));
+  std::unique_ptr<Child> a = AttachedWorker(d.endpoint(), "family");
+  std::unique_ptr<Child> b = AttachedWorker(d.endpoint(), "family");
+  for (int align : {16, 64, 256, 1024, 4096}) {
+    const std::string refs = Refs(a->Ask("aalloc " + std::to_string(align) + " 100 8"));
+    ASSERT_EQ(Words(refs).size(), 8u) << align;
+    for (const std::string& addr : Words(Refs(b->Ask("addr " + refs))))
+      EXPECT_EQ(std::stoull(addr) % align, 0u) << "aligned in the other mapping too: " << align;
+    const std::string medium = Refs(b->Ask("realloc 100 5000 " + refs));
+    ASSERT_EQ(a->Ask("check 5000 " + medium), "ok") << align;
+    const std::string large = Refs(b->Ask("realloc 5000 200000 " + medium));
+    ASSERT_EQ(a->Ask("check 200000 " + large), "ok") << align;
+    const std::string back = Refs(a->Ask("realloc 200000 64 " + large));
+    ASSERT_EQ(b->Ask("check 64 " + back), "ok") << align;
+    ASSERT_EQ(a->Ask("free " + back), "ok");
+  }
+  const v1::ArenaStats s = StatsOf(d, "family");
+  EXPECT_EQ(s.allocated(), 0u);
+  EXPECT_EQ(s.large_allocated(), 0u);
+  EXPECT_EQ(s.invalid_frees(), 0u);
+  EXPECT_EQ(s.double_frees(), 0u);
+  EXPECT_GE(s.large_nmalloc(), 5u * 8);
+}
+
+}  // namespace
+}  // namespace shmpool::testing
