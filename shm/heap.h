@@ -84,10 +84,11 @@ class Heap {
   uint32_t proc_index() const { return proc_; }
 
  private:
-  // This thread's cache in the Heap it last used: heap_id names that Heap (ids are never
-  // reused, so a slot left by a destroyed Heap matches no other); cache is its record,
-  // bins == cache->bins and base == that Heap's base_ (so malloc's fast path needs only
-  // the id of the Heap). {0, nullptr, nullptr, nullptr}: no cache.
+  // This thread's cache in the Heap it last used: heap_id names that Heap (ids start at 1
+  // and are never reused, so a slot left by a destroyed Heap, or the empty slot, matches
+  // no other); cache is its record, bins == cache->bins and base == that Heap's base_ (so
+  // malloc's fast path needs only the id of the Heap). {0, nullptr, nullptr, nullptr}: no
+  // cache.
   struct TlsSlot {
     uint64_t heap_id;
     ThreadCache* cache;
