@@ -32,7 +32,9 @@ struct SizeClassInfo {
   uint64_t block_mul;   // see IsBlockStart
   uint64_t block_lim;
 };
-static_assert(sizeof(SizeClassInfo) == 32, "a power of two: the fast path indexes the table");
+// The size of a per-class record that the fast paths index by class (this table, Bin).
+inline constexpr uint32_t kClassStride = 32;
+static_assert(sizeof(SizeClassInfo) == kClassStride, "the fast paths index the table");
 
 // True iff offset x (< 2^18) inside a slab of this class is the start of one of its blocks,
 // in one multiply and one compare. With d = size, c = floor(2^64 / d) + 1 and
@@ -99,13 +101,16 @@ inline constexpr uint32_t kNumClasses = kClasses.size();
 
 namespace internal {
 
-// Lookup tables: sizes <= 1024 in steps of 16, sizes <= 32768 in steps of 128.
+// Lookup tables: sizes <= 1024 in steps of 16, sizes <= 32768 in steps of 128. Each entry
+// is the class times kClassStride, the byte offset of the class's entry in an array of
+// 32-byte records indexed by class (kClasses, a thread cache's bins), so malloc's fast
+// path indexes its bin with no shift.
 constexpr auto BuildLookup(uint32_t step, uint32_t max) {
-  std::array<uint8_t, 257> t{};
+  std::array<uint16_t, 257> t{};
   for (uint32_t i = 0; i * step <= max && i < t.size(); ++i) {
     uint32_t c = 1;
     while (kClasses[c].size < i * step) ++c;
-    t[i] = static_cast<uint8_t>(c);
+    t[i] = static_cast<uint16_t>(c * kClassStride);
   }
   return t;
 }
@@ -114,12 +119,15 @@ inline constexpr auto kLookupMedium = BuildLookup(128, kMaxSmallSize);
 
 }  // namespace internal
 
-// The class that serves `size` bytes, or 0 when `size` is large.
-inline uint32_t ClassOf(size_t size) {
+// ClassOf(size) * 32: the byte offset of its class in an array of 32-byte records.
+inline uint32_t ClassOffsetOf(size_t size) {
   if (size <= 1024) return internal::kLookupSmall[(size + 15) >> 4];
   if (size <= kMaxSmallSize) return internal::kLookupMedium[(size + 127) >> 7];
   return 0;
 }
+
+// The class that serves `size` bytes, or 0 when `size` is large.
+inline uint32_t ClassOf(size_t size) { return ClassOffsetOf(size) / kClassStride; }
 
 inline const SizeClassInfo& Class(uint32_t c) { return kClasses[c]; }
 
