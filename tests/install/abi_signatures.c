@@ -18,6 +18,7 @@ _Static_assert(SHMPOOL_E_EXHAUSTED == -5, "SHMPOOL_E_EXHAUSTED");
 _Static_assert(SHMPOOL_E_UNAVAILABLE == -6, "SHMPOOL_E_UNAVAILABLE");
 _Static_assert(SHMPOOL_E_CORRUPT == -7, "SHMPOOL_E_CORRUPT");
 _Static_assert(SHMPOOL_E_INTERNAL == -8, "SHMPOOL_E_INTERNAL");
+_Static_assert(SHMPOOL_MAX_ALIGNMENT == 4096, "SHMPOOL_MAX_ALIGNMENT");
 
 SHMPOOL_ABI_SIGNATURE(shmpool_attach, int, (const char*, const char*, shmpool_client**));
 SHMPOOL_ABI_SIGNATURE(shmpool_attach_segment, int, (const char*, shmpool_client**));
@@ -26,6 +27,9 @@ SHMPOOL_ABI_SIGNATURE(shmpool_malloc, void*, (shmpool_client*, size_t));
 SHMPOOL_ABI_SIGNATURE(shmpool_calloc, void*, (shmpool_client*, size_t, size_t));
 SHMPOOL_ABI_SIGNATURE(shmpool_free, void, (shmpool_client*, void*));
 SHMPOOL_ABI_SIGNATURE(shmpool_usable_size, size_t, (shmpool_client*, const void*));
+SHMPOOL_ABI_SIGNATURE(shmpool_realloc, void*, (shmpool_client*, void*, size_t));
+SHMPOOL_ABI_SIGNATURE(shmpool_aligned_alloc, void*, (shmpool_client*, size_t, size_t));
+SHMPOOL_ABI_SIGNATURE(shmpool_posix_memalign, int, (shmpool_client*, void**, size_t, size_t));
 SHMPOOL_ABI_SIGNATURE(shmpool_ref_of, shmpool_ref, (shmpool_client*, const void*));
 SHMPOOL_ABI_SIGNATURE(shmpool_ptr_of, void*, (shmpool_client*, shmpool_ref));
 SHMPOOL_ABI_SIGNATURE(shmpool_generation, uint64_t, (shmpool_client*));
