@@ -25,7 +25,9 @@ void* Client::Reallocate(void* p, size_t size) {
     Free(p);  // refuses it: counted and reported (or aborts) as for any invalid free
     return nullptr;
   }
-  if (shm::FitsInPlace(usable, size)) return p;
+  // A block of a retired generation always moves: into the generation allocated from now.
+  if (h == current_.load(std::memory_order_acquire)->heap.get() && shm::FitsInPlace(usable, size))
+    return p;
   void* q = Allocate(size);
   if (q == nullptr) return nullptr;
   std::memcpy(q, p, std::min(usable, size));

@@ -2,7 +2,8 @@
 // (shmpool_test_worker): blocks one process allocates aligned are aligned in the other's
 // mapping too, the other resizes them (small to small, small to large) with their contents
 // and the first frees what the other resized; the daemon's stats show every byte back and
-// no refused free.
+// no refused free. And realloc of a block of a retired generation (after an arena reset)
+// moves it into the current one with its contents.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,6 +48,32 @@ TEST(MallocFamily, AlignedBlocksAreResizedByAnotherProcess) {
   EXPECT_EQ(s.invalid_frees(), 0u);
   EXPECT_EQ(s.double_frees(), 0u);
   EXPECT_GE(s.large_nmalloc(), 5u * 8);
+}
+
+TEST(MallocFamily, ReallocMovesABlockOfARetiredGenerationIntoTheCurrentOne) {
+  TestDaemon d;
+  d.Start();
+  ASSERT_NO_FATAL_FAILURE(CreateArena(d, "gens", 16 << 20));
+  Child w({SHMPOOL_TEST_WORKER});
+  ASSERT_EQ(w.Ask("attachseg " + d.SegmentPath("gens")).rfind("ok ", 0), 0u);
+  const std::string old = Refs(w.Ask("talloc 512 10"));
+  v1::ResetArenaRequest req;
+  req.set_name("arenas/gens");
+  v1::Arena reset;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(d.arenas().ResetArena(&ctx, req, &reset).ok());
+  ASSERT_EQ(w.Ask("gen"), "ok 1 0");
+  // 500 bytes fit the blocks' class: in the current generation they would stay in place.
+  const std::string moved = Refs(w.Ask("realloc 512 500 " + old));
+  for (const std::string& ref : Words(moved))
+    EXPECT_EQ(std::stoull(ref) >> 48, 1u) << "a block of generation 1: " << ref;
+  EXPECT_EQ(w.Ask("check 500 " + moved), "ok");
+  EXPECT_EQ(w.Ask("gen"), "ok 1 10") << "the old blocks' frees were refused and counted";
+  ASSERT_EQ(w.Ask("free " + moved), "ok");
+  ASSERT_EQ(w.Ask("detach"), "ok");
+  const v1::ArenaStats s = StatsOf(d, "gens");
+  EXPECT_EQ(s.allocated(), 0u);
+  EXPECT_EQ(s.invalid_frees() + s.double_frees(), 0u);
 }
 
 }  // namespace

@@ -84,7 +84,9 @@ class Client {
   // p freed. A null p is Allocate(size); size 0 is served like any size (a minimum-size
   // block, as Allocate(0) gives), so nullptr always means failure, with p untouched and
   // still live. A p that Free would refuse (not a live block of this client's arena) is
-  // refused the same way (counted and reported by Free's checks) and gives nullptr.
+  // refused the same way (counted and reported by Free's checks) and gives nullptr. A block
+  // of a retired generation (arena reset) always moves into the current one (its free is
+  // then refused and counted, as every free of a retired block is).
   void* Reallocate(void* p, size_t size);
   // A block of at least `size` bytes aligned to `alignment` (a power of two up to
   // shm::kMaxAlignment, the page size), freed by Free like any other; nullptr when the

@@ -60,7 +60,9 @@ size_t shmpool_usable_size(shmpool_client* c, const void* p);
  * resized to a minimum-size block (as malloc(c, 0) gives), which the caller frees; it never
  * frees p and returns NULL. So NULL always means failure, and then p is untouched and still
  * live. A p that shmpool_free would refuse is refused the same way (counted and reported,
- * or abort with SHMPOOL_ABORT_ON_INVALID_FREE=1) and gives NULL. */
+ * or abort with SHMPOOL_ABORT_ON_INVALID_FREE=1) and gives NULL. A block of a retired
+ * generation (after an arena reset) always moves into the current generation; its free is
+ * refused and counted in shmpool_stale_frees, as for shmpool_free. */
 void* shmpool_realloc(shmpool_client* c, void* p, size_t size);
 
 /* The largest alignment the aligned allocations serve: the page size. */
