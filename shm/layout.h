@@ -111,6 +111,11 @@ struct PageEntry {
   // fast path, which rejects class 0 anyway.
   static uint64_t LiveSlabStartBytes(uint64_t e) { return e & ~uint64_t{kPageSize - 1}; }
 };
+static_assert(kNumClasses <= 256, "a class id fits the page entry's 8 class bits (and aux)");
+static_assert(kPagePool < 8, "a PageKind fits bits 8-10");
+static_assert(PageEntry::kParked < kPageSize,
+              "class, kind and parked lie below the start bits: LiveSlabStartBytes clears them");
+static_assert(kPageShift + 32 <= PageEntry::kAuxShift, "a 32-bit start page ends below aux");
 
 // RunMeta: the state of a run, kept at its first page's index.
 //   Free run:  pages, prev/next in the free-run bucket list, backed_pages (pages known to
@@ -119,7 +124,7 @@ struct PageEntry {
 //   Slab:      pages, prev/next in its class's partial or parked list, free_head (chain of
 //              free blocks in this slab), free_count, backed_pages (pages not parked) and
 //              parked (blocks held back because a page they touch is parked: see
-//              slab_purge.h). INVARIANTS: free_count == length of the free_head chain;
+//              slab_park.h). INVARIANTS: free_count == length of the free_head chain;
 //              free_count + parked <= Class(cls).blocks; no block of the chain touches a
 //              parked page; parked == the blocks touching a parked page; backed_pages ==
 //              pages - parked pages; on a partial list iff free_count > 0, else on the
@@ -199,8 +204,10 @@ struct TenantState {
 };
 
 // The directory of object pools (pool.h): slot i names the pool whose run's page-map
-// entries carry class i. INVARIANT: state kLive => run_start is a kPagePool run of class i.
+// entries carry slot i in their aux bits (PageEntry::MakePool; their class is 0).
+// INVARIANT: state kLive => run_start is the first page of a kPagePool run of slot i.
 inline constexpr uint32_t kMaxPools = 64;
+static_assert(kMaxPools <= 256, "a pool slot fits the page entry's 8 aux bits");
 struct PoolSlot {
   enum State : uint32_t { kFree = 0, kCreating = 1, kLive = 2, kDeleting = 3 };
   std::atomic<uint32_t> xstate;

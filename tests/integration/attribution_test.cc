@@ -1,4 +1,4 @@
-// Attribution end to end (issue 5), against a private shmpoold: three client processes,
+// Attribution end to end, against a private shmpoold: three client processes,
 // each named at attach (the C API names a client after its program, so each runs the test
 // worker through a symlink of that name). A producer allocates blocks of one class and holds
 // them, a bystander allocates some too, and a consumer frees part of the bystander's. The

@@ -217,7 +217,7 @@ TEST(ControlPlane, BadMetricsListenIsRejectedClearly) {
 TEST(ControlPlane, SigtermKeepsSegmentsAndRestartAdoptsThem) {
   TestDaemon d;
   d.Start();
-  // The quota is enforced (issue 5): leave room for the slabs the worker needs.
+  // The quota is enforced: leave room for the slabs the worker needs.
   ASSERT_TRUE(Create(d, "keep", 16 << 20, 1 << 20).ok());
   auto w = AttachedWorker(d.endpoint(), "keep");
   ASSERT_EQ(w->Ask("alloc 1024 10").rfind("ok", 0), 0u);

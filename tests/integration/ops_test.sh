@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Operators' tools end to end (issue 6): a real Prometheus server scrapes shmpoold's
+# Operators' tools end to end: a real Prometheus server scrapes shmpoold's
 # /metrics and the metric is read back through Prometheus's HTTP API; promtool accepts the
 # exposition; the decay policy purges freed pages in the background; the memory-limit
 # policy purges under pressure; `shmpoolctl doctor`, `top` and `map` run against it.

@@ -6,7 +6,8 @@
 // and delete recover the arena.
 //
 // The tenants run under other uids with setpriv, so the tests need root (CI runs as root):
-// they fail, not skip, without it. The attacker is shmpool_hostile_tenant (hostile_tenant.cc).
+// they fail, not skip, without it. The attacker is shmpool_hostile_tenant (hostile_tenant.cc); the
+// clients are shmpool_test_worker (worker.cc).
 // HostileRounds is seeded (SHMPOOL_HOSTILE_SEED) and runs SHMPOOL_HOSTILE_ROUNDS rounds
 // (default 30).
 #include <arpa/inet.h>
@@ -25,8 +26,8 @@
 #include <random>
 #include <sstream>
 
-#include "harness.h"
 #include "shmpool/v1/pool.grpc.pb.h"
+#include "tenant_support.h"
 
 namespace shmpool::testing {
 namespace {
@@ -37,15 +38,6 @@ using Clock = std::chrono::steady_clock;
 constexpr uid_t kEvil = 1001, kGood = 1002;
 constexpr auto kLockDeadline = std::chrono::milliseconds(1000);  // the daemon's default
 constexpr auto kSlack = std::chrono::milliseconds(2000);
-
-std::vector<std::string> AsUid(std::optional<uid_t> uid, std::vector<std::string> argv) {
-  if (!uid) return argv;
-  const std::string id = std::to_string(*uid);
-  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid", id,
-                                  "--regid",          id,        "--clear-groups"};
-  out.insert(out.end(), argv.begin(), argv.end());
-  return out;
-}
 
 // shmpoolctl against the daemon, as root; fills `out` with its standard output.
 int Shmpoolctl(TestDaemon& d, std::vector<std::string> args, std::string* out = nullptr) {
@@ -142,7 +134,7 @@ class Hostile : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(CreateOwned(d_, "good", kGood));
     good_ = std::make_unique<Child>(AsUid(kGood, {SHMPOOL_TEST_WORKER}));
     ASSERT_EQ(good_->Ask("attach " + d_.endpoint() + " good").rfind("ok", 0), 0u);
-    ASSERT_EQ(good_->Ask("alloc 100 50"), "ok 50");
+    ASSERT_EQ(RefsIn(good_->Ask("alloc 100 50")), 50);
     good_allocated_ = StatsOf(d_, "good").allocated();
     ASSERT_GT(good_allocated_, 0u);
     evil_ = std::make_unique<Child>(AsUid(kEvil, {SHMPOOL_HOSTILE_TENANT}));
@@ -241,7 +233,7 @@ TEST_F(Hostile, RestartWithDamagedSegmentAdoptsItQuarantined) {
   // reclaims the dead client, whose class lock repairs the class over the zeroed runs.
   auto client = std::make_unique<Child>(AsUid(kEvil, {SHMPOOL_TEST_WORKER}));
   ASSERT_EQ(client->Ask("attach " + d_.endpoint() + " evil").rfind("ok", 0), 0u);
-  ASSERT_EQ(client->Ask("alloc 64 200"), "ok 200");
+  ASSERT_EQ(RefsIn(client->Ask("alloc 64 200")), 200);
   d_.Stop();
   ASSERT_EQ(evil_->Ask("smash_runs"), "ok");
   ASSERT_EQ(evil_->Ask("lock_class 64"), "ok");
@@ -327,7 +319,7 @@ TEST_F(Hostile, RestartWithBadMagicAdoptsItQuarantinedAndResetRecovers) {
   EXPECT_EQ(a.owner_uid(), kEvil);
   auto w = std::make_unique<Child>(AsUid(kEvil, {SHMPOOL_TEST_WORKER}));
   ASSERT_EQ(w->Ask("attach " + d_.endpoint() + " evil").rfind("ok", 0), 0u);
-  EXPECT_EQ(w->Ask("alloc 100 10"), "ok 10");
+  EXPECT_EQ(RefsIn(w->Ask("alloc 100 10")), 10);
   EXPECT_EQ(w->Ask("detach"), "ok");
 }
 
@@ -396,7 +388,7 @@ TEST_F(Hostile, ResetAndDeleteRecoverAQuarantinedArena) {
   EXPECT_EQ(a.generation(), 1u);
   auto w = std::make_unique<Child>(AsUid(kEvil, {SHMPOOL_TEST_WORKER}));
   ASSERT_EQ(w->Ask("attach " + d_.endpoint() + " evil").rfind("ok", 0), 0u);
-  EXPECT_EQ(w->Ask("alloc 100 10"), "ok 10");
+  EXPECT_EQ(RefsIn(w->Ask("alloc 100 10")), 10);
   EXPECT_EQ(w->Ask("detach"), "ok");
   // Quarantined again (a lock held this time), then deleted while the tenant still maps
   // the segment and holds the lock.
@@ -476,7 +468,7 @@ TEST_F(Hostile, HostileRounds) {
         return;
       }
       while (!stop.load()) {
-        if (w.Ask("alloc 64 100") != "ok 100" || w.Ask("freeall") != "ok")
+        if (RefsIn(w.Ask("alloc 64 100")) != 100 || w.Ask("freeall") != "ok")
           storm_errors.fetch_add(1);
       }
       if (w.Ask("detach") != "ok") storm_errors.fetch_add(1);

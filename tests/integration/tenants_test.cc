@@ -1,4 +1,4 @@
-// Tenants end to end (issue 5), against a private shmpoold:
+// Tenants end to end, against a private shmpoold:
 //   - the quota is enforced by the clients' page heaps and changed online (UpdateArena,
 //     shmpoolctl arena set-quota / update --quota) while a client stays attached;
 //   - pools created through the daemon (shmpoolctl pool create), objects got in one client
@@ -16,8 +16,8 @@
 #include <map>
 #include <set>
 
-#include "harness.h"
 #include "shmpool/v1/pool.grpc.pb.h"
+#include "tenant_support.h"
 
 namespace shmpool::testing {
 namespace {
@@ -62,15 +62,9 @@ v1::Arena GetArena(TestDaemon& d, const std::string& id) {
 // (and its standard error when `err` is given).
 int Ctl(TestDaemon& d, std::vector<std::string> args, std::string* out = nullptr,
         std::optional<uid_t> uid = std::nullopt, std::string* err = nullptr) {
-  std::vector<std::string> argv;
-  if (uid) {
-    const std::string id = std::to_string(*uid);
-    argv = {"/usr/bin/setpriv", "--reuid", id, "--regid", id, "--clear-groups"};
-  }
-  argv.push_back(SHMPOOLCTL_PATH);
-  argv.push_back("--endpoint");
-  argv.push_back(d.endpoint());
+  std::vector<std::string> argv = {SHMPOOLCTL_PATH, "--endpoint", d.endpoint()};
   argv.insert(argv.end(), args.begin(), args.end());
+  argv = AsUid(uid, argv);
   const std::string err_path = d.log_path() + ".ctl-stderr";
   Child c(argv, err ? err_path : "");
   c.CloseInput();
@@ -98,13 +92,7 @@ std::vector<std::string> ArenasNamedIn(const std::string& json) {
 }
 
 std::unique_ptr<Child> Worker(std::optional<uid_t> uid = std::nullopt) {
-  std::vector<std::string> argv;
-  if (uid) {
-    const std::string id = std::to_string(*uid);
-    argv = {"/usr/bin/setpriv", "--reuid", id, "--regid", id, "--clear-groups"};
-  }
-  argv.push_back(SHMPOOL_TEST_WORKER);
-  return std::make_unique<Child>(argv);
+  return std::make_unique<Child>(AsUid(uid, {SHMPOOL_TEST_WORKER}));
 }
 
 TEST(Tenants, QuotaIsEnforcedAndChangedOnline) {
@@ -123,14 +111,14 @@ TEST(Tenants, QuotaIsEnforcedAndChangedOnline) {
   ASSERT_TRUE(SetQuota(d, "q", 8 << 20, &a).ok());
   EXPECT_EQ(a.quota_bytes(), 8u << 20);
   EXPECT_EQ(a.attached_clients(), 1u);
-  EXPECT_EQ(w->Ask("alloc 65536 50"), "ok 50") << "the same client allocates after the raise";
+  EXPECT_EQ(RefsIn(w->Ask("alloc 65536 50")), 50) << "the same client allocates after the raise";
   grpc::Status st = SetQuota(d, "q", 128 << 20, &a);
   EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
   EXPECT_EQ(Ctl(d, {"arena", "set-quota", "q", "16MiB"}), 0);
   EXPECT_EQ(GetArena(d, "q").quota_bytes(), 16u << 20);
   EXPECT_EQ(Ctl(d, {"arena", "update", "q", "--quota", "0"}), 0);
   EXPECT_EQ(GetArena(d, "q").quota_bytes(), 0u);
-  EXPECT_EQ(w->Ask("alloc 1048576 32"), "ok 32") << "no quota: limited by capacity only";
+  EXPECT_EQ(RefsIn(w->Ask("alloc 1048576 32")), 32) << "no quota: limited by capacity only";
   EXPECT_EQ(w->Ask("detach"), "ok");
 }
 
@@ -238,7 +226,7 @@ TEST(Tenants, AnotherTenantCannotAttachOrMap) {
 
   auto alice = Worker(kAlice);
   ASSERT_EQ(alice->Ask("attach " + d.endpoint() + " alice").rfind("ok", 0), 0u);
-  EXPECT_EQ(alice->Ask("alloc 100 10"), "ok 10");
+  EXPECT_EQ(RefsIn(alice->Ask("alloc 100 10")), 10);
 
   // A non-admin creates arenas for itself only, and manages only its own.
   std::string out;
@@ -277,7 +265,7 @@ TEST(Tenants, ReadsShowOnlyTheCallersTenant) {
         << out;
   auto alice = Worker(kAlice);
   ASSERT_EQ(alice->Ask("attach " + d.endpoint() + " alice").rfind("ok", 0), 0u);
-  EXPECT_EQ(alice->Ask("alloc 100 10"), "ok 10");
+  EXPECT_EQ(RefsIn(alice->Ask("alloc 100 10")), 10);
 
   using Ids = std::vector<std::string>;
   // Lists and the all-arenas forms: bob sees his arena only (not alice's, nor the daemon's
@@ -294,7 +282,7 @@ TEST(Tenants, ReadsShowOnlyTheCallersTenant) {
   EXPECT_EQ(out.find("default"), std::string::npos) << out;
   ASSERT_EQ(Ctl(d, {"stats", "--json"}, &out, kAlice), 0);
   EXPECT_EQ(ArenasNamedIn(out), (Ids{"alice"})) << out;
-  EXPECT_NE(out.find("\"client_name\":\"shmpool_tenant_worker\""), std::string::npos)
+  EXPECT_NE(out.find("\"client_name\":\"shmpool_test_worker\""), std::string::npos)
       << "alice sees her own client: " << out;
   ASSERT_EQ(Ctl(d, {"arena", "list", "--json"}, &out), 0);
   EXPECT_EQ(ArenasNamedIn(out), (Ids{"alice", "bob", "default"})) << out;
