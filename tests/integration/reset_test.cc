@@ -346,14 +346,19 @@ TEST(Reset, PoolChangesRacingResetsLandInTheCurrentGeneration) {
   CreateArena(d, "race", 64 << 20);
   auto pools = v1::PoolService::NewStub(d.channel());
   std::atomic<bool> done{false};
+  std::atomic<int> resets{0};
   std::thread resetter([&] {
     for (int i = 0; !done; ++i) {
       v1::Arena r;
       EXPECT_TRUE(Reset(d, "race", &r).ok()) << i;
+      resets.fetch_add(1);
     }
   });
   constexpr int kPools = 30;
   for (int i = 0; i < kPools; ++i) {
+    // Half the pool changes wait for a reset to finish, so that resets land among the
+    // pool changes however the threads are scheduled.
+    while (i == kPools / 2 && resets.load() == 0) std::this_thread::yield();
     grpc::Status st = CreatePool(*pools, "race", absl::StrCat("p", i), 64, 64);
     ASSERT_TRUE(st.ok()) << st.error_message();
     if (i % 3 == 0) {  // and every third deleted again
