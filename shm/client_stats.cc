@@ -28,7 +28,7 @@ void AddCache(const ThreadCache& tc, Tally& t) {
     ClientClassStats& s = t.classes[c];
     s.cached += tc.cached_bytes(c);
     if (!claimed) continue;
-    s.nmalloc += Since(LoadRelaxed(tc.bins[c].xnmalloc), LoadRelaxed(tc.base[c].xnmalloc));
+    s.nmalloc += Since(tc.bins[c].nmalloc(), LoadRelaxed(tc.base[c].xnmalloc));
     s.nfree += Since(tc.nfree(c), LoadRelaxed(tc.base[c].xnfree));
   }
 }

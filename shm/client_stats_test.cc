@@ -96,7 +96,7 @@ TEST(ClientStats, AReusedCacheRecordStartsFromZero) {
   std::vector<void*> blocks;
   for (int i = 0; i < 3; ++i) blocks.push_back(next->Allocate(kSize));
   const ThreadCache& tc = CacheOf(*ts.segment(), *next);
-  ASSERT_EQ(LoadRelaxed(tc.bins[cls].xnmalloc), 9u) << "the same record, counters cumulative";
+  ASSERT_EQ(tc.bins[cls].nmalloc(), 9u) << "the same record, counters cumulative";
 
   const ClientClassStats s = ClassOf(Of(CollectClientStats(*ts.segment()), *next), cls);
   EXPECT_EQ(s.nmalloc, 3u);

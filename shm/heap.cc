@@ -191,7 +191,7 @@ Heap::Heap(std::shared_ptr<Segment> segment, uint32_t proc, uint64_t live_word,
   // hook forgets them (at exit it would take the registry's mutex, which another parent
   // thread may have held at the fork).
   static const int registered = pthread_atfork(nullptr, nullptr, [] {
-    tls_ = {0, nullptr};
+    tls_ = {0, nullptr, nullptr, nullptr};
     if (ThreadExitHook* hook = LiveExitHook()) hook->ForgetAll();
   });
   (void)registered;
@@ -218,7 +218,7 @@ Heap::~Heap() {
     r.heaps.erase(id_);
   }
   if (ThreadExitHook* hook = LiveExitHook()) hook->Forget(id_);
-  if (tls_.heap_id == id_) tls_ = {0, nullptr};
+  if (tls_.heap_id == id_) tls_ = {0, nullptr, nullptr, nullptr};
   if (!attached_here) return;  // a forked child's copy: the caches and record are the parent's
   const uint32_t n = segment_->geometry().max_thread_caches;
   ThreadCache* last = nullptr;  // given back after the last-out drain, which it names
@@ -277,7 +277,7 @@ void Heap::ReleaseCache(ThreadCache* cache) {
   RetireFigures(*cache);
   const uint32_t index = static_cast<uint32_t>(cache - &seg.cache(0));
   StoreRelease(seg.cache_owner(index), kCacheFree);
-  if (tls_.cache == cache) tls_ = {0, nullptr};
+  if (tls_.cache == cache) tls_ = {0, nullptr, nullptr, nullptr};
 }
 
 void Heap::ReturnCachedBlocks(ThreadCache& owned) {
@@ -289,9 +289,9 @@ void Heap::ReturnCachedBlocks(ThreadCache& owned) {
     if (const uint64_t list = LoadRelaxed(bin.xlist)) {
       UnpoisonChain(seg, list, Class(c).size);
       BeginTransit(cache->transit, Transit::kToSlabs, c, list);
-      BumpOwned(cold.xdrained, uint64_t{LoadRelaxed(bin.xcount)});
+      BumpOwned(cold.xdrained, uint64_t{bin.count()});
       StoreRelaxed(bin.xlist, uint64_t{0});
-      StoreRelaxed(bin.xcount, 0u);
+      bin.set_count(0);
       ReturnBlocks(seg, c, list, cache->transit);
       EndTransit(cache->transit);
     }
@@ -326,7 +326,7 @@ void Heap::RetireFigures(ThreadCache& cache) {
   // for a moment rather than counting them twice.
   StoreRelease(cache.xbase_attach_ns, uint64_t{0});
   for (uint32_t c = 1; c < kNumClasses; ++c) {
-    const uint64_t nmalloc = LoadRelaxed(cache.bins[c].xnmalloc);
+    const uint64_t nmalloc = cache.bins[c].nmalloc();
     const uint64_t nfree = cache.nfree(c);
     FetchAddRelaxed(rec.outside[c].xnmalloc, nmalloc - LoadRelaxed(cache.base[c].xnmalloc));
     FetchAddRelaxed(rec.outside[c].xnfree, nfree - LoadRelaxed(cache.base[c].xnfree));
@@ -347,7 +347,7 @@ void* Heap::AllocateSlow(size_t size) {
   if (tls_.heap_id != id_) {
     ThreadCache* cache = ClaimCache();
     if (cache == nullptr) return AllocateUncached(cls, size);
-    tls_ = {id_, cache};
+    tls_ = SlotFor(cache);
   }
   HonorFlushRequest(*tls_.cache);
   if (!RefillBin(*tls_.cache, cls)) {
@@ -368,7 +368,7 @@ bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
   if (const uint64_t spare = LoadRelaxed(cold.xspare)) {
     StoreRelaxed(bin.xlist, spare);  // crash here: list == spare, recovery keeps one
     StoreRelaxed(cold.xspare, uint64_t{0});
-    StoreRelaxed(bin.xcount, info.batch);
+    bin.set_count(info.batch);
     BumpOwned(cold.xrefilled, uint64_t{info.batch});
     return true;
   }
@@ -385,32 +385,39 @@ bool Heap::RefillBin(ThreadCache& cache, uint32_t cls) {
   }
   PoisonChain(seg, chain, info.size);
   StoreRelaxed(bin.xlist, chain);
-  StoreRelaxed(bin.xcount, n);
+  bin.set_count(n);
   BumpOwned(cold.xrefilled, uint64_t{n});
   EndTransit(cache.transit);
   return true;
 }
 
-uint32_t Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
+void Heap::FreeFull(void* p) {
+  const uint64_t page = (static_cast<uint64_t>(static_cast<char*>(p) - base_) - data_off_) >>
+                        kPageShift;  // the fast path found a live slab page there
+  FreeOverflow(*tls_.cache, PageEntry::ClassOf(LoadRelaxed(pagemap_[page])));
+  Free(p);  // checked again: the bin has room now
+}
+
+void Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
   HonorFlushRequest(cache);  // may empty the list: then there is nothing to move
-  if (LoadRelaxed(cache.bins[cls].xcount) == 0) return 0;
+  if (cache.bins[cls].count() == 0) return;
   const Segment& seg = *segment_;
   Bin& bin = cache.bins[cls];
   BinCold& cold = cache.cold[cls];
   const uint64_t list = LoadRelaxed(bin.xlist);
   const uint64_t spare = LoadRelaxed(cold.xspare);
-  const uint32_t count = LoadRelaxed(bin.xcount);
+  const uint32_t count = bin.count();
   if (spare == 0) {                   // keep the full list as the spare batch
     StoreRelaxed(cold.xspare, list);  // crash here: list == spare, recovery keeps one
     StoreRelaxed(bin.xlist, uint64_t{0});
-    StoreRelaxed(bin.xcount, 0u);
+    bin.set_count(0);
     BumpOwned(cold.xdrained, uint64_t{count});
-    return 0;
+    return;
   }
   BeginTransit(cache.transit, Transit::kToRing, cls, spare);
   StoreRelaxed(cold.xspare, list);
   StoreRelaxed(bin.xlist, uint64_t{0});
-  StoreRelaxed(bin.xcount, 0u);
+  bin.set_count(0);
   BumpOwned(cold.xdrained, uint64_t{count});
   UnpoisonChain(seg, spare, Class(cls).size);
   if (!RingPush(seg, cls, spare, cache.transit)) {
@@ -418,7 +425,6 @@ uint32_t Heap::FreeOverflow(ThreadCache& cache, uint32_t cls) {
     ReturnBlocks(seg, cls, spare, cache.transit);
   }
   EndTransit(cache.transit);
-  return 0;
 }
 
 void* Heap::AllocateUncached(uint32_t cls, size_t size) {
@@ -473,6 +479,13 @@ void Heap::ReportBadFree(const void* p, const char* what) const {
 }
 
 void Heap::FreeSlow(void* p) {
+  if (outside_ != nullptr && p != nullptr &&
+      static_cast<uint64_t>(static_cast<char*>(p) - base_) >= segment_->sections().total)
+    return outside_(outside_context_, p);
+  FreeHere(p);
+}
+
+void Heap::FreeHere(void* p) {
   if (p == nullptr || !InOwnerProcess()) return;
   const Segment& seg = *segment_;
   ArenaCounters& k = seg.header().counters;
@@ -527,10 +540,10 @@ void Heap::FreeSlow(void* p) {
     return ReportBadFree(p, "double free");
   }
   // As on the fast path: a page parked after the entry was read reads as zero, not the tag.
-  if (!SameEntry(pagemap_[page], e)) return FreeSlow(p);
+  if (!SameEntry(pagemap_[page], e)) return FreeHere(p);
   if (tls_.heap_id != id_) {
     if (ThreadCache* cache = ClaimCache()) {
-      tls_ = {id_, cache};
+      tls_ = SlotFor(cache);
       return Free(p);
     }
     // No cache to be had: straight back to the slab.

@@ -251,6 +251,65 @@ TEST(Heap, FlushThreadCacheEmptiesAndReleasesTheCache) {
   ExpectValid(seg);
 }
 
+// The cache record this process holds (one thread has allocated).
+ThreadCache& OnlyCacheOf(const Segment& seg, const Heap& heap) {
+  for (uint32_t i = 0; i < seg.geometry().max_thread_caches; ++i)
+    if (LoadAcquire(seg.cache_owner(i)) == CacheOwnerOf(heap.proc_index())) return seg.cache(i);
+  ADD_FAILURE() << "no cache record held";
+  return seg.cache(0);
+}
+
+// Malloc's fast path sends a large size (class 0) to the slow path through bins[0]'s list,
+// which stays empty (layout.h); Validate reports a cache whose bins[0] holds one.
+TEST(Heap, ClassZeroBinStaysEmptyAndValidateChecksIt) {
+  TempSegment ts(64 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  const Segment& seg = *ts.segment();
+  void* small = heap->Allocate(64);
+  void* large = heap->Allocate(kMaxSmallSize + 1);
+  ASSERT_NE(small, nullptr);
+  ASSERT_NE(large, nullptr);
+  EXPECT_EQ(heap->UsableSize(large), kMaxSmallSize + kPageSize) << "a large block, whole pages";
+  ThreadCache& cache = OnlyCacheOf(seg, *heap);
+  EXPECT_EQ(LoadRelaxed(cache.bins[0].xlist), 0u);
+  EXPECT_EQ(LoadRelaxed(cache.bins[0].xops), 0u);
+  ExpectValid(seg);
+  StoreRelaxed(cache.bins[0].xlist, heap->RefOf(small));
+  ValidationReport r = Validate(seg);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.ToString().find("the bin of class 0 holds a list"), std::string::npos)
+      << r.ToString();
+  StoreRelaxed(cache.bins[0].xlist, uint64_t{0});
+  heap->Free(small);
+  heap->Free(large);
+  ExpectValid(seg);
+}
+
+// A bin's count and nmalloc share one word (layout.h): malloc's one add takes count down
+// through 0 (its borrow carried into nmalloc) and free's one add takes it up, and both
+// figures stay exact across refills and overflows.
+TEST(Heap, BinCountAndNmallocShareOneWordExactly) {
+  TempSegment ts(64 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  const Segment& seg = *ts.segment();
+  const uint32_t cls = ClassOf(64);
+  const uint32_t batch = Class(cls).batch;
+  std::vector<void*> v;
+  for (uint32_t i = 0; i < 3 * batch + 5; ++i) v.push_back(heap->Allocate(64));
+  const Bin& bin = OnlyCacheOf(seg, *heap).bins[cls];
+  EXPECT_EQ(bin.nmalloc(), 3 * batch + 5);
+  EXPECT_EQ(bin.count(), batch - 5) << "the list of the fourth refill, 5 blocks taken";
+  for (void* p : v) heap->Free(p);
+  EXPECT_EQ(bin.nmalloc(), 3 * batch + 5);
+  EXPECT_LE(bin.count(), batch);
+  ArenaStats st = CollectStats(seg);
+  EXPECT_EQ(st.nmalloc, 3 * batch + 5);
+  EXPECT_EQ(st.nfree, 3 * batch + 5);
+  EXPECT_EQ(st.allocated, 0u);
+  EXPECT_EQ(st.requested, uint64_t{64} * (3 * batch + 5));
+  ExpectValid(seg);
+}
+
 // Validate counts the blocks a live cache holds, while the cache holds them.
 TEST(Heap, ValidateWhileThisThreadCachesBlocks) {
   TempSegment ts(64 << 20);

@@ -39,7 +39,7 @@
 namespace shmpool::shm {
 
 inline constexpr uint64_t kMagic = 0x4c4f4f504d485353ull;  // "SSHMPOOL"
-inline constexpr uint32_t kLayoutVersion = 6;
+inline constexpr uint32_t kLayoutVersion = 7;
 inline constexpr uint32_t kCacheLine = 64;
 inline constexpr uint32_t kFreeRunBuckets = 128;  // exact lengths 1..127, then ">= 128"
 inline constexpr uint32_t kPartialBuckets = 4;    // partial-slab lists per class, by fullness
@@ -371,21 +371,50 @@ struct alignas(kCacheLine) ProcRecord {
 //   spare: 0 or a full batch (exactly Class(c).batch blocks, 0-terminated).
 // The hot half (Bin, 32 bytes) is all that malloc and free touch; the cold half (BinCold)
 // changes only when whole batches move. Counters are cumulative over the record's life:
-//   refilled: blocks moved into `list` (from spare, ring or slabs)
-//   drained:  blocks moved out of `list` (to spare, or back to the slabs on a flush)
+//   nmalloc:   blocks handed out through this bin
+//   refilled:  blocks moved into `list` (from spare, ring or slabs)
+//   drained:   blocks moved out of `list` (to spare, or back to the slabs on a flush)
+//   requested: bytes asked for by the allocations that nmalloc counts
+// `count` and `nmalloc` share one word, xops: count in bits 0-7 (count <= batch <= 64),
+// nmalloc (mod 2^56) above. So malloc updates both with one add (kMallocStep: nmalloc + 1,
+// count - 1, the borrow of count - 1 carried up) and free with another (+1: count + 1,
+// never carrying, as count < batch before a push), and a reader gets count and nmalloc of
+// the same instant from one load.
 // INVARIANTS: count == length(list) <= batch, and
 //   count == refilled + nfree - nmalloc - drained,
 // which defines nfree (so free() counts nothing but `count`). Blocks handed out through
 // this cache and not yet freed = nmalloc - nfree = refilled - drained - count: exact from
 // the chains alone, so recovery that recounts `count` from `list` restores it exactly
-// whatever instruction the owner died at.
+// whatever instruction the owner died at. bins[0] is never written (class 0 is no small
+// class): its list stays 0, so malloc's fast path sends a large size (class 0) to the slow
+// path with the empty-list test it makes anyway.
 struct Bin {
+  static constexpr uint64_t kCountMask = 0xff;
+  static constexpr uint64_t kMallocStep = kCountMask;  // + 2^8 - 1: nmalloc + 1, count - 1
+  static constexpr uint32_t kNmallocShift = 8;
   std::atomic<uint64_t> xlist;
-  std::atomic<uint64_t> xnmalloc;
+  std::atomic<uint64_t> xops;        // count (bits 0-7) and nmalloc (bits 8-63)
   std::atomic<uint64_t> xrequested;  // cumulative bytes asked for
-  std::atomic<uint32_t> xcount;
-  uint32_t reserved;
+  uint64_t reserved;
+
+  static uint32_t CountOf(uint64_t ops) { return static_cast<uint32_t>(ops & kCountMask); }
+  static uint64_t NmallocOf(uint64_t ops) { return ops >> kNmallocShift; }
+  uint32_t count() const { return CountOf(xops.load(std::memory_order_relaxed)); }
+  uint64_t nmalloc() const { return NmallocOf(xops.load(std::memory_order_relaxed)); }
+  // Sets count, keeping nmalloc (owner only, or the repair of a dead owner's record).
+  void set_count(uint32_t n) {
+    const uint64_t ops = xops.load(std::memory_order_relaxed);
+    xops.store((ops & ~kCountMask) | n, std::memory_order_relaxed);
+  }
 };
+static_assert(sizeof(Bin) == kClassStride, "malloc indexes bins by ClassOffsetOf");
+static_assert(
+    [] {
+      for (const SizeClassInfo& c : kClasses)
+        if (c.batch > Bin::kCountMask - 1) return false;  // count + 1 fits under the mask
+      return true;
+    }(),
+    "a bin's count fits in the low byte of Bin::xops");
 struct BinCold {
   std::atomic<uint64_t> xspare;
   std::atomic<uint64_t> xrefilled;
@@ -419,24 +448,23 @@ struct alignas(kCacheLine) ThreadCache {
 
   // Bytes of class `cls` held free in this cache (list and spare).
   uint64_t cached_bytes(uint32_t cls) const {
-    uint64_t blocks = bins[cls].xcount.load(std::memory_order_relaxed);
+    uint64_t blocks = bins[cls].count();
     if (cold[cls].xspare.load(std::memory_order_relaxed)) blocks += Class(cls).batch;
     return blocks * Class(cls).size;
   }
 
   // Blocks of class `cls` freed into this cache (see Bin's invariant).
   uint64_t nfree(uint32_t cls) const {
-    const Bin& b = bins[cls];
+    const uint64_t ops = bins[cls].xops.load(std::memory_order_relaxed);
     const BinCold& k = cold[cls];
-    return b.xcount.load(std::memory_order_relaxed) + b.xnmalloc.load(std::memory_order_relaxed) +
-           k.xdrained.load(std::memory_order_relaxed) - k.xrefilled.load(std::memory_order_relaxed);
+    return Bin::CountOf(ops) + Bin::NmallocOf(ops) + k.xdrained.load(std::memory_order_relaxed) -
+           k.xrefilled.load(std::memory_order_relaxed);
   }
 
   // Takes the bases for a new owner: by the claimer, right after it won the record.
   void TakeBase(uint64_t owner_attach_ns) {
     for (uint32_t c = 1; c < kNumClasses; ++c) {
-      base[c].xnmalloc.store(bins[c].xnmalloc.load(std::memory_order_relaxed),
-                             std::memory_order_relaxed);
+      base[c].xnmalloc.store(bins[c].nmalloc(), std::memory_order_relaxed);
       base[c].xnfree.store(nfree(c), std::memory_order_relaxed);
     }
     xbase_attach_ns.store(owner_attach_ns, std::memory_order_release);

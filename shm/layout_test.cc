@@ -14,7 +14,7 @@ namespace shmpool::shm {
 namespace {
 
 TEST(Layout, Constants) {
-  EXPECT_EQ(kLayoutVersion, 6u);
+  EXPECT_EQ(kLayoutVersion, 7u);
   EXPECT_EQ(kMagic, 0x4c4f4f504d485353ull);  // "SSHMPOOL" read as a little-endian word
   EXPECT_EQ(kNumClasses, 41u);
   EXPECT_EQ(kFreeRunBuckets, 128u);
@@ -200,10 +200,11 @@ TEST(Layout, ProcRecord) {
 TEST(Layout, Bin) {
   SHMPOOL_PIN_SIZE(Bin, 32, 8);
   SHMPOOL_PIN_FIELD(Bin, xlist, 0);
-  SHMPOOL_PIN_FIELD(Bin, xnmalloc, 8);
+  SHMPOOL_PIN_FIELD(Bin, xops, 8);
   SHMPOOL_PIN_FIELD(Bin, xrequested, 16);
-  SHMPOOL_PIN_FIELD(Bin, xcount, 24);
-  SHMPOOL_PIN_FIELD(Bin, reserved, 28);
+  SHMPOOL_PIN_FIELD(Bin, reserved, 24);
+  EXPECT_EQ(Bin::kCountMask, 0xffu);
+  EXPECT_EQ(Bin::kNmallocShift, 8u);
 }
 
 TEST(Layout, BinCold) {

@@ -295,7 +295,7 @@ void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport&
     Carry(tr, c, list);
     StoreRelaxed(bin.xlist, uint64_t{0});
     Step();
-    StoreRelaxed(bin.xcount, 0u);
+    bin.set_count(0);
     Step();
     ReturnCarried(seg, c, tr, report, &cold.xdrained);
   }
@@ -305,8 +305,8 @@ void ReturnClass(const Segment& seg, ThreadCache& tc, uint32_t c, ReclaimReport&
     Step();
     ReturnCarried(seg, c, tr, report, nullptr);
   }
-  if (LoadRelaxed(bin.xcount) != 0) {  // lagged its list by one store: Bin's invariant holds
-    StoreRelaxed(bin.xcount, 0u);
+  if (bin.count() != 0) {  // lagged its list by one store: Bin's invariant holds
+    bin.set_count(0);
     Step();
   }
 }

@@ -32,7 +32,9 @@ struct SizeClassInfo {
   uint64_t block_mul;   // see IsBlockStart
   uint64_t block_lim;
 };
-static_assert(sizeof(SizeClassInfo) == 32, "a power of two: the fast path indexes the table");
+// The size of a per-class record that the fast paths index by class (this table, Bin).
+inline constexpr uint32_t kClassStride = 32;
+static_assert(sizeof(SizeClassInfo) == kClassStride, "the fast paths index the table");
 
 // Offsets inside a slab are below 2^kMaxSlabOffsetBits (64 pages): what IsBlockStart needs.
 inline constexpr uint32_t kMaxSlabOffsetBits = 18;
@@ -106,13 +108,16 @@ constexpr auto BuildClasses() {
 inline constexpr auto kClasses = internal::BuildClasses();
 inline constexpr uint32_t kNumClasses = kClasses.size();
 static_assert(kClasses[kNumClasses - 1].size == kMaxSmallSize, "the last class is kMaxSmallSize");
-static_assert(kNumClasses <= 256, "class ids fit the lookup tables' uint8_t entries");
+static_assert(kNumClasses * kClassStride <= 65536,
+              "class offsets fit the lookup tables' uint16_t entries");
 
 namespace internal {
 
 // Lookup tables: sizes <= kSmallLookupMax in steps of 16, sizes <= kMaxSmallSize in steps
-// of 128 (ClassOf indexes them by (size + step - 1) / step). Both hold kLookupEntries
-// entries, which must cover their last index.
+// of 128 (ClassOffsetOf indexes them by (size + step - 1) / step). Both hold kLookupEntries
+// entries, which must cover their last index. Each entry is the class times kClassStride,
+// the byte offset of the class's entry in an array of 32-byte records indexed by class
+// (kClasses, a thread cache's bins), so malloc's fast path indexes its bin with no shift.
 inline constexpr uint32_t kSmallLookupMax = 1024;
 inline constexpr size_t kLookupEntries = 257;
 static_assert(kSmallLookupMax % 16 == 0 && kSmallLookupMax / 16 + 1 <= kLookupEntries,
@@ -121,11 +126,11 @@ static_assert(kMaxSmallSize % 128 == 0 && kMaxSmallSize / 128 + 1 == kLookupEntr
               "the medium table has an entry for every size up to kMaxSmallSize");
 
 constexpr auto BuildLookup(uint32_t step, uint32_t max) {
-  std::array<uint8_t, kLookupEntries> t{};
+  std::array<uint16_t, kLookupEntries> t{};
   for (uint32_t i = 0; i * step <= max && i < t.size(); ++i) {
     uint32_t c = 1;
     while (kClasses[c].size < i * step) ++c;
-    t[i] = static_cast<uint8_t>(c);
+    t[i] = static_cast<uint16_t>(c * kClassStride);
   }
   return t;
 }
@@ -134,12 +139,15 @@ inline constexpr auto kLookupMedium = BuildLookup(128, kMaxSmallSize);
 
 }  // namespace internal
 
-// The class that serves `size` bytes, or 0 when `size` is large.
-inline uint32_t ClassOf(size_t size) {
+// ClassOf(size) * kClassStride: the byte offset of its class in an array of 32-byte records.
+inline uint32_t ClassOffsetOf(size_t size) {
   if (size <= internal::kSmallLookupMax) return internal::kLookupSmall[(size + 15) >> 4];
   if (size <= kMaxSmallSize) return internal::kLookupMedium[(size + 127) >> 7];
   return 0;
 }
+
+// The class that serves `size` bytes, or 0 when `size` is large.
+inline uint32_t ClassOf(size_t size) { return ClassOffsetOf(size) / kClassStride; }
 
 inline const SizeClassInfo& Class(uint32_t c) { return kClasses[c]; }
 

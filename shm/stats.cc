@@ -36,7 +36,7 @@ ArenaStats CollectStats(const Segment& seg) {
     const ThreadCache& tc = seg.cache(t);
     for (uint32_t c = 1; c < kNumClasses; ++c) {
       const Bin& b = tc.bins[c];
-      cs[c].nmalloc += LoadRelaxed(b.xnmalloc);
+      cs[c].nmalloc += b.nmalloc();
       cs[c].nfree += tc.nfree(c);
       cs[c].requested += LoadRelaxed(b.xrequested);
       cs[c].cached += tc.cached_bytes(c);

@@ -294,18 +294,20 @@ class Validator {
       const ThreadCache& tc = seg_.cache(t);
       if (LoadRelaxed(tc.transit.xop) != Transit::kNone)
         Error("cache %d: a batch is in transit (op %d)", t, LoadRelaxed(tc.transit.xop));
+      if (LoadRelaxed(tc.bins[0].xlist) != 0)  // malloc's fast path relies on it (layout.h)
+        Error("cache %d: the bin of class 0 holds a list", t);
       for (uint32_t c = 1; c < kNumClasses; ++c) {
         const Bin& b = tc.bins[c];
         const uint64_t n = WalkChain(LoadRelaxed(b.xlist), c, Class(c).batch, "cache list");
-        if (n != LoadRelaxed(b.xcount))
-          Error("cache %d class %d: list of %d blocks, count %d", t, c, n, LoadRelaxed(b.xcount));
+        if (n != b.count())
+          Error("cache %d class %d: list of %d blocks, count %d", t, c, n, b.count());
         in_caches_[c] += n;
         if (const uint64_t spare = LoadRelaxed(tc.cold[c].xspare)) {
           const uint64_t m = WalkChain(spare, c, Class(c).batch, "cache spare");
           if (m != Class(c).batch) Error("cache %d class %d: spare of %d blocks", t, c, m);
           in_caches_[c] += m;
         }
-        nmalloc_[c] += LoadRelaxed(b.xnmalloc);
+        nmalloc_[c] += b.nmalloc();
         nfree_[c] += tc.nfree(c);
       }
     }

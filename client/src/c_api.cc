@@ -1,6 +1,5 @@
 // The C ABI: thin wrappers over shmpool::Client that turn absl::Status into error codes.
 #include <cstring>
-#include <new>
 #include <string>
 
 #include "shmpool/client.h"
@@ -42,6 +41,8 @@ int ToCode(const absl::Status& s) {
 
 }  // namespace
 
+using shmpool::internal::ClientOf;
+
 int shmpool::internal::StatusToCode(const absl::Status& s) { return ToCode(s); }
 
 extern "C" {
@@ -54,8 +55,8 @@ int shmpool_attach(const char* endpoint, const char* arena, shmpool_client** out
   absl::StatusOr<std::unique_ptr<shmpool::Client>> c =
       shmpool::Client::Attach(endpoint ? endpoint : "", arena);
   if (!c.ok()) return ToCode(c.status());
-  *out = new (std::nothrow) shmpool_client{std::move(*c)};
-  return *out ? SHMPOOL_OK : SHMPOOL_E_EXHAUSTED;
+  *out = shmpool::internal::HandleOf(c->release());
+  return SHMPOOL_OK;
 }
 
 const char* shmpool_last_error(void) { return last_error.c_str(); }
@@ -64,38 +65,38 @@ int shmpool_attach_segment(const char* path, shmpool_client** out) {
   if (path == nullptr || out == nullptr) return SHMPOOL_E_INVALID;
   absl::StatusOr<std::unique_ptr<shmpool::Client>> c = shmpool::Client::AttachSegment(path);
   if (!c.ok()) return ToCode(c.status());
-  *out = new (std::nothrow) shmpool_client{std::move(*c)};
-  return *out ? SHMPOOL_OK : SHMPOOL_E_EXHAUSTED;
+  *out = shmpool::internal::HandleOf(c->release());
+  return SHMPOOL_OK;
 }
 
-void shmpool_detach(shmpool_client* c) { delete c; }
+void shmpool_detach(shmpool_client* c) { delete ClientOf(c); }
 
-void* shmpool_malloc(shmpool_client* c, size_t size) { return c->client->Allocate(size); }
+void* shmpool_malloc(shmpool_client* c, size_t size) { return ClientOf(c)->Allocate(size); }
 
 void* shmpool_calloc(shmpool_client* c, size_t n, size_t size) {
   size_t bytes;
   if (__builtin_mul_overflow(n, size, &bytes)) return nullptr;
-  void* p = c->client->Allocate(bytes);
+  void* p = ClientOf(c)->Allocate(bytes);
   if (p) std::memset(p, 0, bytes);
   return p;
 }
 
-void shmpool_free(shmpool_client* c, void* p) { c->client->Free(p); }
+void shmpool_free(shmpool_client* c, void* p) { ClientOf(c)->Free(p); }
 
-size_t shmpool_usable_size(shmpool_client* c, const void* p) { return c->client->UsableSize(p); }
+size_t shmpool_usable_size(shmpool_client* c, const void* p) { return ClientOf(c)->UsableSize(p); }
 
-shmpool_ref shmpool_ref_of(shmpool_client* c, const void* p) { return c->client->RefOf(p); }
+shmpool_ref shmpool_ref_of(shmpool_client* c, const void* p) { return ClientOf(c)->RefOf(p); }
 
-void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r) { return c->client->PtrOf(r); }
+void* shmpool_ptr_of(shmpool_client* c, shmpool_ref r) { return ClientOf(c)->PtrOf(r); }
 
-uint64_t shmpool_generation(shmpool_client* c) { return c->client->Generation(); }
+uint64_t shmpool_generation(shmpool_client* c) { return ClientOf(c)->Generation(); }
 
-uint64_t shmpool_stale_frees(const shmpool_client* c) { return c->client->StaleFrees(); }
+uint64_t shmpool_stale_frees(const shmpool_client* c) { return ClientOf(c)->StaleFrees(); }
 
-int shmpool_release_retired(shmpool_client* c) { return c->client->ReleaseRetired(); }
+int shmpool_release_retired(shmpool_client* c) { return ClientOf(c)->ReleaseRetired(); }
 
 int64_t shmpool_purge(shmpool_client* c) {
-  absl::StatusOr<uint64_t> r = c->client->Purge();
+  absl::StatusOr<uint64_t> r = ClientOf(c)->Purge();
   return r.ok() ? static_cast<int64_t>(*r) : ToCode(r.status());
 }
 

@@ -17,13 +17,15 @@ struct shmpool_region {
   uint64_t ref_tag;
 };
 
+using shmpool::internal::ClientOf;
+
 extern "C" {
 
 int shmpool_pool_open(shmpool_client* c, const char* name, shmpool_pool** out) {
   if (c == nullptr || name == nullptr || out == nullptr)
     return shmpool::internal::StatusToCode(
         absl::InvalidArgumentError("shmpool_pool_open: c, name and out must not be NULL"));
-  shmpool::shm::Heap& heap = *c->client->current().heap;
+  shmpool::shm::Heap& heap = *ClientOf(c)->current().heap;
   // Non-owning: the client (and its segment) outlives its pools (shmpool.h).
   std::shared_ptr<shmpool::shm::Segment> seg(std::shared_ptr<void>(), &heap.segment());
   absl::StatusOr<std::unique_ptr<shmpool::shm::Pool>> p =
@@ -48,7 +50,7 @@ int shmpool_region_create(shmpool_client* c, size_t chunk_bytes, shmpool_region*
   if (c == nullptr || out == nullptr)
     return shmpool::internal::StatusToCode(
         absl::InvalidArgumentError("shmpool_region_create: c and out must not be NULL"));
-  const shmpool::Client::Current cur = c->client->current();
+  const shmpool::Client::Current cur = ClientOf(c)->current();
   absl::StatusOr<shmpool::shm::Region> r = shmpool::shm::Region::Create(
       *cur.heap, chunk_bytes ? chunk_bytes : shmpool::shm::Region::kDefaultChunk);
   if (!r.ok()) return shmpool::internal::StatusToCode(r.status());
@@ -62,8 +64,8 @@ int shmpool_region_open(shmpool_client* c, shmpool_ref ref, shmpool_region** out
         absl::InvalidArgumentError("shmpool_region_open: c and out must not be NULL"));
   using shmpool::Client;
   const uint64_t tag = ref & ~Client::kRefOffsetMask;
-  if (tag != Client::RefTag(c->client->current().generation)) c->client->Generation();
-  const Client::Current cur = c->client->current();
+  if (tag != Client::RefTag(ClientOf(c)->current().generation)) ClientOf(c)->Generation();
+  const Client::Current cur = ClientOf(c)->current();
   if (tag != Client::RefTag(cur.generation))
     return shmpool::internal::StatusToCode(absl::NotFoundError(absl::StrFormat(
         "shmpool_region_open: ref %#x is not of the arena's generation %d (the arena was reset "

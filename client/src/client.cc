@@ -89,8 +89,10 @@ Client::~Client() {
 void Client::PublishLocked(std::unique_ptr<MappedGeneration> g) {
   g->base = g->heap->segment().base();
   g->ref_tag = RefTag(g->number);
+  g->heap->SetOutsideHandler(&Client::FreeOutside, this);
   current_.store(g.get(), std::memory_order_release);
   heap_.store(g->heap.get(), std::memory_order_release);
+  heap_id_.store(g->heap->id(), std::memory_order_release);
   generations_.push_back(std::move(g));
 }
 
@@ -152,17 +154,19 @@ const Client::MappedGeneration* Client::FindLocked(const void* p) const {
   return nullptr;
 }
 
-void Client::FreeOutside(void* p) {
-  if (p == nullptr) return;
+void Client::FreeOutside(void* client, void* p) {
+  Client& c = *static_cast<Client*>(client);
   shm::Heap* target;
+  bool mapped;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    MappedGeneration& cur = *generations_.back();
+    std::lock_guard<std::mutex> lock(c.mu_);
+    MappedGeneration& cur = *c.generations_.back();
     target = cur.heap.get();
-    const MappedGeneration* g = FindLocked(p);
-    if (g != nullptr && g != &cur) {
+    const MappedGeneration* g = c.FindLocked(p);
+    mapped = g != nullptr;
+    if (mapped && g != &cur) {
       // A block of a retired generation: refused, counted, reported once per generation.
-      stale_frees_.fetch_add(1, std::memory_order_relaxed);
+      c.stale_frees_.fetch_add(1, std::memory_order_relaxed);
       shm::FetchAddRelaxed(cur.heap->segment().header().generation.xstale_frees, uint64_t{1});
       if (!g->stale_reported) {
         g->stale_reported = true;
@@ -170,14 +174,14 @@ void Client::FreeOutside(void* p) {
                      "shmpool: refused free(%p): a block of generation %llu of %s, retired by a "
                      "reset (the arena is at generation %llu); counted as a stale free, further "
                      "ones of that generation silently\n",
-                     p, static_cast<unsigned long long>(g->number), path_.c_str(),
+                     p, static_cast<unsigned long long>(g->number), c.path_.c_str(),
                      static_cast<unsigned long long>(cur.number));
       }
       return;
     }
   }
-  // The current generation (the switch raced with this call), or no generation at all: the
-  // current heap frees it, or refuses, counts and reports it.
+  if (!mapped) return target->FreeHere(p);  // in no generation: refused, counted, reported
+  // The current generation: the call raced with the switch and reached a retired heap.
   target->Free(p);
 }
 

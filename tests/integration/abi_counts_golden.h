@@ -11,9 +11,9 @@
 
 namespace shmpool::testing {
 
-inline constexpr int kGoldenShmpoolMalloc = 38;   // shmpool_malloc(c, 64)
-inline constexpr int kGoldenShmpoolFree = 73;     // shmpool_free(c, p)
-inline constexpr int kGoldenClientAllocate = 37;  // Client::Allocate(64), in a function
-inline constexpr int kGoldenClientFree = 73;      // Client::Free(p), in a function
+inline constexpr int kGoldenShmpoolMalloc = 20;   // shmpool_malloc(c, 64)
+inline constexpr int kGoldenShmpoolFree = 46;     // shmpool_free(c, p)
+inline constexpr int kGoldenClientAllocate = 20;  // Client::Allocate(64), in a function
+inline constexpr int kGoldenClientFree = 46;      // Client::Free(p), in a function
 
 }  // namespace shmpool::testing

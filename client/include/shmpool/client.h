@@ -71,7 +71,12 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  void* Allocate(size_t size) { return heap_.load(std::memory_order_acquire)->Allocate(size); }
+  // Inline: the fast path reads the current heap's id and this thread's cache, not the heap.
+  void* Allocate(size_t size) {
+    return shm::Heap::AllocateOr(heap_id_.load(std::memory_order_relaxed), size, [this, size] {
+      return heap_.load(std::memory_order_acquire)->AllocateSlow(size);
+    });
+  }
   void Free(void* p);
   size_t UsableSize(const void* p) const;
   uint64_t RefOf(const void* p) const;
@@ -116,7 +121,9 @@ class Client {
   // `at_least`, and switches to it. Returns the mapping the client allocates from.
   absl::StatusOr<internal::Mapping> Follow(uint64_t at_least);
   void PublishLocked(std::unique_ptr<MappedGeneration> g);
-  void FreeOutside(void* p);
+  // The outside handler of every generation's heap (shm::Heap::SetOutsideHandler): p lies
+  // outside the heap Free was called on. Looked up under mu_.
+  static void FreeOutside(void* client, void* p);
   uint64_t RefOfOther(const void* p) const;
   void* PtrOfOther(uint64_t ref);
   // The generation whose mapping holds p, or nullptr. Under mu_.
@@ -128,9 +135,12 @@ class Client {
   const uint64_t segment_bytes_;  // the same for every generation (same geometry)
   const std::string path_;        // the arena's segment file: each generation's, in turn
   const shm::AttachOptions options_;
-  // The current generation: heap_ for Allocate and Free, current_ for everything else.
-  // Both are switched together (release) and only ever point to a live MappedGeneration.
+  // The current generation: heap_ for Allocate and Free, current_ for everything else, and
+  // heap_id_ == heap_->id() for Allocate's fast path (a thread's slot that names it holds
+  // that heap's cache, so the three need not be read together). Switched together
+  // (release) and only ever naming a live MappedGeneration.
   std::atomic<shm::Heap*> heap_;
+  std::atomic<uint64_t> heap_id_;
   std::atomic<const MappedGeneration*> current_;
   std::atomic<uint64_t> stale_frees_{0};
   // std::mutex rather than absl::Mutex: TSan sees its synchronisation (as in shm/pool.h).
@@ -140,12 +150,11 @@ class Client {
   std::unique_ptr<internal::DaemonLink> link_;  // null when attached without the daemon
 };
 
-// Free's fast path: one load of the current heap and a range check, then shm::Heap's. A
-// pointer outside the current generation (a retired one's, or none) takes FreeOutside.
+// Free: one load of the current heap, then shm::Heap's Free. A pointer outside that heap's
+// mapping (a retired generation's block, or a heap this call raced past) reaches
+// FreeOutside through the heap's outside handler, from its slow path.
 __attribute__((always_inline)) inline void Client::Free(void* p) {
-  shm::Heap* h = heap_.load(std::memory_order_acquire);
-  if (__builtin_expect(h->RefOf(p) < segment_bytes_, 1)) return h->Free(p);
-  FreeOutside(p);
+  heap_.load(std::memory_order_acquire)->Free(p);
 }
 
 inline uint64_t Client::RefOf(const void* p) const {
