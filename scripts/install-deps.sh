@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libboost-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev valgrind
-  python3
+  python3 python3-numpy python3-pytest python3-grpcio python3-protobuf
   libsystemd-dev systemd yamllint prometheus librsvg2-bin openssl
 )
 
