@@ -1,55 +1,56 @@
 """The exceptions of shmpool.control: one class per gRPC status the daemon answers with.
 
-Each carries `status` (the grpc.StatusCode), `message` (the daemon's message) and `code`, the
-C error code (SHMPOOL_E_*) the C library maps that status to (client/src/c_api.cc); each is
-also the data-plane exception of that code, so one `except shmpool.NotFoundError` catches an
-unknown arena whether shmpool.attach or shmpool.control met it.
+Each carries `status` (the grpc.StatusCode) and `message` (the daemon's message), and is
+also the data-plane exception (shmpool/errors.py) of the C error code the C library maps
+that status to (client/src/c_api.cc), whose `code` it has: one `except shmpool.NotFound`
+catches an unknown arena whether shmpool.attach or shmpool.control met it.
 """
 
 import grpc
 
-from . import _errors
+from . import errors
 
 _S = grpc.StatusCode
 
 
-class ControlError(_errors.Error):
+class ControlError(errors.Error):
     """A call to the daemon that failed: `status` says how (a grpc.StatusCode)."""
 
     def __init__(self, status, message):
-        super().__init__(_C_CODES.get(status, _errors.E_INTERNAL), message)
+        super().__init__(self.code, message)
         self.status = status
 
     def __str__(self):
         return f"{self.status.name}: {self.message}"
 
 
-class InvalidArgument(ControlError, _errors.InvalidError):
+class InvalidArgument(ControlError, errors.InvalidArgument):
     """INVALID_ARGUMENT or OUT_OF_RANGE: a bad name, size or endpoint."""
 
 
-class NotFound(ControlError, _errors.NotFoundError):
+class NotFound(ControlError, errors.NotFound):
     """NOT_FOUND: no such arena or pool."""
 
 
-class AlreadyExists(ControlError, _errors.ExistsError):
+class AlreadyExists(ControlError, errors.AlreadyExists):
     """ALREADY_EXISTS: the arena or pool id is taken."""
 
 
-class PermissionDenied(ControlError, _errors.PermissionDeniedError):
+class PermissionDenied(ControlError, errors.PermissionDenied):
     """PERMISSION_DENIED or UNAUTHENTICATED: another tenant's arena, or an unknown peer."""
 
 
-class ResourceExhausted(ControlError, _errors.ExhaustedError):
+class ResourceExhausted(ControlError, errors.OutOfMemory):
     """RESOURCE_EXHAUSTED: the daemon's limits, an arena full or over quota."""
 
 
-class FailedPrecondition(ControlError, _errors.CorruptError):
+class FailedPrecondition(ControlError, errors.Corrupt):
     """FAILED_PRECONDITION or DATA_LOSS: not in this state (clients still attached, a
-    quarantined arena), or no default socket that can be trusted."""
+    quarantined arena), or no default socket that can be trusted. A Corrupt, as the C
+    library maps these statuses."""
 
 
-class Unavailable(ControlError, _errors.UnavailableError):
+class Unavailable(ControlError, errors.Unavailable):
     """UNAVAILABLE: the daemon cannot be reached."""
 
 
@@ -57,24 +58,9 @@ class DeadlineExceeded(Unavailable):
     """DEADLINE_EXCEEDED: the daemon did not answer within the timeout."""
 
 
-class Internal(ControlError, _errors.InternalError):
+class Internal(ControlError, errors.Internal):
     """Any other status."""
 
-
-# The C library's mapping (client/src/c_api.cc) of each status to SHMPOOL_E_*.
-_C_CODES = {
-    _S.INVALID_ARGUMENT: _errors.E_INVALID,
-    _S.OUT_OF_RANGE: _errors.E_INVALID,
-    _S.NOT_FOUND: _errors.E_NOT_FOUND,
-    _S.ALREADY_EXISTS: _errors.E_EXISTS,
-    _S.PERMISSION_DENIED: _errors.E_PERMISSION,
-    _S.UNAUTHENTICATED: _errors.E_PERMISSION,
-    _S.RESOURCE_EXHAUSTED: _errors.E_EXHAUSTED,
-    _S.UNAVAILABLE: _errors.E_UNAVAILABLE,
-    _S.DEADLINE_EXCEEDED: _errors.E_UNAVAILABLE,
-    _S.FAILED_PRECONDITION: _errors.E_CORRUPT,
-    _S.DATA_LOSS: _errors.E_CORRUPT,
-}
 
 _CLASSES = {
     _S.INVALID_ARGUMENT: InvalidArgument,
