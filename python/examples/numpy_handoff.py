@@ -3,11 +3,11 @@
 A producer worker makes an array of float64, fills it with a sequence number and hands it to
 a consumer worker, which sums it; the producer checks the sum and goes on to the next array.
 
-  shmpool        the producer allocates the array's bytes in a shmpool arena and fills them in
-                 place; only the ref (an int) goes through the queue. The consumer opens the
-                 ref, which gives it the block (ownership moves with the ref: the producer
-                 gave it up with give()), and frees it after the sum. No copy; a worker that
-                 dies holding blocks has them reclaimed by the daemon.
+  shmpool        the producer allocates the array's bytes in a shmpool arena and fills them
+                 in place; only the ref (an int) and the length go through the queue. The
+                 consumer opens the ref, which gives it the block (ownership moves with the
+                 ref: the producer gave it up with give()), and frees it after the sum. No
+                 copy, no file per array; the arena's stats show what each worker holds.
   shared_memory  one multiprocessing.shared_memory segment per array: the producer creates and
                  fills it and sends its name; the consumer maps it, then closes and unlinks it
                  (manual lifetime: a consumer that dies first leaks the segment).
@@ -51,10 +51,11 @@ class Shmpool:
         return np.frombuffer(buf, np.float64), buf
 
     def seal(self, buf):
-        return buf.give()
+        return buf.give(), len(buf)
 
-    def open(self, ref):
-        buf = self.client.open(ref)
+    def open(self, message):
+        ref, nbytes = message
+        buf = self.client.open(ref, size=nbytes)  # the block may be larger than asked for
         return np.frombuffer(buf, np.float64), buf
 
     def release(self, buf):
