@@ -8,8 +8,12 @@
 #   include/shmpool/{shmpool.h,client.h}      public API
 #   include/shmpool/shm/*.h                   the data-plane headers client.h includes
 #   lib/libshmpool_{client,shm,proto,api}.a   static archives (client needs the others)
-#   lib/cmake/shmpool/                        find_package(shmpool) -> shmpool::client
+#   lib/libshmpool.so.1 (and libshmpool.so)   the C ABI as a shared library
+#   lib/cmake/shmpool/                        find_package(shmpool) -> shmpool::client,
+#                                             shmpool::shmpool (shared)
 #   lib/pkgconfig/shmpool.pc                  pkg-config --static shmpool
+#   lib/pkgconfig/shmpool-shared.pc           pkg-config shmpool-shared
+#   lib/shmpool/python/shmpool/               the Python package (python/README.md)
 include(CMakePackageConfigHelpers)
 
 set(SHMPOOL_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmpool)
@@ -37,6 +41,7 @@ if(SHMPOOL_WITH_GRPC)
   set(SHMPOOL_PC_INTERNAL_LIBS "-lshmpool_proto -lshmpool_api -lshmpool_shm")
   set(SHMPOOL_PC_REQUIRES "grpc++ protobuf ${SHMPOOL_PC_REQUIRES}")
 endif()
-configure_file(${PROJECT_SOURCE_DIR}/cmake/shmpool.pc.in ${PROJECT_BINARY_DIR}/cmake/shmpool.pc
-  @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/cmake/shmpool.pc DESTINATION ${SHMPOOL_PC_DIR})
+foreach(pc shmpool shmpool-shared)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/cmake/${pc}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/cmake/${pc}.pc DESTINATION ${SHMPOOL_PC_DIR})
+endforeach()
