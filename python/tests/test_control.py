@@ -1,11 +1,13 @@
-"""shmpool.control against a private shmpoold: arenas, pools, stats and purges give what
+"""shmpool.control against the test daemon: arenas, pools, stats and purges give what
 shmpoolctl --json prints; the daemon's refusals raise the classes of their status; endpoints
-are found as the C client finds them."""
+are found as the C client finds them; Client.stats() is the control plane's stats."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -22,102 +24,130 @@ def shape(value):
     return None
 
 
+def ctl_json(daemon, *args):
+    return json.loads(daemon.ctl(*args, "--json").stdout)
+
+
 @pytest.fixture
 def ctl(daemon):
     with control.connect(daemon.endpoint) as c:
         yield c
 
 
+def python_without(modules, code):
+    """Runs `code` in this interpreter with `modules` made unimportable."""
+    blocked = "".join(f"sys.modules[{m!r}] = None; " for m in modules)
+    return subprocess.run([sys.executable, "-c", f"import sys; {blocked}{code}"],
+                          capture_output=True, text=True)
+
+
+def test_the_data_plane_needs_no_grpc():
+    done = python_without(["grpc", "google"], "import shmpool; print(shmpool.Client.stats)")
+    assert done.returncode == 0 and "Client.stats" in done.stdout, done.stderr
+    done = python_without(["grpc"], "import shmpool.control")
+    assert done.returncode == 1
+    assert "ImportError: shmpool.control needs grpcio and protobuf" in done.stderr
+    assert "install python3-grpcio and python3-protobuf" in done.stderr
+
+
 def test_arenas_are_what_shmpoolctl_shows(daemon, ctl):
-    created = ctl.create_arena("t1", capacity=64 << 20, quota=1 << 20)
-    assert created["name"] == "arenas/t1"
+    name = f"c{os.getpid()}"
+    created = ctl.create_arena(name, capacity=64 << 20, quota=1 << 20)
+    assert created["name"] == f"arenas/{name}"
     assert created["capacity_bytes"] == 64 << 20 and created["quota_bytes"] == 1 << 20
-    assert ctl.get_arena("t1") == daemon.ctl_json("arena", "get", "t1")
-    assert ctl.list_arenas() == daemon.ctl_json("arena", "list")["arenas"]
-    assert [a["name"] for a in ctl.list_arenas()] == ["arenas/default", "arenas/t1"]
-    assert ctl.set_quota("t1", 2 << 20)["quota_bytes"] == 2 << 20
-    assert ctl.set_quota("arenas/t1", 0)["quota_bytes"] == 0
-    reset = ctl.reset_arena("t1")
-    assert reset["generation"] == 1 and reset == ctl.get_arena("t1")
-    ctl.delete_arena("t1")
-    assert [a["name"] for a in ctl.list_arenas()] == ["arenas/default"]
+    assert ctl.get_arena(name) == ctl_json(daemon, "arena", "get", name)
+    listed = ctl.list_arenas()
+    assert shape(listed) == shape(ctl_json(daemon, "arena", "list")["arenas"])
+    assert [a for a in listed if a["name"] == f"arenas/{name}"] == [ctl.get_arena(name)]
+    assert ctl.set_quota(name, 2 << 20)["quota_bytes"] == 2 << 20
+    assert ctl.set_quota(f"arenas/{name}", 0)["quota_bytes"] == 0
+    reset = ctl.reset_arena(name)
+    assert reset["generation"] == 1 and reset == ctl.get_arena(name)
+    ctl.delete_arena(name)
+    assert f"arenas/{name}" not in [a["name"] for a in ctl.list_arenas()]
 
 
-def test_stats_have_the_fields_of_shmpoolctl_stats_json(daemon, ctl, worker):
-    ctl.create_arena("t1", capacity=64 << 20)
-    worker.run(f"attach {daemon.endpoint} t1")
-    worker.run("alloc 256 100")
-    stats = ctl.stats("t1")
-    assert stats["name"] == "arenas/t1"
-    assert stats["allocated"] == 25600 and stats["nmalloc"] >= 100
-    assert [c["session"]["client_name"] for c in stats["clients"]] == ["shmpool_test_worker"]
-    assert [k["size"] for k in stats["size_classes"] if k["allocated"]] == [256]
-    cli = daemon.ctl_json("stats", "t1")["arenas"]
-    assert len(cli) == 1 and shape(stats) == shape(cli[0])
-    every = ctl.stats_all()
-    assert [a["name"] for a in every] == ["arenas/default", "arenas/t1"]
-    assert shape(every) == shape(daemon.ctl_json("stats")["arenas"])
+def test_stats_have_the_fields_of_shmpoolctl_stats_json(daemon, ctl, arena):
+    with shmpool.attach(arena, daemon.endpoint) as client:
+        blocks = [client.alloc(256) for _ in range(100)]
+        stats = ctl.stats(arena)
+        assert stats["name"] == f"arenas/{arena}"
+        assert stats["allocated"] == 25600 and stats["nmalloc"] >= 100
+        assert len(stats["clients"]) == 1
+        assert [k["size"] for k in stats["size_classes"] if k["allocated"]] == [256]
+        assert shape(stats) == shape(ctl_json(daemon, "stats", arena)["arenas"][0])
+        every = ctl.stats_all()
+        assert [a["name"] for a in every] == sorted(a["name"] for a in ctl.list_arenas())
+        assert shape(every) == shape(ctl_json(daemon, "stats")["arenas"])
+        del blocks
 
 
-def test_purge_returns_freed_runs(daemon, ctl, worker):
-    ctl.create_arena("t1", capacity=64 << 20)
-    worker.run(f"attach {daemon.endpoint} t1")
-    refs = worker.run("alloc 1048576 8")
-    worker.run("free " + " ".join(refs))
-    purged = ctl.purge("t1")
-    assert [p["name"] for p in purged["arenas"]] == ["arenas/t1"]
+def test_client_stats_are_the_arenas(daemon, arena):
+    with shmpool.attach(arena, daemon.endpoint) as client:
+        blocks = [client.alloc(1024) for _ in range(10)]
+        stats = client.stats()
+        assert stats["name"] == f"arenas/{arena}" and stats["allocated"] == 10240
+        assert shape(stats) == shape(ctl_json(daemon, "stats", arena)["arenas"][0])
+        del blocks
+
+
+def test_purge_returns_freed_runs(daemon, ctl, arena):
+    with shmpool.attach(arena, daemon.endpoint) as client:
+        for buf in [client.alloc(1 << 20) for _ in range(8)]:
+            buf.free()
+        purged = ctl.purge(arena)
+    assert [p["name"] for p in purged["arenas"]] == [f"arenas/{arena}"]
     assert purged["released_bytes"] >= 8 << 20
     assert purged["released_bytes"] == purged["arenas"][0]["released_bytes"]
-    assert shape(purged) == shape(daemon.ctl_json("purge", "t1"))
-    assert ctl.stats("t1")["purges_on_demand"] == 2
+    assert shape(purged) == shape(ctl_json(daemon, "purge", arena))
+    assert ctl.stats(arena)["purges_on_demand"] == 2
     every = ctl.purge_all()
-    assert [p["name"] for p in every["arenas"]] == ["arenas/default", "arenas/t1"]
-    assert shape(every) == shape(daemon.ctl_json("purge", "--all"))
+    assert [p["name"] for p in every["arenas"]] == [a["name"] for a in ctl.list_arenas()]
+    assert shape(every) == shape(ctl_json(daemon, "purge", "--all"))
 
 
-def test_pools(daemon, ctl):
-    pool = ctl.create_pool("default", "p1", object_size=2048, count=64, headroom=128)
-    assert pool["name"] == "arenas/default/pools/p1"
+def test_pools(daemon, ctl, arena):
+    pool = ctl.create_pool(arena, "p1", object_size=2048, count=64, headroom=128)
+    assert pool["name"] == f"arenas/{arena}/pools/p1"
     assert pool["count"] == 64 and pool["free"] == 64 and pool["headroom"] == 128
-    assert ctl.list_pools("default") == daemon.ctl_json("pool", "list", "default")["pools"]
-    assert [p["name"] for p in ctl.list_pools()] == ["arenas/default/pools/p1"]
-    ctl.delete_pool("default", "p1")
-    assert ctl.list_pools() == []
+    assert ctl.list_pools(arena) == ctl_json(daemon, "pool", "list", arena)["pools"]
+    assert f"arenas/{arena}/pools/p1" in [p["name"] for p in ctl.list_pools()]
+    ctl.delete_pool(arena, "p1")
+    assert ctl.list_pools(arena) == []
     with pytest.raises(control.NotFound):
-        ctl.delete_pool("default", "p1")
+        ctl.delete_pool(arena, "p1")
 
 
-def test_refusals_raise_the_class_of_their_status(daemon, ctl, worker):
+def test_refusals_raise_the_class_of_their_status(daemon, ctl, arena):
     with pytest.raises(control.InvalidArgument) as bad:
         ctl.create_arena("a/b", capacity=1 << 20)
-    assert isinstance(bad.value, shmpool.Error)
+    assert isinstance(bad.value, shmpool.InvalidArgument) and bad.value.code == -1
     assert bad.value.status.name == "INVALID_ARGUMENT" and "'/'" in bad.value.message
     with pytest.raises(control.InvalidArgument, match="multiple of 4 KiB"):
         ctl.create_arena("big", capacity=4097)
     for call in (ctl.get_arena, ctl.stats, ctl.purge, ctl.reset_arena, ctl.delete_arena):
-        with pytest.raises(control.NotFound) as missing:
+        with pytest.raises(shmpool.NotFound) as missing:
             call("nope")
+        assert isinstance(missing.value, control.NotFound) and missing.value.code == -2
         assert missing.value.status.name == "NOT_FOUND" and "nope" in missing.value.message
-    ctl.create_arena("t1", capacity=1 << 20)
     with pytest.raises(control.AlreadyExists):
-        ctl.create_arena("t1", capacity=1 << 20)
-    worker.run(f"attach {daemon.endpoint} t1")
-    with pytest.raises(control.FailedPrecondition, match="1 client is still attached"):
-        ctl.delete_arena("t1")
-    worker.run("detach")
-    ctl.delete_arena("t1")
+        ctl.create_arena(arena, capacity=1 << 20)
+    with shmpool.attach(arena, daemon.endpoint):
+        with pytest.raises(control.FailedPrecondition, match="1 client is still attached"):
+            ctl.delete_arena(arena)
 
 
 def test_a_daemon_that_cannot_be_reached_or_does_not_answer(daemon, tmp_path):
     with pytest.raises(control.Unavailable) as gone:
         control.connect(f"unix:{tmp_path}/none.sock").list_arenas()
+    assert isinstance(gone.value, shmpool.Unavailable) and gone.value.code == -6
     assert gone.value.status.name == "UNAVAILABLE" and "none.sock" in gone.value.message
-    daemon.process.send_signal(signal.SIGSTOP)
+    daemon.proc.send_signal(signal.SIGSTOP)
     try:
         with pytest.raises(control.DeadlineExceeded, match="did not answer within 0.5 s"):
             control.connect(daemon.endpoint, timeout=0.5).list_arenas()
     finally:
-        daemon.process.send_signal(signal.SIGCONT)
+        daemon.proc.send_signal(signal.SIGCONT)
 
 
 def test_endpoint_forms_and_environment(daemon, monkeypatch):
@@ -136,17 +166,11 @@ def test_endpoint_forms_and_environment(daemon, monkeypatch):
             control.connect(bad)
 
 
-def _c_client_outcome(env):
-    """What shmpoolctl makes of the default endpoint under `env`: its refusal, or the target
-    it tried (nothing listens at the sockets these tests make)."""
-    done = subprocess.run([os.environ["SHMPOOLCTL"], "--timeout", "5", "arena", "list"],
-                          capture_output=True, text=True, env=env)
-    assert done.returncode == 1, done.stderr
-    return done.stderr.strip()
-
-
 @pytest.mark.parametrize("case", ["trusted", "group_writable_dir", "symlink"])
 def test_default_socket_is_the_c_clients(tmp_path, monkeypatch, case):
+    """Where the default endpoint leads, shmpoolctl's C++ (proto/api/endpoint.cc) against
+    shmpool.control's, with a socket nothing listens at in $XDG_RUNTIME_DIR/shmpool (ahead
+    of /tmp/shmpool-$UID; /run/shmpool has no socket on a machine without a system daemon)."""
     xdg = tmp_path / "xdg"
     directory = xdg / "shmpool"
     directory.mkdir(parents=True)
@@ -159,13 +183,24 @@ def test_default_socket_is_the_c_clients(tmp_path, monkeypatch, case):
     os.chmod(directory, 0o777 if case == "group_writable_dir" else 0o700)
     monkeypatch.delenv("SHMPOOL_ENDPOINT", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(xdg))
-    c_said = _c_client_outcome(dict(os.environ))
+    done = subprocess.run([os.environ["SHMPOOLCTL"], "--timeout", "5", "arena", "list"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
     try:
         target = control.connect().endpoint
     except control.FailedPrecondition as refused:
-        assert c_said == f"shmpoolctl: {refused.message}"
         assert case != "trusted"
+        assert done.stderr.strip() == f"shmpoolctl: {refused.message}"
     else:
         assert case == "trusted" and target == f"unix:{directory}/shmpoold.sock"
-        assert target in c_said
+        assert target in done.stderr
     listener.close()
+
+
+def test_tcp_peers_without_tls_are_unauthenticated(daemon, arena):
+    with control.connect(daemon.tcp) as c:
+        assert c.endpoint == daemon.tcp
+        with pytest.raises(control.PermissionDenied) as refused:
+            c.stats(arena)
+    assert isinstance(refused.value, shmpool.PermissionDenied) and refused.value.code == -4
+    assert refused.value.status.name == "UNAUTHENTICATED"
