@@ -26,8 +26,8 @@ try:
     import grpc
 
     from ._control_errors import (AlreadyExists, ControlError, DeadlineExceeded,
-                                  FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
-                                  ResourceExhausted, Unavailable, error_of)
+                                  FailedPrecondition, Internal, InvalidArgument, NotFound,
+                                  PermissionDenied, ResourceExhausted, Unavailable, error_of)
     from ._messages import to_dict
     from ._pb.v1 import (arena_pb2, arena_pb2_grpc, pool_pb2, pool_pb2_grpc, stats_pb2,
                          stats_pb2_grpc)
@@ -42,7 +42,7 @@ except ModuleNotFoundError as e:
 __all__ = [
     "connect", "Control", "ControlError", "InvalidArgument", "NotFound", "AlreadyExists",
     "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Unavailable",
-    "DeadlineExceeded"
+    "DeadlineExceeded", "Internal"
 ]
 
 DEFAULT_TIMEOUT = 10.0  # seconds, as shmpoolctl's --timeout
