@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy_handoff  # noqa: E402 (found through the path above)
 
 # Hand-offs per run, by size: about the same wall time for each.
-SIZES = [(4 << 10, 200), (1 << 20, 50), (64 << 20, 3)]
+SIZES = [(4 << 10, 200), (1 << 20, 50), (64 << 20, 5)]
 
 
 def size_name(nbytes):
