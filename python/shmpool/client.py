@@ -35,8 +35,9 @@ class _Handle:
         """The shmpool_client*, or raises if it belongs to the process this one forked from."""
         if self.fork_generation != _lib.fork_generation:
             raise errors.InvalidArgument(
-                -1, f"the client of arena {self.arena!r} was attached by the parent of this "
-                "process (before fork): attach again in this process")
+                -1, f"the client of arena {self.arena!r} belongs to the process this one was "
+                "forked from: start processes that use shmpool with multiprocessing's 'spawn' "
+                "or 'forkserver' method, or fork them before the first attach")
         return self.ptr
 
     def release(self, buf):

@@ -14,7 +14,8 @@ import shmpool
 def main(endpoint, arena):
     ctx = multiprocessing.get_context("fork")
     jobs, results = ctx.Queue(), ctx.Queue()
-    p = ctx.Process(target=handoff_peer.receive, args=(arena, endpoint, jobs, results))
+    p = ctx.Process(target=handoff_peer.receive, args=(arena, endpoint, jobs, results),
+                    daemon=True)
     p.start()
     with shmpool.attach(arena, endpoint) as c:
         refs, crcs = handoff_peer.send(c)

@@ -142,3 +142,29 @@ def test_purge_returns_bytes(daemon, arena):
         del bufs, b, view
         released = c.purge()
         assert isinstance(released, int) and released > 0
+
+
+def test_threads_share_a_client(daemon, arena):
+    import threading
+
+    with shmpool.attach(arena, daemon.endpoint) as c:
+        handed = []
+
+        def work(seed):
+            for i in range(500):
+                b = c.alloc(64 + (seed * 7 + i) % 4000)
+                b.view()[0] = seed
+                if i % 2:
+                    handed.append(b.give())
+                else:
+                    b.free()
+
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(handed) == 1000
+        for ref in handed:  # freed by another thread than the one that allocated it
+            c.open(ref).free()
+        assert allocated(daemon, arena) == 0
