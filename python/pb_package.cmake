@@ -6,7 +6,8 @@
 # __init__.py. Imports of other packages (google.protobuf, grpc) are left as they are.
 # Usage: cmake -DSTAGE=DIR -DOUT=DIR -P pb_package.cmake
 file(GLOB_RECURSE modules RELATIVE ${STAGE} ${STAGE}/*.py)
-file(WRITE ${OUT}/__init__.py "# Generated from proto/ by protoc: the messages and stubs of shmpool.control.\n")
+file(WRITE ${OUT}/__init__.py
+  "# Generated from proto/ by protoc: the messages and stubs of shmpool.control.\n")
 foreach(module ${modules})
   file(READ ${STAGE}/${module} text)
   string(REGEX REPLACE "\n(from|import) shmpool\\." "\n\\1 shmpool._pb." text "${text}")

@@ -172,7 +172,8 @@ class Control:
 
     def list_pools(self, arena=None):
         """The pools of one arena, or of all (None)."""
-        request = pool_pb2.ListPoolsRequest(arena=ALL_ARENAS if arena is None else arena_name(arena))
+        name = ALL_ARENAS if arena is None else arena_name(arena)
+        request = pool_pb2.ListPoolsRequest(arena=name)
         return [to_dict(p) for p in self._call(self._pools.ListPools, request).pools]
 
     def delete_pool(self, arena, pool_id):
