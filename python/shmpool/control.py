@@ -54,27 +54,55 @@ def arena_name(arena):
     return arena if arena.startswith("arenas/") else "arenas/" + arena
 
 
-def connect(endpoint=None, timeout=DEFAULT_TIMEOUT):
+def connect(endpoint=None, timeout=DEFAULT_TIMEOUT, tls_ca=None, tls_cert=None, tls_key=None):
     """A Control of the daemon at `endpoint` ("unix:PATH", "HOST:PORT"; None: as the C client
     finds it: $SHMPOOL_ENDPOINT, else the default socket). `timeout`: the deadline of each
-    call in seconds (None: none). The connection is made at the first call."""
+    call in seconds (None: none). The connection is made at the first call.
+
+    TLS, for a TCP listener with [tls] (as shmpoolctl's --tls-ca, --tls-cert, --tls-key):
+    the PEM files of the CA that signed the daemon's certificate and of the client's
+    certificate and key, which go together. None of them: no TLS."""
     try:
         target = _endpoint.grpc_target(_endpoint.client_endpoint(endpoint))
     except ValueError as e:
         raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from None
     except PermissionError as e:
         raise FailedPrecondition(grpc.StatusCode.FAILED_PRECONDITION, str(e)) from None
-    return Control(target, timeout)
+    if tls_ca is None and tls_cert is None and tls_key is None:
+        return Control(grpc.insecure_channel(target), target, timeout)
+    if (tls_cert is None) != (tls_key is None):
+        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT,
+                              "tls_cert and tls_key go together")
+    credentials = grpc.ssl_channel_credentials(root_certificates=_pem("tls_ca", tls_ca),
+                                               private_key=_pem("tls_key", tls_key),
+                                               certificate_chain=_pem("tls_cert", tls_cert))
+    return Control(grpc.secure_channel(target, credentials), target, timeout)
+
+
+def _pem(option, path):
+    """The bytes of the PEM file `path` (None: None)."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as e:
+        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"{option}: cannot read {path}: {e.strerror}") from None
+    if not text:
+        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"{option}: {path} is empty")
+    return text
 
 
 class Control:
-    """A connection to one daemon: `endpoint` is its gRPC target. Closed by close() or at the
-    end of a with block; calls on a closed Control raise ValueError."""
+    """A connection to one daemon (made by connect()) over a gRPC channel: `endpoint` is the
+    daemon's gRPC target. Closed by close() or at the end of a with block; calls on a closed
+    Control raise ValueError."""
 
-    def __init__(self, target, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, channel, target, timeout):
         self.endpoint = target
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(target)
+        self._channel = channel
         self._arenas = arena_pb2_grpc.ArenaServiceStub(self._channel)
         self._pools = pool_pb2_grpc.PoolServiceStub(self._channel)
         self._stats = stats_pb2_grpc.StatsServiceStub(self._channel)

@@ -4,11 +4,14 @@ are found as the C client finds them; Client.stats() is the control plane's stat
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 
+import conftest
 import pytest
 
 import shmpool
@@ -204,3 +207,64 @@ def test_tcp_peers_without_tls_are_unauthenticated(daemon, arena):
             c.stats(arena)
     assert isinstance(refused.value, shmpool.PermissionDenied) and refused.value.code == -4
     assert refused.value.status.name == "UNAUTHENTICATED"
+
+
+def openssl(*args):
+    subprocess.run(["/usr/bin/openssl", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def tls_daemon(tmp_path):
+    """A shmpoold whose TCP listener takes TLS with client certificates ([tls]): its TCP
+    endpoint, and the PEM files of a CA that signed the server's and a client's certificate."""
+    pki = {}
+    (tmp_path / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n"
+                                         "extendedKeyUsage=serverAuth\n")
+    (tmp_path / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", tmp_path / "ca.key", "-out", tmp_path / "ca.pem",
+            "-days", "2", "-subj", "/CN=shmpool test CA")
+    for who in ("server", "client"):
+        openssl("req", *ec, "-keyout", tmp_path / f"{who}.key", "-out", tmp_path / f"{who}.csr",
+                "-subj", f"/CN={who}")
+        openssl("x509", "-req", "-in", tmp_path / f"{who}.csr", "-CA", tmp_path / "ca.pem",
+                "-CAkey", tmp_path / "ca.key", "-CAcreateserial", "-out",
+                tmp_path / f"{who}.pem", "-days", "2", "-extfile", tmp_path / f"{who}.ext")
+        pki[who] = (str(tmp_path / f"{who}.pem"), str(tmp_path / f"{who}.key"))
+    (tmp_path / "d.toml").write_text(f'[tls]\ncert_file = "{pki["server"][0]}"\n'
+                                     f'key_file = "{pki["server"][1]}"\n'
+                                     f'ca_file = "{tmp_path / "ca.pem"}"\n')
+    tcp = f"127.0.0.1:{conftest.free_port()}"
+    shm = tempfile.mkdtemp(prefix="shmpool-pytest.", dir="/dev/shm")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(30)
+    daemon = subprocess.Popen([
+        os.environ["SHMPOOLD"], "--config", tmp_path / "d.toml", "--listen",
+        f"unix:{tmp_path}/d.sock,{tcp}", "--shm-dir", shm
+    ], env=dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock")))
+    try:
+        while b"READY=1" not in notify.recv(4096).split(b"\n"):
+            pass
+        yield tcp, str(tmp_path / "ca.pem"), pki["client"]
+    finally:
+        notify.close()
+        daemon.terminate()
+        daemon.wait()
+        shutil.rmtree(shm)
+
+
+def test_tls_with_a_client_certificate(tls_daemon):
+    tcp, ca, (cert, key) = tls_daemon
+    with control.connect(tcp, tls_ca=ca, tls_cert=cert, tls_key=key) as c:
+        assert "arenas/default" in [a["name"] for a in c.stats_all()]
+        with pytest.raises(control.PermissionDenied):  # an operator's tool reads only
+            c.create_arena("x", capacity=1 << 20)
+    with pytest.raises(control.Unavailable):  # no client certificate: no connection
+        control.connect(tcp, timeout=3, tls_ca=ca).stats_all()
+    with pytest.raises(control.Unavailable):  # plaintext to the TLS port: none either
+        control.connect(tcp, timeout=3).stats_all()
+    with pytest.raises(control.InvalidArgument, match="tls_cert and tls_key go together"):
+        control.connect(tcp, tls_ca=ca, tls_cert=cert)
+    with pytest.raises(control.InvalidArgument, match="tls_ca: cannot read /nonexistent"):
+        control.connect(tcp, tls_ca="/nonexistent", tls_cert=cert, tls_key=key)
