@@ -15,6 +15,7 @@ def allocated(daemon, arena):
 
 def test_alloc_write_read_memoryview(daemon, arena):
     with shmpool.attach(arena, daemon.endpoint) as c:
+        assert (c.arena, c.endpoint, c.generation) == (arena, daemon.endpoint, 0)
         buf = c.alloc(4096)
         assert len(buf) == 4096 and buf.owned and buf.ref > 0
         v = buf.view()
