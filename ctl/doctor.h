@@ -3,9 +3,12 @@
 // so each check is tested with constructed stats (doctor_test.cc).
 //
 // Checks, each with a threshold in DoctorThresholds:
-//   fragmentation  external fragmentation of the slabs (free bytes inside slabs / active)
+//   implausible    figures no arena can show (a counter past 2^60, an amount of memory
+//                  larger than the segment): flagged, and the findings on them left out
+//   fragmentation  the external fragmentation `stats` prints (1 - allocated / active); a
+//                  purge is recommended only while free slab pages are still resident
 //   empty classes  size classes whose slabs are mostly empty
-//   quota          bytes in use (active + cached) close to the arena's quota
+//   quota          committed bytes (what the quota limits) close to the quota, or refusals
 //   dead clients   process records live in the segment with no open session
 //   caches         thread caches and transfer rings hoarding free blocks
 //   purgeable      resident memory that a purge would return (free, backed pages)
@@ -66,7 +69,8 @@ std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsR
                          const DoctorThresholds& t = {});
 
 // The same findings for `shmpoolctl doctor --json`: one JSON object
-//   {"arenas":[{"name":..., "allocated":N, "active":N, "resident":N, "capacity":N,
+//   {"arenas":[{"name":..., "allocated_bytes":N, "active_bytes":N, "resident_bytes":N,
+//               "capacity_bytes":N,
 //               "findings":[{"severity":"critical|warning|info", "code":CHECK,
 //                            "message":TEXT}, ...]}, ...]}
 // with each arena's findings in the report's order (an empty array when all is well).

@@ -15,6 +15,7 @@
 #include "ctl/commands.h"
 #include "ctl/json.h"
 #include "ctl/rpc_common.h"
+#include "ctl/stats_view.h"
 #include "ctl/table.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
@@ -50,10 +51,11 @@ void Draw(const v1::GetStatsResponse& r, std::map<std::string, Previous>& prev, 
   for (const v1::ArenaStats& s : r.arenas()) {
     Previous& p = prev[s.name()];
     const double dt = p.at_ns ? double(at - p.at_ns) / 1e9 : 0;
-    t.Add({IdOf(s.name()), FormatSize(s.allocated()), FormatSize(s.active()),
-           FormatSize(s.resident()), FormatSize(s.cached()), FormatSize(s.retained()),
-           absl::StrFormat("%.3f", s.external_fragmentation()),
-           absl::StrFormat("%.3f", s.rss_ratio()), Rate(s.nmalloc(), p.nmalloc, dt),
+    t.Add({IdOf(s.name()), FormatSize(s.allocated_bytes()), FormatSize(s.active_bytes()),
+           FormatSize(s.resident_bytes()), FormatSize(s.cached_bytes()),
+           FormatSize(s.retained_bytes()),
+           FormatRatio(s.has_external_fragmentation(), s.external_fragmentation()),
+           FormatRatio(s.has_rss_ratio(), s.rss_ratio()), Rate(s.nmalloc(), p.nmalloc, dt),
            Rate(s.nfree(), p.nfree, dt), absl::StrCat(s.attached_procs()),
            absl::StrCat(s.purge_count())});
     p = {s.nmalloc(), s.nfree(), at};

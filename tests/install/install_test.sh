@@ -123,7 +123,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 a = d["arenas"][0] if "arenas" in d else d
 assert int(a["nmalloc"]) >= 612, a["nmalloc"]
-assert int(a["allocated"]) == 0, a["allocated"]
+assert int(a["allocated_bytes"]) == 0, a["allocated_bytes"]
 PY
 
 kill -TERM "$daemon"

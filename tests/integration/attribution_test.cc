@@ -74,11 +74,11 @@ void ExpectFigures(const v1::ClientStats& c, uint64_t nmalloc, uint64_t nfree,
   EXPECT_EQ(k.net(), net);
   EXPECT_EQ(k.allocated_bytes(), nmalloc * kSize);
   EXPECT_EQ(k.net_bytes(), net * kSize);
-  EXPECT_EQ(k.cached(), cached_blocks * kSize);
+  EXPECT_EQ(k.cached_bytes(), cached_blocks * kSize);
   EXPECT_EQ(c.nmalloc(), nmalloc);
   EXPECT_EQ(c.nfree(), nfree);
   EXPECT_EQ(c.net_bytes(), net * kSize);
-  EXPECT_EQ(c.cached(), cached_blocks * kSize);
+  EXPECT_EQ(c.cached_bytes(), cached_blocks * kSize);
   EXPECT_EQ(c.pools_size(), 0);
 }
 
