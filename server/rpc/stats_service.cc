@@ -25,7 +25,7 @@ absl::StatusOr<std::vector<ArenaPtr>> StatsServiceImpl::Targets(const PeerCreden
 void StatsServiceImpl::Fill(const std::vector<ArenaPtr>& targets, v1::GetStatsResponse* resp) {
   // A quarantined arena is listed with its quarantine; the others are read as always.
   for (const ArenaPtr& a : targets)
-    CollectArenaStats(*arenas_, *a, sessions_->List(a->spec.id), resp->add_arenas()).IgnoreError();
+    CollectArenaStats(*arenas_, *sessions_, *a, resp->add_arenas()).IgnoreError();
   ToProto(absl::Now(), resp->mutable_read_time());
 }
 
@@ -36,8 +36,7 @@ grpc::Status StatsServiceImpl::GetStats(grpc::ServerContext* ctx, const v1::GetS
   if (!req->name().empty() && req->name() != api::kAllArenas) {
     // One arena by name: a quarantined one is FAILED_PRECONDITION, naming why.
     const ArenaPtr& a = targets->front();
-    absl::Status st =
-        CollectArenaStats(*arenas_, *a, sessions_->List(a->spec.id), resp->add_arenas());
+    absl::Status st = CollectArenaStats(*arenas_, *sessions_, *a, resp->add_arenas());
     if (!st.ok()) return ToGrpc(st);
     ToProto(absl::Now(), resp->mutable_read_time());
     return grpc::Status::OK;
