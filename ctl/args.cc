@@ -1,18 +1,15 @@
 #include "ctl/args.h"
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
 
 namespace shmpool::ctl {
 namespace {
 
-const std::set<std::string> kValueOptions = {
-    "endpoint", "capacity",   "quota",   "owner",  "group",       "max-procs", "max-thread-caches",
-    "interval", "iterations", "output",  "cells",  "object-size", "count",     "align",
-    "headroom", "shm-dir",    "timeout", "tls-ca", "tls-cert",    "tls-key"};
-const std::set<std::string> kSwitches = {"json",           "all",   "help",
-                                         "cache-line-pad", "force", "version"};
+const OptionSpec* Find(const std::vector<OptionSpec>& specs, absl::string_view name) {
+  for (const OptionSpec& s : specs)
+    if (s.name == name) return &s;
+  return nullptr;
+}
 
 }  // namespace
 
@@ -22,16 +19,17 @@ std::optional<std::string> Args::Get(const std::string& name) const {
   return it->second;
 }
 
-absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
-  Args a;
+absl::StatusOr<Parsed> ParseArgs(const std::vector<std::string>& argv, size_t begin,
+                                 const std::vector<OptionSpec>& specs, bool stop_at_word) {
+  Parsed p;
+  Args& a = p.args;
   bool options_done = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (!options_done && arg == "-h") {
-      a.options["help"] = "";
-      continue;
-    }
-    if (options_done || arg.size() < 2 || arg.compare(0, 2, "--") != 0 || arg == "-") {
+  size_t i = begin;
+  for (; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    const bool word = options_done || arg == "-" || (arg != "-h" && arg.rfind("--", 0) != 0);
+    if (word && stop_at_word) break;
+    if (word) {
       a.words.push_back(arg);
       continue;
     }
@@ -39,28 +37,27 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
       options_done = true;
       continue;
     }
-    std::string name = arg.substr(2), value;
+    std::string name = arg == "-h" ? "help" : arg.substr(2), value;
     const size_t eq = name.find('=');
     const bool inline_value = eq != std::string::npos;
     if (inline_value) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
-    if (kSwitches.count(name)) {
-      if (inline_value)
-        return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
-    } else if (kValueOptions.count(name)) {
-      if (!inline_value) {
-        if (i + 1 >= argc)
-          return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-        value = argv[++i];
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+    const OptionSpec* spec = Find(specs, name);
+    if (spec == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+    if (spec->value.empty() && inline_value)
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+    if (!spec->value.empty() && !inline_value) {
+      if (i + 1 >= argv.size())
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, " needs a value (", spec->value, ")"));
+      value = argv[++i];
     }
     a.options[name] = value;
   }
-  return a;
+  p.next = i;
+  return p;
 }
 
 }  // namespace shmpool::ctl

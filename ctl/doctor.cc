@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ctl/json.h"
+#include "ctl/rpc_common.h"
 #include "proto/api/size.h"
 #include "proto/stat_fields.h"
 
@@ -18,10 +19,6 @@ using api::FormatSize;
 std::string Pct(double r) { return absl::StrFormat("%.0f%%", 100 * r); }
 
 constexpr double kMaxCount = 1152921504606846976.0;  // 2^60
-
-std::string IdOf(const std::string& name) {
-  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
-}
 
 // The external fragmentation `stats` prints (the same field, one definition: stats.proto).
 // A purge gives back slab pages that hold no live block (they become parked), so it is
@@ -49,7 +46,7 @@ void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, std::vect
                  absl::StrFormat("%s; if the workload shrank for good, `shmpoolctl purge %s` "
                                  "returns the slabs that are wholly free and the pages inside "
                                  "slabs that hold no live block.",
-                                 what, IdOf(s.name()))});
+                                 what, ArenaIdOf(s.name()))});
 }
 
 void EmptyClasses(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
@@ -116,7 +113,7 @@ void Caches(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Find
                                  "`shmpoolctl purge %s` drains the rings.",
                                  FormatSize(held), s.thread_caches(), FormatSize(s.cached_bytes()),
                                  FormatSize(s.in_ring_bytes()), FormatSize(s.allocated_bytes()),
-                                 IdOf(s.name()))});
+                                 ArenaIdOf(s.name()))});
 }
 
 void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
@@ -129,7 +126,7 @@ void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<F
                                  "does it in the background.",
                                  FormatSize(p), FormatSize(s.resident_bytes()),
                                  Pct(double(p) / double(std::max<uint64_t>(1, s.resident_bytes()))),
-                                 IdOf(s.name()))});
+                                 ArenaIdOf(s.name()))});
 }
 
 // Why allocations failed: a full arena, or capacity stranded as free blocks in classes
@@ -172,7 +169,7 @@ void Errors(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Find
                                 ". A client scribbled on the segment's header (or the daemon "
                                 "misread it); the figures above are not facts, and findings "
                                 "that rest on them are left out. `shmpoolctl arena reset ",
-                                IdOf(s.name()), "` gives the arena a fresh segment.")});
+                                ArenaIdOf(s.name()), "` gives the arena a fresh segment.")});
   auto sane = [&](const char* field) {
     for (const std::string& b : bad)
       if (b.rfind(absl::StrCat(field, " "), 0) == 0) return false;
@@ -267,7 +264,7 @@ std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t
          absl::StrFormat("the arena is quarantined (%s): %s. The daemon no longer "
                          "reads its segment; `shmpoolctl arena reset %s` gives it a "
                          "fresh, empty generation (or delete it).",
-                         s.quarantine().kind(), s.quarantine().reason(), IdOf(s.name()))});
+                         s.quarantine().kind(), s.quarantine().reason(), ArenaIdOf(s.name()))});
     return out;
   }
   Errors(s, t, out);
@@ -299,7 +296,7 @@ std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsR
   for (const v1::ArenaStats& s : stats.arenas()) {
     if (!out.empty()) out += "\n";
     absl::StrAppendFormat(&out, "arena %s: %s allocated, %s active, %s resident of %s\n",
-                          IdOf(s.name()), FormatSize(s.allocated_bytes()),
+                          ArenaIdOf(s.name()), FormatSize(s.allocated_bytes()),
                           FormatSize(s.active_bytes()), FormatSize(s.resident_bytes()),
                           FormatSize(s.capacity_bytes()));
     const std::vector<Finding> f = ArenaFindings(s, pools, t);

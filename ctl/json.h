@@ -4,18 +4,19 @@
 // the .proto names (snake_case); enums print as their names; google.protobuf.Timestamp as
 // an RFC 3339 string; google.protobuf.Duration as a number of seconds. Every scalar field
 // is printed, including zeros; an unset optional statistic (a ratio whose denominator is zero,
-stat_options.proto) prints null; other unset message and optional fields are left out.
+stat_options.proto) prints null;
+other unset message and optional fields are left out.
 #pragma once
 
 #include <string>
 
 #include "google/protobuf/message.h"
 
-namespace shmpool::ctl {
+    namespace shmpool::ctl {
 
-std::string ToJson(const google::protobuf::Message& message);
+  std::string ToJson(const google::protobuf::Message& message);
 
-// `s` as a JSON string literal, quotes included.
-std::string JsonString(const std::string& s);
+  // `s` as a JSON string literal, quotes included.
+  std::string JsonString(const std::string& s);
 
 }  // namespace shmpool::ctl

@@ -14,7 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ctl/commands.h"
+#include "ctl/command.h"
 #include "ctl/json.h"
 #include "ctl/printable.h"
 #include "ctl/rpc_common.h"
@@ -162,14 +162,12 @@ std::string MapSvg(const v1::SegmentMap& m) {
   return out;
 }
 
-int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel) {
-  if (args.words.size() != 2) {
-    std::cerr << "shmpoolctl: map ARENA [--cells N] [--output FILE.svg|FILE.png | --json]\n";
-    return kExitUsage;
-  }
+namespace {
+
+int Run(const Invocation& in) {
+  const Args& args = in.args;
   v1::GetSegmentMapRequest req;
-  const std::string& w = args.words[1];
-  req.set_name(w.rfind("arenas/", 0) == 0 ? w : api::ArenaName(w));
+  req.set_name(ArenaNameOf(args.words[0]));
   uint32_t cells = 1024;
   if (auto v = args.Get("cells"); v && (!absl::SimpleAtoi(*v, &cells) || cells == 0)) {
     std::cerr << "shmpoolctl: --cells: not a positive number: " << *v << "\n";
@@ -177,17 +175,17 @@ int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   }
   req.set_cells(cells);
   const std::optional<std::string> output = args.Get("output");
-  if (output && args.Has("json")) {
+  if (output && in.json) {
     std::cerr << "shmpoolctl: map: --json prints the map on stdout and --output writes it to a "
                  "file: give one of them\n";
     return kExitUsage;
   }
-  auto stub = v1::StatsService::NewStub(channel);
+  auto stub = v1::StatsService::NewStub(in.channel);
   v1::SegmentMap map;
   grpc::ClientContext ctx;
   Prepare(ctx);
   if (grpc::Status st = stub->GetSegmentMap(&ctx, req, &map); !st.ok()) return Failed(st);
-  if (args.Has("json")) {
+  if (in.json) {
     std::cout << ToJson(map) << "\n";
     return kExitOk;
   }
@@ -216,6 +214,21 @@ int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel) {
   }
   std::cout << "wrote " << Printable(*output) << "\n";
   return kExitOk;
+}
+
+}  // namespace
+
+std::vector<Command> MapCommands() {
+  return {
+      {.path = "map",
+       .operands = "NAME",
+       .min_operands = 1,
+       .max_operands = 1,
+       .summary = "heat map of the arena's pages (in the terminal, or to a file)",
+       .options = {{"cells", "N", "cells in the map (default 1024)"},
+                   {"output", "FILE", "write the map to FILE.svg, or FILE.png (rsvg-convert)"}},
+       .run = Run},
+  };
 }
 
 }  // namespace shmpool::ctl

@@ -1,4 +1,4 @@
-// `shmpoolctl map ARENA [--cells N] [--output FILE.svg|FILE.png | --json]`: a heat map of the
+// shmpoolctl map ARENA [--cells N] [--output FILE.svg|FILE.png | --json]`: a heat map of the
 // arena's data pages from GetSegmentMap. Each cell is a span of pages drawn by the state
 // most of its pages are in (full, partial, empty slab, large, free, purged, unused); a
 // partial cell's shade says how full its slabs are. In the terminal: one character per
@@ -8,16 +8,11 @@
 // (not with --output): the map message as one JSON object, its cells included.
 #pragma once
 
-#include <memory>
 #include <string>
 
-#include "ctl/args.h"
-#include "grpcpp/channel.h"
 #include "shmpool/v1/stats.pb.h"
 
 namespace shmpool::ctl {
-
-int RunMap(const Args& args, std::shared_ptr<grpc::Channel> channel);
 
 // The drawings, pure functions of the map (tested without a daemon).
 std::string MapText(const v1::SegmentMap& map, bool color);

@@ -1,19 +1,17 @@
-#include "ctl/pool_commands.h"
-
-#include <chrono>
+// shmpoolctl pool create|list|delete: the PoolService's RPCs (CreatePool, ListPools,
+// DeletePool).
 #include <iostream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ctl/commands.h"
+#include "ctl/command.h"
 #include "ctl/json.h"
 #include "ctl/rpc_common.h"
 #include "ctl/table.h"
 #include "grpcpp/client_context.h"
 #include "proto/api/names.h"
 #include "proto/api/size.h"
-#include "shmpool/v1/arena.grpc.pb.h"
 #include "shmpool/v1/pool.grpc.pb.h"
 
 namespace shmpool::ctl {
@@ -31,12 +29,13 @@ absl::StatusOr<std::optional<uint64_t>> SizeOption(const Args& args, const char*
   return std::optional<uint64_t>(*n);
 }
 
-int PoolCreate(const Args& args, v1::PoolService::Stub& stub) {
-  if (args.words.size() != 4 || !args.Has("object-size") || !args.Has("count"))
-    return Usage("pool create ARENA NAME --object-size N --count N [--align N] [--headroom N]");
+int Create(const Invocation& in) {
+  const Args& args = in.args;
+  if (!args.Has("object-size") || !args.Has("count"))
+    return Usage("pool create needs --object-size N and --count N");
   v1::CreatePoolRequest req;
-  req.set_arena(ArenaNameOf(args.words[2]));
-  req.set_pool_id(args.words[3]);
+  req.set_arena(ArenaNameOf(args.words[0]));
+  req.set_pool_id(args.words[1]);
   v1::Pool* p = req.mutable_pool();
   for (const char* opt : {"object-size", "count", "align", "headroom"}) {
     absl::StatusOr<std::optional<uint64_t>> v = SizeOption(args, opt);
@@ -52,8 +51,9 @@ int PoolCreate(const Args& args, v1::PoolService::Stub& stub) {
   v1::Pool resp;
   grpc::ClientContext ctx;
   Prepare(ctx);
-  if (grpc::Status st = stub.CreatePool(&ctx, req, &resp); !st.ok()) return Failed(st);
-  if (args.Has("json")) {
+  auto stub = v1::PoolService::NewStub(in.channel);
+  if (grpc::Status st = stub->CreatePool(&ctx, req, &resp); !st.ok()) return Failed(st);
+  if (in.json) {
     std::cout << ToJson(resp) << "\n";
   } else {
     std::cout << "created pool " << resp.name() << ": " << resp.count() << " objects of "
@@ -63,14 +63,16 @@ int PoolCreate(const Args& args, v1::PoolService::Stub& stub) {
   return kExitOk;
 }
 
-int PoolList(const Args& args, v1::PoolService::Stub& stub) {
+int List(const Invocation& in) {
   v1::ListPoolsRequest req;
-  req.set_arena(args.words.size() == 3 ? ArenaNameOf(args.words[2]) : std::string(api::kAllArenas));
+  req.set_arena(in.args.words.size() == 1 ? ArenaNameOf(in.args.words[0])
+                                          : std::string(api::kAllArenas));
   v1::ListPoolsResponse resp;
   grpc::ClientContext ctx;
   Prepare(ctx);
-  if (grpc::Status st = stub.ListPools(&ctx, req, &resp); !st.ok()) return Failed(st);
-  if (args.Has("json")) {
+  auto stub = v1::PoolService::NewStub(in.channel);
+  if (grpc::Status st = stub->ListPools(&ctx, req, &resp); !st.ok()) return Failed(st);
+  if (in.json) {
     std::cout << ToJson(resp) << "\n";
     return kExitOk;
   }
@@ -91,15 +93,15 @@ int PoolList(const Args& args, v1::PoolService::Stub& stub) {
   return kExitOk;
 }
 
-int PoolDelete(const Args& args, v1::PoolService::Stub& stub) {
-  if (args.words.size() != 4) return Usage("pool delete ARENA NAME");
+int Delete(const Invocation& in) {
   v1::DeletePoolRequest req;
-  req.set_name(absl::StrCat(ArenaNameOf(args.words[2]), "/pools/", args.words[3]));
+  req.set_name(absl::StrCat(ArenaNameOf(in.args.words[0]), "/pools/", in.args.words[1]));
   v1::DeletePoolResponse resp;
   grpc::ClientContext ctx;
   Prepare(ctx);
-  if (grpc::Status st = stub.DeletePool(&ctx, req, &resp); !st.ok()) return Failed(st);
-  if (args.Has("json"))
+  auto stub = v1::PoolService::NewStub(in.channel);
+  if (grpc::Status st = stub->DeletePool(&ctx, req, &resp); !st.ok()) return Failed(st);
+  if (in.json)
     std::cout << "{\"name\":" << JsonString(req.name()) << ",\"deleted\":true}\n";
   else
     std::cout << "deleted pool " << req.name() << "\n";
@@ -108,46 +110,31 @@ int PoolDelete(const Args& args, v1::PoolService::Stub& stub) {
 
 }  // namespace
 
-int ArenaUpdate(const Args& args, std::shared_ptr<grpc::Channel> channel) {
-  v1::UpdateArenaRequest req;
-  std::optional<std::string> quota;
-  if (args.words[1] == "set-quota") {
-    if (args.words.size() != 4) return Usage("arena set-quota NAME SIZE");
-    quota = args.words[3];
-  } else {
-    if (args.words.size() != 3) return Usage("arena update NAME --quota SIZE");
-    quota = args.Get("quota");
-    if (!quota) return Usage("arena update needs --quota SIZE (0: no quota)");
-  }
-  req.set_name(ArenaNameOf(args.words[2]));
-  absl::StatusOr<uint64_t> q = api::ParseSize(*quota);
-  if (!q.ok()) return Usage(std::string(q.status().message()));
-  req.set_quota_bytes(*q);
-  auto stub = v1::ArenaService::NewStub(channel);
-  v1::Arena resp;
-  grpc::ClientContext ctx;
-  Prepare(ctx);
-  if (grpc::Status st = stub->UpdateArena(&ctx, req, &resp); !st.ok()) return Failed(st);
-  if (args.Has("json")) {
-    std::cout << ToJson(resp) << "\n";
-  } else {
-    std::cout << "arena " << resp.name() << ": quota "
-              << (resp.quota_bytes() ? FormatSize(resp.quota_bytes()) : "none") << "\n";
-  }
-  return kExitOk;
-}
-
-int PoolCommand(const Args& args, std::shared_ptr<grpc::Channel> channel) {
-  if (args.words.size() < 2) return Usage("pool create|list|delete");
-  auto stub = v1::PoolService::NewStub(channel);
-  const std::string& verb = args.words[1];
-  if (verb == "create") return PoolCreate(args, *stub);
-  if (verb == "list") {
-    if (args.words.size() > 3) return Usage("pool list [ARENA]");
-    return PoolList(args, *stub);
-  }
-  if (verb == "delete") return PoolDelete(args, *stub);
-  return Usage(absl::StrCat("unknown command \"pool ", verb, "\""));
+std::vector<Command> PoolCommands() {
+  return {
+      {.path = "pool create",
+       .operands = "ARENA NAME",
+       .min_operands = 2,
+       .max_operands = 2,
+       .summary = "create a pool of fixed-size objects in an arena",
+       .options = {{"object-size", "N", "bytes of each object (required)"},
+                   {"count", "N", "objects in the pool (required)"},
+                   {"align", "N", "alignment of each object"},
+                   {"headroom", "N", "bytes before each object"},
+                   {"cache-line-pad", "", "pad each object to a whole cache line"}},
+       .run = Create},
+      {.path = "pool list",
+       .operands = "[ARENA]",
+       .max_operands = 1,
+       .summary = "pools: in use, free, lowest free, cache hit rate, holders",
+       .run = List},
+      {.path = "pool delete",
+       .operands = "ARENA NAME",
+       .min_operands = 2,
+       .max_operands = 2,
+       .summary = "delete a pool",
+       .run = Delete},
+  };
 }
 
 }  // namespace shmpool::ctl

@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "ctl/commands.h"
+#include "ctl/command.h"
 #include "ctl/printable.h"
 #include "proto/api/names.h"
 
@@ -70,6 +70,10 @@ void Prepare(grpc::ClientContext& ctx) {
 
 std::string ArenaNameOf(const std::string& word) {
   return word.rfind("arenas/", 0) == 0 ? word : api::ArenaName(word);
+}
+
+std::string ArenaIdOf(const std::string& name) {
+  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
 }
 
 }  // namespace shmpool::ctl

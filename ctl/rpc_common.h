@@ -1,5 +1,5 @@
 // What every shmpoolctl command shares: how a usage error and a daemon's refusal are
-// reported (exit codes of commands.h), the deadline of each RPC (--timeout), and how an
+// reported (exit codes of command.h), the deadline of each RPC (--timeout), and how an
 // arena is named.
 #pragma once
 
@@ -28,5 +28,7 @@ absl::Duration Timeout();
 void Prepare(grpc::ClientContext& ctx);
 // NAME as typed (an arena id, or "arenas/ID") to a resource name.
 std::string ArenaNameOf(const std::string& word);
+// A resource name ("arenas/ID") to the arena id an operator types.
+std::string ArenaIdOf(const std::string& name);
 
 }  // namespace shmpool::ctl

@@ -1,5 +1,10 @@
-#include "ctl/segments.h"
-
+// shmpoolctl segments list|remove: segment files whose daemon is gone for good. These
+// commands read the shm directory and the segment files themselves, without a daemon:
+// list shows each segment file (retired generations of reset arenas included), its arena,
+// whether it validates, its generation, and its attached processes (live, or dead and not
+// yet reclaimed); remove deletes a segment file (and its .meta sidecar), refusing while a
+// process is attached and alive unless --force, and while a daemon serves the directory
+// (it holds shmpool.lock: use `arena delete` then).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -18,7 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "ctl/commands.h"
+#include "ctl/command.h"
 #include "ctl/json.h"
 #include "ctl/table.h"
 #include "proto/api/names.h"
@@ -112,7 +117,8 @@ SegmentInfo Inspect(const std::string& path) {
   return info;
 }
 
-int List(const Args& args) {
+int List(const Invocation& in) {
+  const Args& args = in.args;
   const std::string dir = args.Get("shm-dir").value_or(kDefaultShmDir);
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) {
@@ -128,7 +134,7 @@ int List(const Args& args) {
   shm::InstallBusGuard();  // a file cut short while we read it
   std::vector<SegmentInfo> infos;
   for (const std::string& p : paths) infos.push_back(Inspect(p));
-  if (args.Has("json")) {
+  if (in.json) {
     std::vector<std::string> items;
     for (const SegmentInfo& i : infos)
       items.push_back(absl::StrFormat(
@@ -158,9 +164,9 @@ int List(const Args& args) {
   return kExitOk;
 }
 
-int Remove(const Args& args) {
-  if (args.words.size() != 3) return kExitUsage;
-  const std::string& path = args.words[2];
+int Remove(const Invocation& in) {
+  const Args& args = in.args;
+  const std::string& path = args.words[0];
   const size_t slash = path.rfind('/');
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   const bool retired = !api::ArenaIdOfRetiredFile(name).empty();
@@ -187,7 +193,7 @@ int Remove(const Args& args) {
     return kExitFailed;
   }
   if (!retired) unlink((path.substr(0, path.size() - 4) + ".meta").c_str());  // its sidecar
-  if (args.Has("json")) {
+  if (in.json) {
     std::cout << absl::StrFormat("{\"path\":%s,\"removed\":true,\"live_pids\":[%s]}\n",
                                  JsonString(path), absl::StrJoin(info.live_pids, ","));
     return kExitOk;
@@ -202,15 +208,25 @@ int Remove(const Args& args) {
 
 }  // namespace
 
-int SegmentsCommand(const Args& args) {
-  const std::string verb = args.words.size() >= 2 ? args.words[1] : "";
-  if (verb == "list" && args.words.size() == 2) return List(args);
-  if (verb == "remove") {
-    if (const int rc = Remove(args); rc != kExitUsage) return rc;
-  }
-  std::cerr << "shmpoolctl: usage: segments list [--shm-dir DIR] [--json] | segments remove "
-               "PATH [--force] [--json]\n(see shmpoolctl --help)\n";
-  return kExitUsage;
+std::vector<Command> SegmentsCommands() {
+  return {
+      {.path = "segments list",
+       .summary = "segment files (no daemon needed): validity, generation, processes",
+       .details = "Retired generations of reset arenas included; attached processes are live,\n"
+                  "or dead and not yet reclaimed.",
+       .options = {{"shm-dir", "DIR", "the daemon's shm directory (default /dev/shm/shmpool)"}},
+       .run = List,
+       .daemon = false},
+      {.path = "segments remove",
+       .operands = "PATH",
+       .min_operands = 1,
+       .max_operands = 1,
+       .summary = "delete a segment whose daemon is gone for good",
+       .details = "Refused while processes are alive or a daemon serves the directory.",
+       .options = {{"force", "", "remove it all the same"}},
+       .run = Remove,
+       .daemon = false},
+  };
 }
 
 }  // namespace shmpool::ctl

@@ -5,16 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ctl/client_tables.h"
+#include "ctl/rpc_common.h"
 #include "ctl/table.h"
 #include "proto/api/size.h"
 #include "proto/stat_fields.h"
 
 namespace shmpool::ctl {
 namespace {
-
-std::string IdOf(const std::string& name) {
-  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
-}
 
 void PrintClasses(const v1::ArenaStats& s, std::ostream& out) {
   if (s.size_classes_size() == 0) return;
@@ -56,7 +53,7 @@ std::string FormatStat(std::optional<double> value, v1::Stat::Unit unit) {
 }
 
 void PrintStats(const v1::ArenaStats& s, std::ostream& out) {
-  out << "arena " << IdOf(s.name()) << "\n";
+  out << "arena " << ArenaIdOf(s.name()) << "\n";
   if (s.has_quarantine()) {
     out << "  QUARANTINED (" << s.quarantine().kind() << "): " << s.quarantine().reason() << "\n";
     return;

@@ -1,5 +1,8 @@
-#include "ctl/top.h"
-
+// shmpoolctl top [NAME] [--interval DURATION] [--iterations N]: stats of every arena (or
+// one) live from the WatchStats stream, as a plain table redrawn at each update, with the
+// malloc and free rates since the previous update. --iterations N stops after N updates
+// (for scripts and tests); otherwise it runs until interrupted. With --json: each update as
+// one JSON object (the stats message) on a line of its own, no rates, no redrawing.
 #include <unistd.h>
 
 #include <iostream>
@@ -12,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "ctl/commands.h"
+#include "ctl/command.h"
 #include "ctl/json.h"
 #include "ctl/rpc_common.h"
 #include "ctl/stats_view.h"
@@ -33,10 +36,6 @@ struct Previous {
   int64_t at_ns = 0;
 };
 
-std::string IdOf(const std::string& name) {
-  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
-}
-
 std::string Rate(uint64_t now, uint64_t before, double seconds) {
   if (seconds <= 0 || now < before) return "-";
   return absl::StrFormat("%.0f", double(now - before) / seconds);
@@ -51,7 +50,7 @@ void Draw(const v1::GetStatsResponse& r, std::map<std::string, Previous>& prev, 
   for (const v1::ArenaStats& s : r.arenas()) {
     Previous& p = prev[s.name()];
     const double dt = p.at_ns ? double(at - p.at_ns) / 1e9 : 0;
-    t.Add({IdOf(s.name()), FormatSize(s.allocated_bytes()), FormatSize(s.active_bytes()),
+    t.Add({ArenaIdOf(s.name()), FormatSize(s.allocated_bytes()), FormatSize(s.active_bytes()),
            FormatSize(s.resident_bytes()), FormatSize(s.cached_bytes()),
            FormatSize(s.retained_bytes()),
            FormatRatio(s.has_external_fragmentation(), s.external_fragmentation()),
@@ -109,13 +108,8 @@ class FrameWatchdog {
   std::thread thread_;  // last: starts once the fields above are set
 };
 
-}  // namespace
-
-int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
-  if (args.words.size() > 2) {
-    std::cerr << "shmpoolctl: top [NAME] [--interval DURATION] [--iterations N] [--json]\n";
-    return kExitUsage;
-  }
+int Run(const Invocation& in) {
+  const Args& args = in.args;
   absl::Duration interval = absl::Seconds(1);
   if (auto v = args.Get("interval"); v && !absl::ParseDuration(*v, &interval)) {
     std::cerr << "shmpoolctl: --interval: not a duration (e.g. 500ms, 2s): " << *v << "\n";
@@ -128,19 +122,18 @@ int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
     return kExitUsage;
   }
   v1::WatchStatsRequest req;
-  req.set_name(args.words.size() == 2 ? api::ArenaName(args.words[1])
-                                      : std::string(api::kAllArenas));
+  req.set_name(args.words.size() == 1 ? ArenaNameOf(args.words[0]) : std::string(api::kAllArenas));
   const int64_t ns = absl::ToInt64Nanoseconds(interval);
   req.mutable_interval()->set_seconds(ns / 1000000000);
   req.mutable_interval()->set_nanos(static_cast<int32_t>(ns % 1000000000));
-  auto stub = v1::StatsService::NewStub(channel);
+  auto stub = v1::StatsService::NewStub(in.channel);
   grpc::ClientContext ctx;
   // Each frame is due an interval after the previous one, and gets --timeout on top.
   std::optional<FrameWatchdog> watchdog;
   if (Timeout() != absl::InfiniteDuration()) watchdog.emplace(ctx, interval + Timeout());
   auto reader = stub->WatchStats(&ctx, req);
   std::map<std::string, Previous> prev;
-  const bool json = args.Has("json");
+  const bool json = in.json;
   const bool clear = !json && isatty(STDOUT_FILENO);
   v1::GetStatsResponse resp;
   int64_t n = 0;
@@ -164,6 +157,20 @@ int RunTop(const Args& args, std::shared_ptr<grpc::Channel> channel) {
                                             absl::FormatDuration(interval), ") and the timeout")));
   if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) return Failed(st);
   return kExitOk;
+}
+
+}  // namespace
+
+std::vector<Command> TopCommands() {
+  return {
+      {.path = "top",
+       .operands = "[NAME]",
+       .max_operands = 1,
+       .summary = "live stats of every arena (or one), redrawn every interval",
+       .options = {{"interval", "D", "time between updates (default 1s)"},
+                   {"iterations", "N", "stop after N updates (default: until interrupted)"}},
+       .run = Run},
+  };
 }
 
 }  // namespace shmpool::ctl
