@@ -9,7 +9,9 @@
 #   grafana/*.json      python3 -m json.tool; equal to make_dashboard.py's output on the
 #                       build's stats schema (BUILD_DIR/proto/stats_schema.json); every
 #                       metric its PromQL names is in the daemon's real /metrics output
-#                       (the schema only if this shmpoold refuses --metrics-listen)
+#                       (the schema only if this shmpoold refuses --metrics-listen); its
+#                       panels per node, with units that fit their metrics, the quota as
+#                       committed bytes (check_dashboard_panels.py)
 #   Dockerfile          its runtime stage installs the Debian package of every library the
 #                       installed binaries link directly (readelf NEEDED, ldd, dpkg -S)
 # Usage: deploy/check.sh [BUILD_DIR]   (default build/debug; it must be built)
@@ -57,6 +59,7 @@ schema=$build/proto/stats_schema.json
 [[ -f $schema ]] || fail "$schema is missing: build the shmpool_stats_schema_json target"
 python3 deploy/grafana/make_dashboard.py "$schema" | cmp -s - deploy/grafana/shmpool-dashboard.json ||
   fail "deploy/grafana/shmpool-dashboard.json differs from make_dashboard.py's output"
+for f in deploy/grafana/*.json; do python3 deploy/check_dashboard_panels.py "$f" "$schema"; done
 
 echo "--- shmpoold on deploy/shmpoold.toml, and the dashboard's metrics"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

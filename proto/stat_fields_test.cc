@@ -22,7 +22,9 @@ TEST(StatFields, EveryExportedCounterHasItsDeclaredField) {
     const auto* f = v1::ArenaStats::descriptor()->FindFieldByName(c.field);
     ASSERT_NE(f, nullptr) << c.field;
     EXPECT_TRUE(f->options().HasExtension(v1::stat)) << c.field << " declares no (stat)";
-    EXPECT_EQ(StatValue(s, f), f->message_type() ? 1.5 : 1500000000.0) << c.field;
+    const std::optional<double> v = StatValue(s, f);
+    ASSERT_TRUE(v.has_value()) << c.field;
+    EXPECT_EQ(*v, f->message_type() ? 1.5 : 1500000000.0) << c.field;
   }
 }
 
@@ -38,8 +40,9 @@ TEST(StatFields, FamiliesAreWellFormed) {
       EXPECT_EQ(m.rfind("shmpool_", 0), 0u) << m;
       const bool total = m.size() > 6 && m.compare(m.size() - 6, 6, "_total") == 0;
       EXPECT_EQ(total, f.stat->kind() == v1::Stat::COUNTER) << m;
-      if (f.stat->unit() == v1::Stat::RATIO)
+      if (f.stat->unit() == v1::Stat::RATIO) {
         EXPECT_TRUE(f.field->has_presence()) << m << ": a ratio is optional (null if undefined)";
+      }
     }
 }
 
@@ -48,7 +51,8 @@ TEST(StatFields, UnsetRatioHasNoValue) {
   const auto* f = v1::ArenaStats::descriptor()->FindFieldByName("rss_ratio");
   EXPECT_FALSE(StatValue(s, f).has_value());
   s.set_rss_ratio(0);
-  EXPECT_EQ(StatValue(s, f), 0.0);
+  ASSERT_TRUE(StatValue(s, f).has_value());
+  EXPECT_EQ(*StatValue(s, f), 0.0);
 }
 
 }  // namespace
