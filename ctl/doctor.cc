@@ -23,7 +23,20 @@ constexpr double kMaxCount = 1152921504606846976.0;  // 2^60
 // The external fragmentation `stats` prints (the same field, one definition: stats.proto).
 // A purge gives back slab pages that hold no live block (they become parked), so it is
 // recommended only while such free bytes are still resident.
-void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+// How long ago the last purge ended, if one ran.
+std::optional<absl::Duration> SincePurge(const v1::ArenaStats& s, absl::Time now) {
+  if (!s.has_last_purge_time()) return std::nullopt;
+  return now - (absl::FromUnixSeconds(s.last_purge_time().seconds()) +
+                absl::Nanoseconds(s.last_purge_time().nanos()));
+}
+
+bool FreshPurge(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now) {
+  const std::optional<absl::Duration> since = SincePurge(s, now);
+  return since && *since < absl::Seconds(t.fresh_purge_seconds);
+}
+
+void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now,
+                   std::vector<Finding>& out) {
   if (s.active_bytes() < t.min_active || !s.has_external_fragmentation()) return;
   const double frag = s.external_fragmentation();
   if (frag <= t.fragmentation) return;
@@ -34,6 +47,16 @@ void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, std::vect
       "made, so allocating more of the same sizes reuses this space",
       Pct(frag), FormatSize(s.active_bytes()), FormatSize(s.free_in_slabs_bytes()),
       FormatSize(s.parked_bytes()), FormatSize(s.cached_bytes()), FormatSize(s.in_ring_bytes()));
+  if (FreshPurge(s, t, now)) {
+    out.push_back(
+        {Finding::kWarning, "fragmentation",
+         absl::StrFormat(
+             "%s. A purge ended %s ago and gave back the pages that held "
+             "no live block; what stays resident shares its pages with "
+             "live blocks, so another purge would return little.",
+             what, absl::FormatDuration(absl::Trunc(*SincePurge(s, now), absl::Seconds(1))))});
+    return;
+  }
   const uint64_t resident_free = s.free_in_slabs_bytes() + s.in_ring_bytes();
   if (resident_free < t.min_purgeable) {
     out.push_back({Finding::kWarning, "fragmentation",
@@ -116,7 +139,9 @@ void Caches(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Find
                                  ArenaIdOf(s.name()))});
 }
 
-void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now,
+               std::vector<Finding>& out) {
+  if (FreshPurge(s, t, now)) return;
   const uint64_t p = PurgeableBytes(s);
   if (p < t.min_purgeable || double(p) <= t.purgeable_share * double(s.resident_bytes())) return;
   out.push_back({Finding::kWarning, "purgeable",
@@ -237,13 +262,20 @@ const char* SeverityName(Finding::Severity s) {
   return s == Finding::kCritical ? "critical" : s == Finding::kWarning ? "warning" : "info";
 }
 
+// When the daemon read the stats (now, if the response does not say).
+absl::Time ReadTime(const v1::GetStatsResponse& stats) {
+  if (!stats.has_read_time()) return absl::Now();
+  return absl::FromUnixSeconds(stats.read_time().seconds()) +
+         absl::Nanoseconds(stats.read_time().nanos());
+}
+
 // The findings of arena `s`, its pools' (those of `pools` under it) after its own.
 std::vector<Finding> ArenaFindings(const v1::ArenaStats& s, const v1::ListPoolsResponse& pools,
-                                   const DoctorThresholds& t) {
+                                   const DoctorThresholds& t, absl::Time now) {
   std::vector<v1::Pool> mine;
   for (const v1::Pool& p : pools.pools())
     if (p.name().rfind(s.name() + "/pools/", 0) == 0) mine.push_back(p);
-  std::vector<Finding> f = Diagnose(s, t);
+  std::vector<Finding> f = Diagnose(s, t, now);
   for (Finding& x : DiagnosePools(mine, t)) f.push_back(std::move(x));
   return f;
 }
@@ -256,7 +288,7 @@ uint64_t PurgeableBytes(const v1::ArenaStats& s) {
   return backed_free + s.in_ring_bytes();
 }
 
-std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t) {
+std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now) {
   std::vector<Finding> out;
   if (s.has_quarantine()) {  // the daemon read nothing else of it
     out.push_back(
@@ -269,10 +301,10 @@ std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t
   }
   Errors(s, t, out);
   Quota(s, t, out);
-  Fragmentation(s, t, out);
+  Fragmentation(s, t, now, out);
   EmptyClasses(s, t, out);
   Caches(s, t, out);
-  Purgeable(s, t, out);
+  Purgeable(s, t, now, out);
   DeadClients(s, out);
   std::stable_sort(out.begin(), out.end(),
                    [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
@@ -299,7 +331,7 @@ std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsR
                           ArenaIdOf(s.name()), FormatSize(s.allocated_bytes()),
                           FormatSize(s.active_bytes()), FormatSize(s.resident_bytes()),
                           FormatSize(s.capacity_bytes()));
-    const std::vector<Finding> f = ArenaFindings(s, pools, t);
+    const std::vector<Finding> f = ArenaFindings(s, pools, t, ReadTime(stats));
     if (f.empty()) out += "  Nothing to report: memory use looks healthy.\n";
     for (const Finding& x : f)
       absl::StrAppendFormat(&out, "  %s: %s\n", absl::AsciiStrToUpper(SeverityName(x.severity)),
@@ -313,7 +345,7 @@ std::string DoctorJson(const v1::GetStatsResponse& stats, const v1::ListPoolsRes
   std::vector<std::string> arenas;
   for (const v1::ArenaStats& s : stats.arenas()) {
     std::vector<std::string> findings;
-    for (const Finding& x : ArenaFindings(s, pools, t))
+    for (const Finding& x : ArenaFindings(s, pools, t, ReadTime(stats)))
       findings.push_back(absl::StrFormat("{\"severity\":\"%s\",\"code\":%s,\"message\":%s}",
                                          SeverityName(x.severity), JsonString(x.check),
                                          JsonString(x.text)));

@@ -96,6 +96,28 @@ TEST(Doctor, FreshPurgeIsNotRecommendedAgain) {
     EXPECT_EQ(x.text.find("shmpoolctl purge"), std::string::npos) << x.check << ": " << x.text;
 }
 
+// Free bytes left on pages that hold live blocks stay resident through a purge: within
+// fresh_purge_seconds of one the doctor names it and recommends no other; later it does.
+TEST(Doctor, PurgeRecommendedOnlyWhenTheLastOneIsNotFresh) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  v1::ArenaStats s = Healthy();
+  s.set_allocated_bytes(20 * kMiB);
+  s.set_free_in_slabs_bytes(90 * kMiB);
+  s.set_external_fragmentation(1.0 - 20.0 / 110);
+  s.set_free_run_bytes(64 * kMiB);  // dirty: what the purgeable check counts
+  s.mutable_last_purge_time()->set_seconds(1800000000 - 10);
+  for (const Finding& x : Diagnose(s, {}, now))
+    EXPECT_EQ(x.text.find("shmpoolctl purge"), std::string::npos) << x.check << ": " << x.text;
+  const auto fresh = Diagnose(s, {}, now);
+  ASSERT_TRUE(Has(fresh, "fragmentation"));
+  EXPECT_NE(fresh[0].text.find("A purge ended 10s ago"), std::string::npos) << fresh[0].text;
+  s.mutable_last_purge_time()->set_seconds(1800000000 - 3600);
+  const auto stale = Diagnose(s, {}, now);
+  ASSERT_TRUE(Has(stale, "fragmentation"));
+  EXPECT_NE(stale[0].text.find("shmpoolctl purge a"), std::string::npos) << stale[0].text;
+  EXPECT_TRUE(Has(stale, "purgeable"));
+}
+
 // A counter no arena can reach (a scribbled segment) is flagged, not printed as a fact.
 TEST(Doctor, CountersThatCannotBeTrueAreFlagged) {
   v1::ArenaStats s = Healthy();

@@ -7,6 +7,7 @@
 #include "ctl/client_tables.h"
 #include "ctl/rpc_common.h"
 #include "ctl/table.h"
+#include "google/protobuf/util/time_util.h"
 #include "proto/api/size.h"
 #include "proto/stat_fields.h"
 
@@ -43,6 +44,11 @@ std::string FormatStat(std::optional<double> value, v1::Stat::Unit unit) {
       return api::FormatSize(static_cast<uint64_t>(v));
     case v1::Stat::RATIO:
       return absl::StrFormat("%.3f", v);
+    case v1::Stat::TIMESTAMP: {
+      google::protobuf::Timestamp t;
+      t.set_seconds(static_cast<int64_t>(v));
+      return google::protobuf::util::TimeUtil::ToString(t);
+    }
     case v1::Stat::SECONDS:
       if (v < 1e-3) return absl::StrFormat("%.0f us", v * 1e6);
       if (v < 1) return absl::StrFormat("%.1f ms", v * 1e3);

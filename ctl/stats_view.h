@@ -2,8 +2,8 @@
 // proto/shmpool/v1/stats.proto (proto/stat_fields.h): every declared ArenaStats field in
 // field order, two to a row, and the size classes with one column per SizeClassStats field
 // that declares a column heading; then the clients (client_tables.h). Each value is shown
-// by its declared unit: bytes as sizes, seconds as a time, ratios with three decimals and
-// "n/a" where undefined (unset), counts as numbers.
+// by its declared unit: bytes as sizes, seconds as a time, a timestamp in RFC 3339, ratios
+// with three decimals, counts as numbers; "n/a" where undefined (unset).
 #pragma once
 
 #include <optional>

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace shmpool::api {
 
@@ -42,6 +43,11 @@ std::optional<double> StatValue(const Message& m, const FieldDescriptor* f) {
       return r->GetDouble(m, f);
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& sub = r->GetMessage(m, f);
+      if (sub.GetDescriptor() == google::protobuf::Timestamp::descriptor()) {
+        if (!r->HasField(m, f)) return std::nullopt;
+        const auto& t = static_cast<const google::protobuf::Timestamp&>(sub);
+        return double(t.seconds()) + t.nanos() / 1e9;
+      }
       if (sub.GetDescriptor() != google::protobuf::Duration::descriptor()) return std::nullopt;
       const auto& d = static_cast<const google::protobuf::Duration&>(sub);
       return double(d.seconds()) + d.nanos() / 1e9;
@@ -59,10 +65,19 @@ bool SetCounter(Message& m, const std::string& name, uint64_t n) {
     r->SetUInt64(&m, f, n);
     return true;
   }
+  const int64_t seconds = static_cast<int64_t>(n / 1000000000);
+  const int32_t nanos = static_cast<int32_t>(n % 1000000000);
+  if (f->message_type() == google::protobuf::Timestamp::descriptor()) {
+    if (n == 0) return true;  // never: left unset
+    auto* t = static_cast<google::protobuf::Timestamp*>(r->MutableMessage(&m, f));
+    t->set_seconds(seconds);
+    t->set_nanos(nanos);
+    return true;
+  }
   if (f->message_type() != google::protobuf::Duration::descriptor()) return false;
   auto* d = static_cast<google::protobuf::Duration*>(r->MutableMessage(&m, f));
-  d->set_seconds(static_cast<int64_t>(n / 1000000000));
-  d->set_nanos(static_cast<int32_t>(n % 1000000000));
+  d->set_seconds(seconds);
+  d->set_nanos(nanos);
   return true;
 }
 
@@ -76,6 +91,8 @@ const char* UnitName(v1::Stat::Unit u) {
       return "seconds";
     case v1::Stat::RATIO:
       return "ratio";
+    case v1::Stat::TIMESTAMP:
+      return "timestamp";
     default:
       return "count";
   }

@@ -22,16 +22,18 @@ struct StatField {
 // The fields of `message` that declare a (stat), in field-number order.
 const std::vector<StatField>& StatFields(const google::protobuf::Descriptor* message);
 
-// The field's value as a number: integers as they are, a Duration in seconds, an optional
-// double as it is; empty for an unset optional (an undefined ratio).
+// The field's value as a number: integers as they are, a Duration in seconds, a Timestamp
+// in Unix seconds, an optional double as it is; empty for an unset optional (an undefined
+// ratio) or Timestamp.
 std::optional<double> StatValue(const google::protobuf::Message& m,
                                 const google::protobuf::FieldDescriptor* field);
 
-// Sets a uint64 field to `n`, or a Duration field to `n` nanoseconds. False for a field of
-// another type, or none of that name.
+// Sets a uint64 field to `n`, a Duration field to `n` nanoseconds, a Timestamp field to `n`
+// Unix nanoseconds (0 leaves it unset). False for a field of another type, or none of that
+// name.
 bool SetCounter(google::protobuf::Message& m, const std::string& field, uint64_t n);
 
-// "gauge" or "counter"; "count", "bytes", "seconds" or "ratio".
+// "gauge" or "counter"; "count", "bytes", "seconds", "ratio" or "timestamp".
 const char* KindName(v1::Stat::Kind k);
 const char* UnitName(v1::Stat::Unit u);
 

@@ -40,7 +40,7 @@
 namespace shmpool::shm {
 
 inline constexpr uint64_t kMagic = 0x4c4f4f504d485353ull;  // "SSHMPOOL"
-inline constexpr uint32_t kLayoutVersion = 6;
+inline constexpr uint32_t kLayoutVersion = 7;
 inline constexpr uint32_t kCacheLine = 64;
 inline constexpr uint32_t kFreeRunBuckets = 128;  // exact lengths 1..127, then ">= 128"
 inline constexpr uint32_t kPartialBuckets = 4;    // partial-slab lists per class, by fullness
@@ -187,6 +187,7 @@ struct ArenaCounters {
   std::atomic<uint64_t> xfailed_allocs;        // exhaustion, quota or ENOSPC
   std::atomic<uint64_t> xreclaimed_procs;      // dead processes reclaimed (recovery.h)
   std::atomic<uint64_t> xpurges_by_reason[3];  // by PurgeReason (purge.h): sum == xpurge_count
+  std::atomic<uint64_t> xlast_purge_unix_ns;   // wall clock when the last purge ended; 0: none
 };
 
 // The tenant's limits, shared by every process (changed online by the daemon).
@@ -306,7 +307,8 @@ static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
 // how /metrics, shmpoolctl and the dashboard show it. CollectStats (stats.h) reads every
 // entry and the daemon fills each field by that name, so a counter added to the header, to
 // this table and to stats.proto reaches every tool. INVARIANT: the names are distinct and
-// each names a uint64 field (or, for purge_time, a Duration given in nanoseconds).
+// each names a uint64 field, a Duration (purge_time, in nanoseconds) or a Timestamp
+// (last_purge_time, Unix nanoseconds; 0 leaves it unset).
 struct ExportedCounter {
   using Ref = const std::atomic<uint64_t>&;
   const char* field;
@@ -343,6 +345,8 @@ inline constexpr ExportedCounter kExportedCounters[] = {
      }},
     {"reclaimed_procs",
      [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xreclaimed_procs; }},
+    {"last_purge_time",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xlast_purge_unix_ns; }},
     {"quota_refusals",
      [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.tenant.xquota_refusals; }},
 };

@@ -26,7 +26,8 @@ SEL = 'instance=~"$instance",arena=~"$arena"'
 BY = "sum by (instance, arena)"
 WHO = "{{instance}} {{arena}}"
 # Grafana units: a level in bytes, seconds or a ratio; a counter's rate per second.
-GAUGE_UNIT = {"bytes": "bytes", "seconds": "s", "ratio": "none", "count": "short"}
+GAUGE_UNIT = {"bytes": "bytes", "seconds": "s", "ratio": "none", "count": "short",
+              "timestamp": "dateTimeFromNow"}
 RATE_UNIT = {"bytes": "Bps", "seconds": "percentunit", "count": "ops"}
 panels = []
 y = 0
