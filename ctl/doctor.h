@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "shmpool/v1/pool.pb.h"
 #include "shmpool/v1/stats.pb.h"
