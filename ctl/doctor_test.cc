@@ -70,13 +70,13 @@ TEST(Doctor, FragmentationIsTheFigureStatsPrints) {
   v1::ArenaStats s = Healthy();
   s.set_active_bytes(20 * kMiB);
   s.set_large_allocated_bytes(8 * kMiB);
-  s.set_allocated_bytes(11 * kMiB);  // 3 MiB of it in slabs
-  s.set_free_in_slabs_bytes(9 * kMiB);
-  s.set_external_fragmentation(0.45);  // 1 - 11/20
+  s.set_allocated_bytes(9 * kMiB);  // 1 MiB of it in slabs: 92% of the slabs' bytes free
+  s.set_free_in_slabs_bytes(11 * kMiB);
+  s.set_external_fragmentation(0.55);  // 1 - 9/20
   const auto f = Diagnose(s);
   ASSERT_TRUE(Has(f, "fragmentation"));
-  EXPECT_NE(f[0].text.find("45%"), std::string::npos) << f[0].text;
-  EXPECT_EQ(f[0].text.find("75%"), std::string::npos) << f[0].text;
+  EXPECT_NE(f[0].text.find("55%"), std::string::npos) << f[0].text;
+  EXPECT_EQ(f[0].text.find("92%"), std::string::npos) << f[0].text;
 }
 
 // Right after a purge the free slab pages are parked (given back): the doctor says so and
