@@ -128,7 +128,7 @@ TEST(Attribution, PerClientPerClassFiguresAreExact) {
   EXPECT_NE(table.find("consumer"), std::string::npos) << table;
   const std::string json = Ctl(d, {"stats", "attr", "--json"});
   EXPECT_NE(json.find("\"size\":256,\"nmalloc\":0,\"nfree\":12,\"net\":-12,\"allocated_bytes\":0,"
-                      "\"net_bytes\":-3072,\"cached\":3072}"),
+                      "\"net_bytes\":-3072,\"cached_bytes\":3072}"),
             std::string::npos)
       << json;
 
