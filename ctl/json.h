@@ -12,11 +12,11 @@
 
 #include "google/protobuf/message.h"
 
-    namespace shmpool::ctl {
+namespace shmpool::ctl {
 
-  std::string ToJson(const google::protobuf::Message& message);
+std::string ToJson(const google::protobuf::Message& message);
 
-  // `s` as a JSON string literal, quotes included.
-  std::string JsonString(const std::string& s);
+// `s` as a JSON string literal, quotes included.
+std::string JsonString(const std::string& s);
 
 }  // namespace shmpool::ctl
