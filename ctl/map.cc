@@ -11,6 +11,7 @@
 #include <iostream>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -162,6 +163,13 @@ std::string MapSvg(const v1::SegmentMap& m) {
   return out;
 }
 
+absl::StatusOr<MapFormat> MapFormatOf(const std::string& path) {
+  if (absl::EndsWithIgnoreCase(path, ".svg")) return MapFormat::kSvg;
+  if (absl::EndsWithIgnoreCase(path, ".png")) return MapFormat::kPng;
+  return absl::InvalidArgumentError(absl::StrCat("map --output: cannot write ", Printable(path),
+                                                 ": give a file name ending in .svg or .png"));
+}
+
 namespace {
 
 int Run(const Invocation& in) {
@@ -180,6 +188,9 @@ int Run(const Invocation& in) {
                  "file: give one of them\n";
     return kExitUsage;
   }
+  absl::StatusOr<MapFormat> format = MapFormat::kSvg;
+  if (output) format = MapFormatOf(*output);
+  if (!format.ok()) return Usage(std::string(format.status().message()));
   auto stub = v1::StatsService::NewStub(in.channel);
   v1::SegmentMap map;
   grpc::ClientContext ctx;
@@ -193,7 +204,7 @@ int Run(const Invocation& in) {
     std::cout << MapText(map, isatty(STDOUT_FILENO));
     return kExitOk;
   }
-  const bool png = output->size() > 4 && output->substr(output->size() - 4) == ".png";
+  const bool png = *format == MapFormat::kPng;
   const std::string svg_path = png ? *output + ".svg" : *output;
   {
     std::ofstream f(svg_path);

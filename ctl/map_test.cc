@@ -61,5 +61,19 @@ TEST(Map, SvgHasOneRectPerCellAndALegend) {
   EXPECT_NE(s.find("purged: 320 KiB"), std::string::npos);
 }
 
+TEST(Map, OutputFormatByExtension) {
+  EXPECT_EQ(MapFormatOf("m.svg").value(), MapFormat::kSvg);
+  EXPECT_EQ(MapFormatOf("dir/m.SVG").value(), MapFormat::kSvg);
+  EXPECT_EQ(MapFormatOf("m.png").value(), MapFormat::kPng);
+  EXPECT_EQ(MapFormatOf("m.Png").value(), MapFormat::kPng);
+  for (const char* refused : {"m.jpg", "m.svg.gz", "m", "svg", "m.png/"}) {
+    const absl::StatusOr<MapFormat> f = MapFormatOf(refused);
+    ASSERT_FALSE(f.ok()) << refused;
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(f.status().message().find(".svg or .png"), absl::string_view::npos);
+    EXPECT_NE(f.status().message().find(refused), absl::string_view::npos);
+  }
+}
+
 }  // namespace
 }  // namespace shmpool::ctl

@@ -1,13 +1,10 @@
-// shmpoolctl top [NAME] [--interval DURATION] [--iterations N]: stats of every arena (or
-// one) live from the WatchStats stream, as a plain table redrawn at each update, with the
-// malloc and free rates since the previous update. --iterations N stops after N updates
-// (for scripts and tests); otherwise it runs until interrupted. With --json: each update as
-// one JSON object (the stats message) on a line of its own, no rates, no redrawing.
+#include "ctl/top.h"
+
 #include <unistd.h>
 
 #include <iostream>
-#include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -17,6 +14,7 @@
 #include "absl/time/time.h"
 #include "ctl/command.h"
 #include "ctl/json.h"
+#include "ctl/keyboard.h"
 #include "ctl/rpc_common.h"
 #include "ctl/stats_view.h"
 #include "ctl/table.h"
@@ -31,36 +29,9 @@ namespace {
 
 using api::FormatSize;
 
-struct Previous {
-  uint64_t nmalloc = 0, nfree = 0;
-  int64_t at_ns = 0;
-};
-
 std::string Rate(uint64_t now, uint64_t before, double seconds) {
   if (seconds <= 0 || now < before) return "-";
   return absl::StrFormat("%.0f", double(now - before) / seconds);
-}
-
-void Draw(const v1::GetStatsResponse& r, std::map<std::string, Previous>& prev, bool clear) {
-  const int64_t at = google::protobuf::util::TimeUtil::TimestampToNanoseconds(r.read_time());
-  if (clear) std::cout << "\033[H\033[2J";
-  std::cout << "shmpool top  " << google::protobuf::util::TimeUtil::ToString(r.read_time()) << "\n";
-  Table t({"ARENA", "ALLOCATED", "ACTIVE", "RESIDENT", "CACHED", "RETAINED", "EXT_FRAG",
-           "RSS_RATIO", "MALLOC/S", "FREE/S", "PROCS", "PURGES"});
-  for (const v1::ArenaStats& s : r.arenas()) {
-    Previous& p = prev[s.name()];
-    const double dt = p.at_ns ? double(at - p.at_ns) / 1e9 : 0;
-    t.Add({ArenaIdOf(s.name()), FormatSize(s.allocated_bytes()), FormatSize(s.active_bytes()),
-           FormatSize(s.resident_bytes()), FormatSize(s.cached_bytes()),
-           FormatSize(s.retained_bytes()),
-           FormatRatio(s.has_external_fragmentation(), s.external_fragmentation()),
-           FormatRatio(s.has_rss_ratio(), s.rss_ratio()), Rate(s.nmalloc(), p.nmalloc, dt),
-           Rate(s.nfree(), p.nfree, dt), absl::StrCat(s.attached_procs()),
-           absl::StrCat(s.purge_count())});
-    p = {s.nmalloc(), s.nfree(), at};
-  }
-  t.Print(std::cout);
-  std::cout.flush();
 }
 
 // The deadline of a watch, which has no end of its own: it cancels the stream when no frame
@@ -108,6 +79,39 @@ class FrameWatchdog {
   std::thread thread_;  // last: starts once the fields above are set
 };
 
+// The WatchStats stream of `req`, each frame due --interval and --timeout after the previous
+// (the watchdog, when there is a timeout). Finish says DEADLINE_EXCEEDED when the watchdog
+// ended the stream.
+class GrpcStatsFeed : public StatsFeed {
+ public:
+  GrpcStatsFeed(v1::StatsService::Stub& stub, const v1::WatchStatsRequest& req,
+                absl::Duration interval)
+      : interval_(interval) {
+    if (Timeout() != absl::InfiniteDuration()) watchdog_.emplace(ctx_, interval + Timeout());
+    reader_ = stub.WatchStats(&ctx_, req);
+  }
+  bool Read(v1::GetStatsResponse* frame) override {
+    if (!reader_->Read(frame)) return false;
+    if (watchdog_) watchdog_->Frame();
+    return true;
+  }
+  void Cancel() override { ctx_.TryCancel(); }
+  grpc::Status Finish() override {
+    grpc::Status st = reader_->Finish();
+    if (watchdog_ && watchdog_->fired())
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat("no stats in the --interval (",
+                                       absl::FormatDuration(interval_), ") and the timeout"));
+    return st;
+  }
+
+ private:
+  const absl::Duration interval_;
+  grpc::ClientContext ctx_;
+  std::optional<FrameWatchdog> watchdog_;  // after ctx_, which it cancels
+  std::unique_ptr<grpc::ClientReader<v1::GetStatsResponse>> reader_;
+};
+
 int Run(const Invocation& in) {
   const Args& args = in.args;
   absl::Duration interval = absl::Seconds(1);
@@ -115,7 +119,7 @@ int Run(const Invocation& in) {
     std::cerr << "shmpoolctl: --interval: not a duration (e.g. 500ms, 2s): " << *v << "\n";
     return kExitUsage;
   }
-  int64_t iterations = -1;
+  int64_t iterations = 0;
   if (auto v = args.Get("iterations");
       v && (!absl::SimpleAtoi(*v, &iterations) || iterations < 1)) {
     std::cerr << "shmpoolctl: --iterations: not a positive number: " << *v << "\n";
@@ -127,48 +131,77 @@ int Run(const Invocation& in) {
   req.mutable_interval()->set_seconds(ns / 1000000000);
   req.mutable_interval()->set_nanos(static_cast<int32_t>(ns % 1000000000));
   auto stub = v1::StatsService::NewStub(in.channel);
-  grpc::ClientContext ctx;
-  // Each frame is due an interval after the previous one, and gets --timeout on top.
-  std::optional<FrameWatchdog> watchdog;
-  if (Timeout() != absl::InfiniteDuration()) watchdog.emplace(ctx, interval + Timeout());
-  auto reader = stub->WatchStats(&ctx, req);
-  std::map<std::string, Previous> prev;
-  const bool json = in.json;
-  const bool clear = !json && isatty(STDOUT_FILENO);
-  v1::GetStatsResponse resp;
-  int64_t n = 0;
-  bool done = false;  // every iteration drawn
-  while (reader->Read(&resp)) {
-    if (watchdog) watchdog->Frame();
-    if (json)
-      std::cout << ToJson(resp) << std::endl;  // one frame per line, as it comes
-    else
-      Draw(resp, prev, clear);
-    if (iterations > 0 && ++n >= iterations) {
-      done = true;
-      ctx.TryCancel();
-      break;
-    }
-  }
-  grpc::Status st = reader->Finish();
-  if (!done && watchdog && watchdog->fired())
-    return Failed(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                               absl::StrCat("no stats in the --interval (",
-                                            absl::FormatDuration(interval), ") and the timeout")));
-  if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) return Failed(st);
-  return kExitOk;
+  GrpcStatsFeed feed(*stub, req, interval);
+  const TopScreen screen{STDIN_FILENO, [] { return TerminalWidth(STDOUT_FILENO); }, &std::cout,
+                         !in.json && isatty(STDOUT_FILENO)};
+  return RunTop(feed, screen, in.json, iterations);
 }
 
 }  // namespace
+
+std::string TopView::Frame(const v1::GetStatsResponse& r, size_t width) {
+  const int64_t at = google::protobuf::util::TimeUtil::TimestampToNanoseconds(r.read_time());
+  Table t({"ARENA", "ALLOCATED", "ACTIVE", "RESIDENT", "CACHED", "RETAINED", "EXT_FRAG",
+           "RSS_RATIO", "MALLOC/S", "FREE/S", "PROCS", "PURGES"});
+  for (const v1::ArenaStats& s : r.arenas()) {
+    Previous& p = previous_[s.name()];
+    const double dt = p.at_ns ? double(at - p.at_ns) / 1e9 : 0;
+    t.Add({ArenaIdOf(s.name()), FormatSize(s.allocated_bytes()), FormatSize(s.active_bytes()),
+           FormatSize(s.resident_bytes()), FormatSize(s.cached_bytes()),
+           FormatSize(s.retained_bytes()),
+           FormatRatio(s.has_external_fragmentation(), s.external_fragmentation()),
+           FormatRatio(s.has_rss_ratio(), s.rss_ratio()), Rate(s.nmalloc(), p.nmalloc, dt),
+           Rate(s.nfree(), p.nfree, dt), absl::StrCat(s.attached_procs()),
+           absl::StrCat(s.purge_count())});
+    p = {s.nmalloc(), s.nfree(), at};
+  }
+  std::ostringstream table;
+  const size_t hidden = t.Print(table, width);
+  const std::string title =
+      absl::StrCat("shmpool top  ", hidden ? absl::StrCat(hidden, " columns hidden  ") : "",
+                   "q: quit  ", google::protobuf::util::TimeUtil::ToString(r.read_time()));
+  return absl::StrCat(FitWidth(title, width), "\n", table.str());
+}
+
+int RunTop(StatsFeed& feed, const TopScreen& screen, bool json, int64_t iterations) {
+  KeyboardMode keyboard(screen.input_fd);
+  // A terminal top could not take (it runs in the background) is not read: reading it would
+  // stop the process.
+  const bool watch = keyboard.active() || !isatty(screen.input_fd);
+  KeyWatcher keys(watch ? screen.input_fd : -1, [&feed] { feed.Cancel(); });
+  TopView view;
+  v1::GetStatsResponse frame;
+  int64_t n = 0;
+  bool done = false;  // every iteration drawn
+  while (feed.Read(&frame)) {
+    if (json) {
+      *screen.out << ToJson(frame) << std::endl;  // one frame per line, as it comes
+    } else {
+      if (screen.clear) *screen.out << "\033[H\033[2J";
+      *screen.out << view.Frame(frame, screen.width()) << std::flush;
+    }
+    if (iterations > 0 && ++n >= iterations) {
+      done = true;
+      feed.Cancel();
+      break;
+    }
+  }
+  const grpc::Status st = feed.Finish();
+  if (done || keys.quit()) return kExitOk;
+  if (!st.ok()) return Failed(st);
+  std::cerr << "shmpoolctl: top: the daemon ended the stats stream (it stopped?)\n";
+  return kExitFailed;
+}
 
 std::vector<Command> TopCommands() {
   return {
       {.path = "top",
        .operands = "[NAME]",
        .max_operands = 1,
-       .summary = "live stats of every arena (or one), redrawn every interval",
+       .summary = "live stats of every arena (or one), redrawn every interval; q quits",
+       .details = "The table fits the terminal's width (else $COLUMNS, else 80 columns).",
        .options = {{"interval", "D", "time between updates (default 1s)"},
-                   {"iterations", "N", "stop after N updates (default: until interrupted)"}},
+                   {"iterations", "N", "stop after N updates (default: until q)"}},
        .run = Run},
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # shmpoolctl end to end: exit codes (0 ok, 1 refused by the daemon, 2 usage), the daemon's
-# messages on stderr, and --json output that parses as one JSON document.
+# messages on stderr, --json output that parses as one JSON document, each command's own
+# --help and options, map's output extensions, and top's q, width and loss of its daemon.
 # Usage: shmpoolctl_test.sh SHMPOOLD SHMPOOLCTL WORKER VERSION
 set -uo pipefail
 shmpoold=$1 ctl=$2 worker=$3 version=$4
@@ -119,13 +120,27 @@ json 'd["arenas"][0]["name"] == "arenas/default"'
 json 'any(f["severity"] == "info" and f["code"] == "pool_size" and "never been used" in f["message"] for f in d["arenas"][0]["findings"])'
 expect 0 doctor --json
 json 'len(d["arenas"]) == 2 and all(set(f) == {"severity", "code", "message"} for a in d["arenas"] for f in a["findings"])'
+expect 0 pool list default --json
+json '[p["name"] for p in d["pools"]] == ["arenas/default/pools/idle"]'
 expect 0 pool delete default idle --json
 json 'd["name"] == "arenas/default/pools/idle" and d["deleted"] is True'
+expect 0 arena set-quota t1 2MiB --json
+json 'd["quota_bytes"] == 2 * 2**20'
+expect 0 arena update t1 --quota 0 --json
+json 'd["quota_bytes"] == 0'
+expect 0 segments list --shm-dir "$shm" --json
+json 'd["daemon_running"] is True and len(d["segments"]) >= 2'
 expect 0 map t1 --cells 16 --json
 json 'd["name"] == "arenas/t1" and len(d["cells"]) == 16 and d["pages"] > 0'
 expect 2 map t1 --json --output "$work/m.svg"
 contains "--json" "$err"
 [[ ! -e $work/m.svg ]] || fail "map --json --output wrote $work/m.svg"
+# map --output writes SVG, or PNG through rsvg-convert: any other extension is refused.
+expect 2 map t1 --output "$work/m.jpg"
+contains "give a file name ending in .svg or .png" "$err"
+[[ ! -e $work/m.jpg ]] || fail "map --output m.jpg wrote $work/m.jpg"
+expect 0 map t1 --cells 16 --output "$work/m.SVG"
+[[ $(head -c 4 "$work/m.SVG") == "<svg" ]] || fail "map --output m.SVG is not SVG"
 expect 0 top --interval 100ms --iterations 2 --json
 [[ $(wc -l <<<"$out") == 2 ]] || fail "top --json: want 2 lines, got: $out"
 while read -r frame; do
@@ -133,6 +148,38 @@ while read -r frame; do
     fail "top --json frame: $frame"
 done <<<"$out"
 [[ $out != *$'\033'* ]] || fail "top --json drew escape sequences: $out"
+# top: q quits (stdin here is a pipe: the key is read all the same).
+out=$(printf q | timeout 20 "$ctl" --endpoint "$ep" top --interval 100ms 2>"$work/err")
+rc=$?
+[[ $rc == 0 ]] || fail "top did not quit on q: exit $rc ($(cat "$work/err"))"
+# It fits the width ($COLUMNS when stdout is no terminal), leaving columns out.
+export COLUMNS=50
+expect 0 top --interval 100ms --iterations 1
+unset COLUMNS
+contains "ARENA" "$out"
+contains "columns hidden" "$out"
+while IFS= read -r l; do
+  ((${#l} <= 50)) || fail "top line wider than COLUMNS=50 (${#l}): $l"
+done <<<"$out"
+# When its daemon goes away, top says so and exits 1.
+mkdir -p "$shm/gone"
+"$shmpoold" --listen "unix:$work/gone.sock" --shm-dir "$shm/gone" 2>"$work/gone.log" &
+gone=$!
+for _ in $(seq 100); do
+  "$ctl" --endpoint "unix:$work/gone.sock" arena list >/dev/null 2>&1 && break
+  sleep 0.1
+done
+timeout 20 "$ctl" --endpoint "unix:$work/gone.sock" top --interval 50ms --timeout 0 \
+  >"$work/top.out" 2>"$work/top.err" </dev/null &
+top_pid=$!
+for _ in $(seq 200); do [[ -s $work/top.out ]] && break; sleep 0.05; done
+[[ -s $work/top.out ]] || fail "top drew nothing from the second daemon: $(cat "$work/top.err")"
+kill -TERM $gone
+wait $gone
+wait $top_pid
+rc=$?
+[[ $rc == 1 ]] || fail "top exited $rc when its daemon went away, want 1 (stderr: $(cat "$work/top.err"))"
+[[ -s $work/top.err ]] || fail "top said nothing when its daemon went away"
 mkdir "$work/segs" && : >"$work/segs/shmpool.gone.seg"
 expect 0 segments remove "$work/segs/shmpool.gone.seg" --json
 json 'd["path"].endswith("/shmpool.gone.seg") and d["removed"] is True and d["live_pids"] == []'
@@ -142,6 +189,23 @@ expect 1 stats t1
 contains "NOT_FOUND" "$err"
 expect 2 frobnicate
 expect 2 arena list --bogus
+# Each command takes its own options only, and has its own --help.
+expect 2 arena list --capacity 1GiB
+contains "arena list: unknown option --capacity" "$err"
+expect 2 top --cells 4 --iterations 1
+contains "top: unknown option --cells" "$err"
+expect 0 arena create --help
+contains "usage: shmpoolctl arena create NAME" "$out"
+contains "--max-thread-caches N" "$out"
+[[ $out != *"pool create"* ]] || fail "arena create --help printed every command: $out"
+expect 0 pool create -h
+contains "--object-size N" "$out"
+expect 0 help segments remove
+contains "--force" "$out"
+expect 0 arena --help
+contains "arena set-quota NAME SIZE" "$out"
+expect 2 arena
+contains "create, list, get" "$err"
 expect 0 --help
 contains "arena create" "$out"
 expect 0 -h
