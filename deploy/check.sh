@@ -9,9 +9,12 @@
 #                       daemon and fail once it is gone
 #   *.yml, .yamllint    yamllint (deploy/.yamllint)
 #   prometheus.yml      promtool check config
-#   grafana/*.json      python3 -m json.tool; equal to make_dashboard.py's output; every
+#   grafana/*.json      python3 -m json.tool; equal to make_dashboard.py's output on the
+#                       build's stats schema (BUILD_DIR/proto/stats_schema.json); every
 #                       metric its PromQL names is in the daemon's real /metrics output
-#                       (server/rpc/metrics_text.cc only if this shmpoold refuses --metrics-listen)
+#                       (the schema only if this shmpoold refuses --metrics-listen); its
+#                       panels per node, with units that fit their metrics, the quota as
+#                       committed bytes (check_dashboard_panels.py)
 #   Dockerfile          its runtime stage installs the Debian package of every library the
 #                       installed binaries link directly (readelf NEEDED, ldd, dpkg -S);
 #                       its CMD has --metrics-listen on the EXPOSEd port, and the installed
@@ -94,8 +97,11 @@ promtool check config deploy/prometheus/prometheus.yml >/dev/null
 
 echo "--- python3 -m json.tool deploy/grafana/*.json"
 for f in deploy/grafana/*.json; do python3 -m json.tool "$f" >/dev/null || fail "$f"; done
-python3 deploy/grafana/make_dashboard.py | cmp -s - deploy/grafana/shmpool-dashboard.json ||
+schema=$build/proto/stats_schema.json
+[[ -f $schema ]] || fail "$schema is missing: build the shmpool_stats_schema_json target"
+python3 deploy/grafana/make_dashboard.py "$schema" | cmp -s - deploy/grafana/shmpool-dashboard.json ||
   fail "deploy/grafana/shmpool-dashboard.json differs from make_dashboard.py's output"
+for f in deploy/grafana/*.json; do python3 deploy/check_dashboard_panels.py "$f" "$schema"; done
 
 echo "--- shmpoold on deploy/shmpoold.toml, and the dashboard's metrics"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -112,11 +118,11 @@ if [[ -z $metrics ]]; then
   # Only a daemon that refuses the flag itself sends us to the source; anything else fails.
   grep -q "metrics-listen is not available" "$work/daemon.log" ||
     fail "shmpoold serves no /metrics (exit $status): $(cat "$work/daemon.log")"
-  echo "    this shmpoold has no /metrics yet: metric names from server/rpc/metrics_text.cc"
+  echo "    this shmpoold has no /metrics yet: metric names from $schema"
   "$root/usr/bin/shmpoold" --config deploy/shmpoold.toml --listen "$ep" --shm-dir "$shm" \
     2>"$work/daemon.log" &
   daemon=$!
-  metrics=server/rpc/metrics_text.cc
+  metrics=$schema
 fi
 for _ in $(seq 100); do [[ -S $work/d.sock ]] && break; sleep 0.1; done
 "$root/usr/bin/shmpoolctl" --endpoint "$ep" arena get default >/dev/null ||

@@ -110,10 +110,10 @@ absl::Status Daemon::Init() {
           for (const ArenaPtr& a : arenas_.List()) {
             v1::ArenaStats* s = resp.add_arenas();
             // A quarantined arena has its own series.
-            CollectArenaStats(arenas_, *a, sessions_.List(a->spec.id), s).IgnoreError();
-            if (!config_.metrics.per_client) s->clear_clients();
+            CollectArenaStats(arenas_, sessions_, *a, s).IgnoreError();
           }
-          return FormatMetrics(resp);
+          return FormatMetrics(
+              resp, {.per_client = config_.metrics.per_client, .version = SHMPOOL_VERSION});
         },
         MetricsHttpOptions{
             .read_timeout = std::chrono::milliseconds(config_.metrics.read_timeout_ms),

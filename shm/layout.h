@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "shm/robust_mutex.h"
 #include "shm/size_class.h"
@@ -191,6 +192,7 @@ struct ArenaCounters {
   std::atomic<uint64_t> xfailed_allocs;        // exhaustion, quota or ENOSPC
   std::atomic<uint64_t> xreclaimed_procs;      // dead processes reclaimed (recovery.h)
   std::atomic<uint64_t> xpurges_by_reason[3];  // by PurgeReason (purge.h): sum == xpurge_count
+  std::atomic<uint64_t> xlast_purge_unix_ns;   // wall clock when the last purge ended; 0: none
 };
 
 // The tenant's limits, shared by every process (changed online by the daemon).
@@ -306,6 +308,56 @@ struct SegmentHeader {
   alignas(kCacheLine) ReclaimState reclaim;
 };
 static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
+
+// The header's counters that the stats report as they are: each under the name of its
+// ArenaStats field in proto/shmpool/v1/stats.proto, where the field's (stat) option declares
+// how /metrics, shmpoolctl and the dashboard show it. CollectStats (stats.h) reads every
+// entry and the daemon fills each field by that name, so a counter added to the header, to
+// this table and to stats.proto reaches every tool. INVARIANT: the names are distinct and
+// each names a uint64 field, a Duration (purge_time, in nanoseconds) or a Timestamp
+// (last_purge_time, Unix nanoseconds; 0 leaves it unset).
+struct ExportedCounter {
+  using Ref = const std::atomic<uint64_t>&;
+  const char* field;
+  Ref (*of)(const SegmentHeader&);
+};
+inline constexpr ExportedCounter kExportedCounters[] = {
+    {"invalid_frees",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xinvalid_frees; }},
+    {"double_frees",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xdouble_frees; }},
+    {"large_nmalloc",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xlarge_nmalloc; }},
+    {"large_nfree",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xlarge_nfree; }},
+    {"failed_allocs",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xfailed_allocs; }},
+    {"purge_count",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xpurge_count; }},
+    {"purged_bytes",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xpurged_bytes; }},
+    {"purge_time",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xpurge_ns; }},
+    {"purges_on_demand",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref {
+       return h.counters.xpurges_by_reason[0];
+     }},
+    {"purges_decay",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref {
+       return h.counters.xpurges_by_reason[1];
+     }},
+    {"purges_pressure",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref {
+       return h.counters.xpurges_by_reason[2];
+     }},
+    {"reclaimed_procs",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xreclaimed_procs; }},
+    {"last_purge_time",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xlast_purge_unix_ns; }},
+    {"quota_refusals",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.tenant.xquota_refusals; }},
+};
+inline constexpr size_t kNumExportedCounters = std::size(kExportedCounters);
 
 // One class's counters of a thread cache as they were when its current owner claimed it,
 // so attribution (client_stats.h) counts only what that owner did: xnmalloc - xnmalloc of

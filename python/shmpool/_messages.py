@@ -1,7 +1,9 @@
 """Protobuf messages as the dicts `shmpoolctl --json` prints (ctl/json.h), by reflection.
 
 Keys are the .proto field names; every scalar field is present, zeros included; unset message
-fields and unset optional fields are left out; repeated fields are lists; enums are their
+fields are left out, and so are unset optional fields, except that an undefined statistic (an
+unset optional scalar declared with the (shmpool.v1.stat) option) is None (JSON null);
+repeated fields are lists; enums are their
 names; google.protobuf.Timestamp is an RFC 3339 string, google.protobuf.Duration a float of
 seconds; a double that is not finite is None (JSON null). 64-bit integers are Python ints.
 """
@@ -27,7 +29,16 @@ def to_dict(message):
             out[field.name] = [_value(field, v) for v in value]
         elif not field.has_presence or message.HasField(field.name):
             out[field.name] = _value(field, value)
+        elif field.type != _FD.TYPE_MESSAGE and _is_stat(field):
+            out[field.name] = None
     return out
+
+
+def _is_stat(field):
+    """True when `field` carries the (shmpool.v1.stat) option of stat_options.proto."""
+    return any(
+        f.full_name == "shmpool.v1.stat" for f, _ in field.GetOptions().ListFields()
+    )
 
 
 def _value(field, value):

@@ -5,7 +5,7 @@ daemon's gRPC API (proto/shmpool/v1), for ops scripts that would otherwise parse
 
     with control.connect() as ctl:          # the endpoint the C client would use
         ctl.create_arena("jobs", capacity=1 << 30, quota=256 << 20)
-        print(ctl.stats("jobs")["allocated"])
+        print(ctl.stats("jobs")["allocated_bytes"])
         ctl.purge_all()
 
 Results are dicts holding what `shmpoolctl ... --json` prints for the same command, with the

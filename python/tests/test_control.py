@@ -75,9 +75,9 @@ def test_stats_have_the_fields_of_shmpoolctl_stats_json(daemon, ctl, arena):
         blocks = [client.alloc(256) for _ in range(100)]
         stats = ctl.stats(arena)
         assert stats["name"] == f"arenas/{arena}"
-        assert stats["allocated"] == 25600 and stats["nmalloc"] >= 100
+        assert stats["allocated_bytes"] == 25600 and stats["nmalloc"] >= 100
         assert len(stats["clients"]) == 1
-        assert [k["size"] for k in stats["size_classes"] if k["allocated"]] == [256]
+        assert [k["size"] for k in stats["size_classes"] if k["allocated_bytes"]] == [256]
         assert shape(stats) == shape(ctl_json(daemon, "stats", arena)["arenas"][0])
         every = ctl.stats_all()
         assert [a["name"] for a in every] == sorted(a["name"] for a in ctl.list_arenas())
@@ -89,7 +89,7 @@ def test_client_stats_are_the_arenas(daemon, arena):
     with shmpool.attach(arena, daemon.endpoint) as client:
         blocks = [client.alloc(1024) for _ in range(10)]
         stats = client.stats()
-        assert stats["name"] == f"arenas/{arena}" and stats["allocated"] == 10240
+        assert stats["name"] == f"arenas/{arena}" and stats["allocated_bytes"] == 10240
         assert shape(stats) == shape(ctl_json(daemon, "stats", arena)["arenas"][0])
         del blocks
 

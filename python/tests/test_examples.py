@@ -27,4 +27,4 @@ def test_numpy_handoff(daemon, arena):
     with control.connect(daemon.endpoint) as ctl:
         stats = ctl.stats(arena)
     assert stats["nmalloc"] == 6 and stats["large_nmalloc"] == 3  # 3 of 4 KiB, 3 of 1 MiB
-    assert stats["allocated"] == 0 and stats["large_allocated"] == 0
+    assert stats["allocated_bytes"] == 0 and stats["large_allocated_bytes"] == 0

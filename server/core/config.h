@@ -36,7 +36,7 @@
 //   read_timeout_ms = 10000       # loopback); a request's head and body, and a response
 //   idle_timeout_ms = 60000       # a keep-alive connection between requests
 //   max_connections = 64          # open at once; more are answered 503
-//   per_client = true             # false: no per-client series (pids, uids, client names)
+//   per_client = true             # false: no per-client series (one per client name)
 //
 //   [tls]                         # TCP listeners: TLS, client certificates required
 //   cert_file = "/etc/shmpool/server.pem"   # PEM chain of the daemon's certificate
@@ -102,7 +102,7 @@ struct MetricsConfig {
   int64_t read_timeout_ms = 10000;
   int64_t idle_timeout_ms = 60000;
   int64_t max_connections = 64;
-  bool per_client = true;  // series per client session: pids, uids, client names
+  bool per_client = true;  // series per arena and client name (server/rpc/metrics_text.h)
 };
 
 // TLS of the TCP listeners ([tls]): every TCP connection must present a client certificate

@@ -37,10 +37,17 @@ absl::StatusOr<SessionInfo> SessionRegistry::Open(uint64_t id, const PeerCredent
         "session %d belongs to pid %d; pid %d may not open it", id, s.peer.pid, peer.pid));
   s.state = SessionInfo::kLive;
   s.proc_index = proc_index;
+  ++opened_[s.arena_id];
   const SessionInfo out = s;
   lock.Release();
   if (observer_ != nullptr) observer_->Watch(out);
   return out;
+}
+
+uint64_t SessionRegistry::Opened(const std::string& arena_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = opened_.find(arena_id);
+  return it == opened_.end() ? 0 : it->second;
 }
 
 void SessionRegistry::End(uint64_t id) {

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -75,6 +76,8 @@ class SessionRegistry {
   std::vector<SessionInfo> List(const std::string& arena_id) ABSL_LOCKS_EXCLUDED(mu_);
   // ATTACHING sessions of an arena within their grace period: clients about to map it.
   uint32_t CountAttaching(const std::string& arena_id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sessions of an arena (by id) that went LIVE since the daemon started.
+  uint64_t Opened(const std::string& arena_id) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void DropStale() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -86,6 +89,7 @@ class SessionRegistry {
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::btree_map<uint64_t, SessionInfo> sessions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint64_t> opened_ ABSL_GUARDED_BY(mu_);  // by arena id
 };
 
 }  // namespace shmpool::server

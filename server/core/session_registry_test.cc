@@ -35,6 +35,17 @@ TEST_F(SessionRegistryTest, ASessionAttachesThenGoesLiveThenEnds) {
   EXPECT_TRUE(sessions_.List("").empty());
 }
 
+TEST_F(SessionRegistryTest, OpenedCountsTheSessionsOfAnArenaThatWentLive) {
+  absl::StatusOr<SessionInfo> s = sessions_.Begin("a", 1, "worker", client_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(sessions_.Opened("a"), 0u) << "attaching is not opened";
+  ASSERT_TRUE(sessions_.Open(s->id, client_, 0).ok());
+  EXPECT_EQ(sessions_.Opened("a"), 1u);
+  sessions_.End(s->id);
+  EXPECT_EQ(sessions_.Opened("a"), 1u) << "a count since the daemon started";
+  EXPECT_EQ(sessions_.Opened("b"), 0u);
+}
+
 TEST_F(SessionRegistryTest, IdsAreNeverReused) {
   const uint64_t first = sessions_.Begin("a", 1, "", client_)->id;
   sessions_.End(first);

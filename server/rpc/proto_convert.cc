@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/api/names.h"
+#include "proto/stat_fields.h"
 
 namespace shmpool::server {
 
@@ -85,59 +86,52 @@ void ToProto(const ArenaRecord& a, v1::SegmentInfo* out) {
 }
 
 void ToProto(const shm::ArenaStats& s, v1::ArenaStats* out) {
-  out->set_capacity(s.capacity);
-  out->set_allocated(s.allocated);
-  out->set_active(s.active);
-  out->set_resident(s.resident);
-  out->set_cached(s.cached);
-  out->set_retained(s.retained);
-  out->set_in_ring(s.in_ring);
-  out->set_free_in_slabs(s.free_in_slabs);
+  out->set_capacity_bytes(s.capacity);
+  out->set_allocated_bytes(s.allocated);
+  out->set_active_bytes(s.active);
+  out->set_resident_bytes(s.resident);
+  out->set_cached_bytes(s.cached);
+  out->set_retained_bytes(s.retained);
+  out->set_in_ring_bytes(s.in_ring);
+  out->set_free_in_slabs_bytes(s.free_in_slabs);
   out->set_free_run_bytes(s.free_run_bytes);
-  out->set_metadata(s.metadata);
+  out->set_metadata_bytes(s.metadata);
   out->set_pool_bytes(s.pool_bytes);
+  out->set_committed_bytes(s.committed);
   out->set_nmalloc(s.nmalloc);
   out->set_nfree(s.nfree);
   out->set_nslabs(s.nslabs);
-  out->set_large_allocated(s.large_allocated);
-  out->set_large_nmalloc(s.large_nmalloc);
-  out->set_large_nfree(s.large_nfree);
-  out->set_requested(s.requested);
-  out->set_handed_out(s.handed_out);
-  out->set_external_fragmentation(s.external_fragmentation());
-  out->set_internal_fragmentation(s.internal_fragmentation());
-  out->set_rss_ratio(s.rss_ratio());
-  out->set_invalid_frees(s.invalid_frees);
-  out->set_double_frees(s.double_frees);
-  out->set_failed_allocs(s.failed_allocs);
-  out->set_purge_count(s.purge_count);
-  out->set_purged(s.purged_bytes);
-  ToProto(absl::Nanoseconds(s.purge_ns), out->mutable_purge_time());
+  out->set_large_allocated_bytes(s.large_allocated);
+  out->set_requested_bytes(s.requested);
+  out->set_handed_out_bytes(s.handed_out);
+  if (auto r = s.external_fragmentation()) out->set_external_fragmentation(*r);
+  if (auto r = s.internal_fragmentation()) out->set_internal_fragmentation(*r);
+  if (auto r = s.rss_ratio()) out->set_rss_ratio(*r);
   out->set_attached_procs(s.attached_procs);
   out->set_thread_caches(s.thread_caches);
-  out->set_dirty(s.dirty);
-  out->set_parked(s.parked);
-  out->set_reclaimable(s.reclaimable);
-  out->set_purges_on_demand(s.purges_by_reason[0]);
-  out->set_purges_decay(s.purges_by_reason[1]);
-  out->set_purges_pressure(s.purges_by_reason[2]);
+  out->set_dirty_bytes(s.dirty);
+  out->set_parked_bytes(s.parked);
+  out->set_reclaimable_bytes(s.reclaimable);
+  // The segment's counters, each into the field of its name (shm/layout.h).
+  for (size_t i = 0; i < shm::kNumExportedCounters; ++i)
+    api::SetCounter(*out, shm::kExportedCounters[i].field, s.exported[i]);
   for (const shm::ClassStats& c : s.classes) {
     v1::SizeClassStats* p = out->add_size_classes();
     p->set_size_class(c.cls);
     p->set_size(c.size);
-    p->set_allocated(c.allocated);
-    p->set_active(c.active);
-    p->set_cached(c.cached);
-    p->set_in_ring(c.in_ring);
-    p->set_free_in_slabs(c.free_in_slabs);
-    p->set_parked(c.parked);
+    p->set_allocated_bytes(c.allocated);
+    p->set_active_bytes(c.active);
+    p->set_cached_bytes(c.cached);
+    p->set_in_ring_bytes(c.in_ring);
+    p->set_free_in_slabs_bytes(c.free_in_slabs);
+    p->set_parked_bytes(c.parked);
     p->set_nmalloc(c.nmalloc);
     p->set_nfree(c.nfree);
     p->set_nslabs(c.nslabs);
-    p->set_requested(c.requested);
-    p->set_handed_out(c.handed_out);
-    p->set_external_fragmentation(c.active ? 1.0 - double(c.allocated) / c.active : 0);
-    p->set_internal_fragmentation(c.handed_out ? 1.0 - double(c.requested) / c.handed_out : 0);
+    p->set_requested_bytes(c.requested);
+    p->set_handed_out_bytes(c.handed_out);
+    if (auto r = c.external_fragmentation()) p->set_external_fragmentation(*r);
+    if (auto r = c.internal_fragmentation()) p->set_internal_fragmentation(*r);
     if (c.nslabs)
       for (uint64_t n : c.fill_deciles) p->add_slab_fill_deciles(n);
   }

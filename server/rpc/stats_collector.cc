@@ -12,7 +12,7 @@ namespace {
 
 void ToProto(const std::string& arena_id, const shm::ClientStats& s, v1::ClientStats* out) {
   out->set_thread_caches(s.thread_caches);
-  out->set_cached(s.cached);
+  out->set_cached_bytes(s.cached);
   out->set_nmalloc(s.nmalloc);
   out->set_nfree(s.nfree);
   out->set_net_bytes(s.net_bytes());
@@ -28,7 +28,7 @@ void ToProto(const std::string& arena_id, const shm::ClientStats& s, v1::ClientS
     p->set_net(c.net());
     p->set_allocated_bytes(c.nmalloc * c.size);
     p->set_net_bytes(c.net_bytes());
-    p->set_cached(c.cached);
+    p->set_cached_bytes(c.cached);
   }
   for (const shm::ClientPoolStats& pool : s.pools) {
     v1::ClientPoolStats* p = out->add_pools();
@@ -52,12 +52,14 @@ void ReadArenaStats(const ArenaRecord& arena, const std::vector<SessionInfo>& se
     });
     if (it != clients.end()) ToProto(arena.spec.id, *it, c);
   }
+  out->set_sessions(static_cast<uint32_t>(out->clients_size()));
 }
 
 }  // namespace
 
-absl::Status CollectArenaStats(ArenaRegistry& arenas, const ArenaRecord& arena,
-                               const std::vector<SessionInfo>& sessions, v1::ArenaStats* out) {
+absl::Status CollectArenaStats(ArenaRegistry& arenas, SessionRegistry& sessions_registry,
+                               const ArenaRecord& arena, v1::ArenaStats* out) {
+  const std::vector<SessionInfo> sessions = sessions_registry.List(arena.spec.id);
   v1::ArenaStats read;
   absl::Status st = arenas.WithSegment(
       arena, [&](const shm::Segment&) { ReadArenaStats(arena, sessions, &read); });
@@ -65,12 +67,13 @@ absl::Status CollectArenaStats(ArenaRegistry& arenas, const ArenaRecord& arena,
     *out = std::move(read);
   } else {
     // Nothing read from the segment: what the record knows, and why.
-    out->set_capacity(arena.spec.capacity);
+    out->set_capacity_bytes(arena.spec.capacity);
     absl::StatusOr<ArenaPtr> now = arenas.Get(arena.spec.id);
     if (now.ok() && (*now)->quarantine) ToProto(*(*now)->quarantine, out->mutable_quarantine());
   }
   out->set_name(api::ArenaName(arena.spec.id));
-  out->set_quota(arena.spec.quota);
+  out->set_quota_bytes(arena.spec.quota);
+  out->set_sessions_opened(sessions_registry.Opened(arena.spec.id));
   return st;
 }
 

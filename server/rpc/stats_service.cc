@@ -11,8 +11,7 @@ namespace shmpool::server {
 absl::Status StatsServiceImpl::Collect(const StatsTargets& targets,
                                        v1::GetStatsResponse* resp) const {
   for (const ArenaPtr& a : targets.arenas) {
-    absl::Status st =
-        CollectArenaStats(*arenas_, *a, sessions_->List(a->spec.id), resp->add_arenas());
+    absl::Status st = CollectArenaStats(*arenas_, *sessions_, *a, resp->add_arenas());
     if (!st.ok() && targets.one) return st;
   }
   ToProto(absl::Now(), resp->mutable_read_time());

@@ -156,7 +156,7 @@ ep, pypkg = sys.argv[1:]
 assert control.arena_pb2.__file__.startswith(pypkg), control.arena_pb2.__file__
 with shmpool.attach("default", ep) as c, control.connect(ep) as ctl:
     buf = c.alloc(4096)
-    assert ctl.stats("default")["allocated"] == 4096 == c.stats()["allocated"]
+    assert ctl.stats("default")["allocated_bytes"] == 4096 == c.stats()["allocated_bytes"]
     buf.free()
 print("shmpool.control: the stats of the installed package's client")
 PY
@@ -171,7 +171,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 a = d["arenas"][0] if "arenas" in d else d
 assert int(a["nmalloc"]) >= 1124, a["nmalloc"]
-assert int(a["allocated"]) == 0, a["allocated"]
+assert int(a["allocated_bytes"]) == 0, a["allocated_bytes"]
 PY
 
 kill -TERM "$daemon"

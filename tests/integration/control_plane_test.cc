@@ -242,7 +242,7 @@ TEST(ControlPlane, SigtermKeepsSegmentsAndRestartAdoptsThem) {
     v1::GetStatsResponse resp;
     grpc::ClientContext ctx;
     ASSERT_TRUE(d.stats().GetStats(&ctx, req, &resp).ok());
-    EXPECT_EQ(resp.arenas(0).allocated(), 1024u * 10 + 64u * 5);
+    EXPECT_EQ(resp.arenas(0).allocated_bytes(), 1024u * 10 + 64u * 5);
     clients = resp.arenas(0).clients_size();
     if (clients == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -135,7 +135,7 @@ class Hostile : public ::testing::Test {
     good_ = std::make_unique<Child>(AsUid(kGood, {SHMPOOL_TEST_WORKER}));
     ASSERT_EQ(good_->Ask("attach " + d_.endpoint() + " good").rfind("ok", 0), 0u);
     ASSERT_EQ(RefsIn(good_->Ask("alloc 100 50")), 50);
-    good_allocated_ = StatsOf(d_, "good").allocated();
+    good_allocated_ = StatsOf(d_, "good").allocated_bytes();
     ASSERT_GT(good_allocated_, 0u);
     evil_ = std::make_unique<Child>(AsUid(kEvil, {SHMPOOL_HOSTILE_TENANT}));
     ASSERT_EQ(evil_->Ask("open " + d_.SegmentPath("evil")), "ok");
@@ -147,7 +147,7 @@ class Hostile : public ::testing::Test {
     grpc::Status st = GetStats(d_, "arenas/good", &resp, 5);
     ASSERT_TRUE(st.ok()) << st.error_message() << "\ndaemon log:\n" << d_.Log();
     ASSERT_EQ(resp.arenas_size(), 1);
-    EXPECT_EQ(resp.arenas(0).allocated(), good_allocated_) << "the good tenant's 50 blocks";
+    EXPECT_EQ(resp.arenas(0).allocated_bytes(), good_allocated_) << "the good tenant's 50 blocks";
   }
 
   // Arena evil is QUARANTINED with a reason of `kind`, and its RPCs say so.

@@ -152,7 +152,7 @@ TEST(Reset, AttachedClientsFollowAndNoBlockIsHandedOutTwice) {
   v1::ArenaStats s = StatsOf(d, "r");
   EXPECT_EQ(s.invalid_frees(), 0u);
   EXPECT_EQ(s.double_frees(), 0u);
-  EXPECT_EQ(s.allocated(), 2u * 40 * 1024) << "generation 1 holds only its own blocks";
+  EXPECT_EQ(s.allocated_bytes(), 2u * 40 * 1024) << "generation 1 holds only its own blocks";
   v1::Arena now = GetArena(d, "r");
   EXPECT_EQ(now.generation(), 1u);
   EXPECT_EQ(now.stale_frees(), 40u);
@@ -160,7 +160,7 @@ TEST(Reset, AttachedClientsFollowAndNoBlockIsHandedOutTwice) {
   EXPECT_EQ(now.retired_segments(0).attached_clients(), 1u);
   // Frees of its own blocks work as ever.
   ASSERT_EQ(a->Ask(Join("free", fresh)), "ok");
-  EXPECT_EQ(StatsOf(d, "r").allocated(), 40u * 1024);
+  EXPECT_EQ(StatsOf(d, "r").allocated_bytes(), 40u * 1024);
 
   // A region made before the reset no longer opens; one made after it does, anywhere.
   const std::string new_region = a->Ask("region");
