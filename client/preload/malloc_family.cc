@@ -32,11 +32,19 @@ void* ArenaMalloc(shmpool_client* c, size_t size) {
   return p;
 }
 
-// A block of `size` bytes aligned to `alignment` (a power of two).
+// A block of `size` bytes aligned to `alignment` (a power of two). The arena serves alignments
+// up to SHMPOOL_MAX_ALIGNMENT (the page size); glibc serves larger ones.
 void* AlignedAlloc(size_t alignment, size_t size) {
-  if (alignment <= alignof(max_align_t)) return malloc(size);
-  // The C ABI has no aligned allocation: glibc serves these blocks (free() finds them there).
-  return __libc_memalign(alignment, size);
+  shmpool_client* c = ServingClient();
+  if (c == nullptr || alignment > SHMPOOL_MAX_ALIGNMENT) return __libc_memalign(alignment, size);
+  void* p;
+  {
+    LibraryScope scope;
+    p = shmpool_aligned_alloc(c, alignment, size == 0 ? 1 : size);
+  }
+  if (__builtin_expect(p == nullptr, 0)) return OnExhausted(size, alignment);
+  NoteGeneration(p);
+  return p;
 }
 
 // glibc's malloc_usable_size, found on first use (it has no __libc_ name).
@@ -96,12 +104,25 @@ void* calloc(size_t n, size_t size) {
 void* realloc(void* p, size_t size) {
   if (p == nullptr) return malloc(size);
   if (!InArena(p)) return __libc_realloc(p, size);  // glibc's block stays glibc's
-  if (size == 0) {
+  if (size == 0) {                                  // as glibc: frees p, returns NULL
     free(p);
     return nullptr;
   }
+  if (shmpool_client* c = ServingClient()) {
+    void* q;
+    {
+      LibraryScope scope;
+      q = shmpool_realloc(c, p, size);
+    }
+    if (q != nullptr) {
+      NoteGeneration(q);
+      return q;
+    }
+    if (shmpool_usable_size(c, p) == 0) return nullptr;  // refused: not a live block
+  }
+  // The arena is exhausted, or this is a forked child's inherited block (or a call from
+  // inside the client library): a block from wherever malloc serves now, then the copy.
   const size_t have = UsableSize(p);
-  if (size <= have && size >= have / 2) return p;  // the block's class still fits
   void* q = malloc(size);
   if (q == nullptr) return nullptr;
   std::memcpy(q, p, size < have ? size : have);

@@ -4,7 +4,7 @@
 # holds its blocks (it prints "ready" and waits for a line: pause.h) its client in the
 # daemon's stats shows the allocations, so a preload that fell back to glibc fails.
 # Usage: preload_test.sh CASE SHMPOOLD SHMPOOLCTL LIBSHMPOOL_MALLOC PROBE_DIR [GTEST_BINARY]
-# CASE: threads fork exit python sort gtest no_daemon bad_arena exhaust_glibc exhaust_fail
+# CASE: threads fork exit aligned python sort gtest no_daemon bad_arena exhaust_glibc exhaust_fail
 set -uo pipefail
 case_name=$1 shmpoold=$2 ctl=$3 lib=$4 probes=$5 gtest=${6:-}
 work=$(mktemp -d /tmp/preload-test.XXXXXX)
@@ -77,6 +77,10 @@ case $case_name in
     [[ $rc == 0 ]] || fail "exit probe exited $rc: $(cat "$work/err")"
     [[ $(tail -1 "$work/out") == exited ]] || fail "the last atexit handler's output is missing"
     [[ ! -s $work/err ]] || fail "exit probe wrote to stderr: $(cat "$work/err")"
+    ;;
+  aligned)
+    paused 10000 "$probes/preload_aligned_probe"
+    [[ $rc == 0 && $(tail -1 "$work/out") == ok ]] || fail "aligned probe: rc $rc $(cat "$work/err")"
     ;;
   python)
     # PYTHONMALLOC=malloc: small objects through malloc too, not only pymalloc's arenas
