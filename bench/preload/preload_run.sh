@@ -6,10 +6,11 @@
 # alternate the mallocs (every workload under every malloc once per round); the table gives
 # each median in seconds, its ratio to the best of the process-local mallocs, and the
 # geometric mean of the ratios. A timing, never a test.
-# Usage: preload_run.sh BUILD_DIR [ROUNDS]   (BUILD_DIR: a build with shmpoold, shmpoolctl,
-#        libshmpool_malloc.so and shmpool_preload_workloads)
+# Usage: preload_run.sh BUILD_DIR DAEMON_BUILD_DIR [ROUNDS]   (BUILD_DIR: a Release build
+#        with libshmpool_malloc.so and shmpool_preload_workloads; DAEMON_BUILD_DIR: any build
+#        with shmpoold and shmpoolctl, which are not on the data path)
 set -euo pipefail
-build=$1 rounds=${2:-5}
+build=$1 daemon_build=$2 rounds=${3:-5}
 lib=$build/client/preload/libshmpool_malloc.so
 wl=$build/bench/preload/shmpool_preload_workloads
 libdir=/usr/lib/x86_64-linux-gnu
@@ -19,10 +20,10 @@ mallocs=(shmpool tcmalloc jemalloc mimalloc glibc)
 work=$(mktemp -d /tmp/preload-bench.XXXXXX)
 shm=$(mktemp -d /dev/shm/preload-bench.XXXXXX)
 ep=unix:$work/d.sock
-"$build/server/shmpoold" --listen "$ep" --shm-dir "$shm" 2>"$work/daemon.log" &
+"$daemon_build/server/shmpoold" --listen "$ep" --shm-dir "$shm" 2>"$work/daemon.log" &
 daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null; wait $daemon; rm -rf "$work" "$shm"' EXIT
-ctl() { "$build/ctl/shmpoolctl" --endpoint "$ep" "$@" >/dev/null; }
+ctl() { "$daemon_build/ctl/shmpoolctl" --endpoint "$ep" "$@" >/dev/null; }
 for _ in $(seq 100); do ctl arena list 2>/dev/null && break; sleep 0.1; done
 ctl arena create bench --capacity 16GiB
 
@@ -45,7 +46,8 @@ PY
 workloads=(xthread threads large realloc python sort)
 command_of() {
   case $1 in
-    python) echo /usr/bin/python3 "$work/churn.py" ;;
+    # PYTHONMALLOC=malloc: Python's small objects through malloc, not pymalloc's own arenas.
+    python) echo env PYTHONMALLOC=malloc /usr/bin/python3 "$work/churn.py" ;;
     sort) echo env LC_ALL=C sort -o "$work/sorted" "$work/data" ;;
     *) echo "$wl" "$1" ;;
   esac

@@ -4,7 +4,7 @@
 # holds its blocks (it prints "ready" and waits for a line: pause.h) its client in the
 # daemon's stats shows the allocations, so a preload that fell back to glibc fails.
 # Usage: preload_test.sh CASE SHMPOOLD SHMPOOLCTL LIBSHMPOOL_MALLOC PROBE_DIR [GTEST_BINARY]
-# CASE: threads fork exit aligned python sort gtest no_daemon bad_arena exhaust_glibc exhaust_fail
+# CASE: threads fork exit aligned handoff python sort gtest no_daemon bad_arena exhaust_glibc exhaust_fail
 set -uo pipefail
 case_name=$1 shmpoold=$2 ctl=$3 lib=$4 probes=$5 gtest=${6:-}
 work=$(mktemp -d /tmp/preload-test.XXXXXX)
@@ -36,16 +36,16 @@ import json, sys
 print(int(json.load(sys.stdin)["arenas"][0].get(sys.argv[1], 0)))' "$1"
 }
 
-# paused MIN CMD...: runs CMD under the preload on arena t; when it prints "ready", checks that
-# its client allocated at least MIN blocks, then lets it finish. Exit code in $rc, output in
+# start_paused MIN CMD...: starts CMD under the preload on arena t; when it prints "ready",
+# checks that its client allocated at least MIN blocks. Its pid in $pid, its output in
 # $work/out and $work/err.
-paused() {
+start_paused() {
   local min=$1
   shift
   rm -f "$work/go"
   mkfifo "$work/go"
   LD_PRELOAD=$lib SHMPOOL_ARENA=t "$@" <"$work/go" >"$work/out" 2>"$work/err" &
-  local pid=$!
+  pid=$!
   exec 7>"$work/go"
   for _ in $(seq 1200); do
     grep -q '^ready' "$work/out" && break
@@ -57,10 +57,17 @@ paused() {
   n=$(client_blocks $pid)
   echo "$1: its client allocated $n blocks from arena t while it ran"
   ((n >= min)) || fail "$*: its client in arena t allocated $n blocks, want >= $min"
+}
+# finish_paused: lets the program started by start_paused finish; its exit code in $rc.
+finish_paused() {
   echo go >&7
   exec 7>&-
   wait $pid
   rc=$?
+}
+paused() {
+  start_paused "$@"
+  finish_paused
 }
 
 case $case_name in
@@ -81,6 +88,14 @@ case $case_name in
   aligned)
     paused 10000 "$probes/preload_aligned_probe"
     [[ $rc == 0 && $(tail -1 "$work/out") == ok ]] || fail "aligned probe: rc $rc $(cat "$work/err")"
+    ;;
+  handoff)
+    start_paused 1 "$probes/preload_handoff_probe" give
+    ref=$(sed -n 's/^ref //p' "$work/out")
+    out=$(LD_PRELOAD=$lib SHMPOOL_ARENA=t "$probes/preload_handoff_probe" take "$ref" 2>&1)
+    [[ $out == ok ]] || fail "the taker of ref '$ref': $out"
+    finish_paused
+    [[ $rc == 0 ]] || fail "the giver exited $rc: $(cat "$work/err")"
     ;;
   python)
     # PYTHONMALLOC=malloc: small objects through malloc too, not only pymalloc's arenas
