@@ -6,8 +6,10 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -24,8 +26,16 @@ constinit State state;
 
 namespace {
 
-std::mutex ranges_mu;        // serialises appends to state.ranges
-int range_fd[Ranges::kMax];  // the segment file of each range (-1: unknown), for fork
+// The segment file behind a range, for fork: its descriptor (-1: unknown) and its identity,
+// since the program may close the descriptor or reuse its number.
+struct RangeFile {
+  int fd = -1;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+std::mutex ranges_mu;  // serialises appends to state.ranges
+RangeFile range_file[Ranges::kMax];
 
 bool EnvIs(const char* name, const char* value) {
   const char* v = std::getenv(name);
@@ -36,28 +46,52 @@ void AddRange(uintptr_t base, int fd) {
   const uint32_t n = state.ranges.count.load(std::memory_order_relaxed);
   if (n == Ranges::kMax) return;  // NoteGeneration asks the client for the rest
   state.ranges.base[n] = base;
-  range_fd[n] = fd;
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0) range_file[n] = {fd, st.st_dev, st.st_ino};
   state.ranges.count.store(n + 1, std::memory_order_release);
+}
+
+// Whether `f.fd` still is the segment file.
+bool SameFile(const RangeFile& f) {
+  struct stat st;
+  return f.fd >= 0 && fstat(f.fd, &st) == 0 && st.st_dev == f.dev && st.st_ino == f.ino;
+}
+
+// Copies the pages of [from, from + bytes) that are in memory (mincore): a mapping whose file
+// is not known any more. Pages of the file swapped out read as zeros in the copy.
+void CopyResident(char* to, const char* from, size_t bytes) {
+  constexpr size_t kChunkPages = 1024;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  unsigned char resident[kChunkPages];
+  for (size_t off = 0; off < bytes; off += kChunkPages * page) {
+    const size_t len = std::min(kChunkPages * page, bytes - off);
+    if (mincore(const_cast<char*>(from + off), len, resident) != 0) continue;
+    for (size_t i = 0; i < len / page; ++i)
+      if (resident[i] & 1) std::memcpy(to + off + i * page, from + off + i * page, page);
+  }
 }
 
 // Copies the part of the mapping at `base` that holds data (the file's data extents; holes
 // read as zeros) into anonymous memory and moves it over the shared mapping: the child writes
 // no block of its parent from then on, and reads what the arena held at that moment.
-bool Privatize(uintptr_t base, uintptr_t bytes, int fd) {
+bool Privatize(uintptr_t base, uintptr_t bytes, const RangeFile& file) {
   void* copy = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (copy == MAP_FAILED) return false;
   char* to = static_cast<char*>(copy);
   const char* from = reinterpret_cast<const char*>(base);
-  off_t at = 0;
-  const off_t end = static_cast<off_t>(bytes);
-  while (at < end) {
-    off_t data = fd >= 0 ? lseek(fd, at, SEEK_DATA) : at;
-    if (data < 0 || data >= end) break;  // ENXIO: no data after `at`
-    off_t hole = fd >= 0 ? lseek(fd, data, SEEK_HOLE) : end;
-    if (hole < 0 || hole > end) hole = end;
-    std::memcpy(to + data, from + data, static_cast<size_t>(hole - data));
-    at = hole;
+  if (SameFile(file)) {
+    const off_t end = static_cast<off_t>(bytes);
+    for (off_t at = 0; at < end;) {
+      const off_t data = lseek(file.fd, at, SEEK_DATA);
+      if (data < 0 || data >= end) break;  // ENXIO: no data after `at`
+      off_t hole = lseek(file.fd, data, SEEK_HOLE);
+      if (hole < 0 || hole > end) hole = end;
+      std::memcpy(to + data, from + data, static_cast<size_t>(hole - data));
+      at = hole;
+    }
+  } else {
+    CopyResident(to, from, bytes);
   }
   return mremap(copy, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, from) != MAP_FAILED;
 }
@@ -70,7 +104,7 @@ void AfterForkInChild() {
   state.mode.store(Mode::kGlibc, std::memory_order_relaxed);
   const uint32_t n = state.ranges.count.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < n; ++i)
-    if (!Privatize(state.ranges.base[i], state.ranges.bytes, range_fd[i]))
+    if (!Privatize(state.ranges.base[i], state.ranges.bytes, range_file[i]))
       Say("the forked child %d shares the arena mapping at %p with its parent (%s)",
           static_cast<int>(getpid()), reinterpret_cast<void*>(state.ranges.base[i]),
           std::strerror(errno));
