@@ -28,7 +28,7 @@ void* ArenaMalloc(shmpool_client* c, size_t size) {
     p = shmpool_malloc(c, size == 0 ? 1 : size);
   }
   if (__builtin_expect(p == nullptr, 0)) return OnExhausted(size, 0);
-  NoteGeneration(p);
+  if (__builtin_expect(!state.ranges.Holds(p), 0)) NoteGeneration(p);
   return p;
 }
 
@@ -43,7 +43,7 @@ void* AlignedAlloc(size_t alignment, size_t size) {
     p = shmpool_aligned_alloc(c, alignment, size == 0 ? 1 : size);
   }
   if (__builtin_expect(p == nullptr, 0)) return OnExhausted(size, alignment);
-  NoteGeneration(p);
+  if (__builtin_expect(!state.ranges.Holds(p), 0)) NoteGeneration(p);
   return p;
 }
 
