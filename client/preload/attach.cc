@@ -71,10 +71,14 @@ void CopyResident(char* to, const char* from, size_t bytes) {
   }
 }
 
-// Copies the part of the mapping at `base` that holds data (the file's data extents; holes
-// read as zeros) into anonymous memory and moves it over the shared mapping: the child writes
-// no block of its parent from then on, and reads what the arena held at that moment.
+// Copies the part of the mapping at `base` that holds data (the file's data extents, read
+// from the file; holes read as zeros) into anonymous memory and moves it over the shared mapping:
+// the child writes no block of its parent from then on, and reads what the arena held at that
+// moment.
 bool Privatize(uintptr_t base, uintptr_t bytes, const RangeFile& file) {
+  if (state.fork_cow && SameFile(file))  // the file, mapped private: copy on write, no copy now
+    return mmap(reinterpret_cast<void*>(base), bytes, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_FIXED, file.fd, 0) != MAP_FAILED;
   void* copy = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (copy == MAP_FAILED) return false;
@@ -87,8 +91,13 @@ bool Privatize(uintptr_t base, uintptr_t bytes, const RangeFile& file) {
       if (data < 0 || data >= end) break;  // ENXIO: no data after `at`
       off_t hole = lseek(file.fd, data, SEEK_HOLE);
       if (hole < 0 || hole > end) hole = end;
-      std::memcpy(to + data, from + data, static_cast<size_t>(hole - data));
-      at = hole;
+      // pread, not memcpy: the child has no page table entries for the shared mapping yet,
+      // and reading the file does not fault them in page by page.
+      for (at = data; at < hole;) {
+        const ssize_t got = pread(file.fd, to + at, static_cast<size_t>(hole - at), at);
+        if (got <= 0) return munmap(copy, bytes), false;
+        at += got;
+      }
     }
   } else {
     CopyResident(to, from, bytes);
@@ -113,6 +122,7 @@ void AfterForkInChild() {
 void Attach() {
   state.quiet = EnvIs("SHMPOOL_MALLOC_QUIET", "1");
   state.fallback_to_glibc = !EnvIs("SHMPOOL_MALLOC_FALLBACK", "fail");
+  state.fork_cow = EnvIs("SHMPOOL_MALLOC_FORK", "cow");
   const char* arena = std::getenv("SHMPOOL_ARENA");
   if (arena == nullptr || *arena == '\0') {
     Say("SHMPOOL_ARENA is not set: the heap is glibc's");

@@ -54,6 +54,7 @@ struct State {
   Ranges ranges;
   bool fallback_to_glibc = true;  // SHMPOOL_MALLOC_FALLBACK: glibc (true) or fail
   bool quiet = false;             // SHMPOOL_MALLOC_QUIET=1: no message on stderr
+  bool fork_cow = false;          // SHMPOOL_MALLOC_FORK: copy (false) or cow (attach.cc)
 };
 extern State state;
 

@@ -4,7 +4,7 @@
 # holds its blocks (it prints "ready" and waits for a line: pause.h) its client in the
 # daemon's stats shows the allocations, so a preload that fell back to glibc fails.
 # Usage: preload_test.sh CASE SHMPOOLD SHMPOOLCTL LIBSHMPOOL_MALLOC PROBE_DIR [GTEST_BINARY]
-# CASE: threads fork exit aligned handoff python sort gtest no_daemon bad_arena exhaust_glibc exhaust_fail
+# CASE: threads fork fork_cow exit aligned handoff python sort gtest no_daemon bad_arena exhaust_glibc exhaust_fail
 set -uo pipefail
 case_name=$1 shmpoold=$2 ctl=$3 lib=$4 probes=$5 gtest=${6:-}
 work=$(mktemp -d /tmp/preload-test.XXXXXX)
@@ -75,7 +75,8 @@ case $case_name in
     paused 100000 "$probes/preload_threads_probe"
     [[ $rc == 0 && $(tail -1 "$work/out") == ok ]] || fail "threads probe: rc $rc $(cat "$work/err")"
     ;;
-  fork)
+  fork | fork_cow)
+    [[ $case_name == fork_cow ]] && export SHMPOOL_MALLOC_FORK=cow
     paused 20000 "$probes/preload_fork_probe"
     [[ $rc == 0 && $(tail -1 "$work/out") == ok ]] || fail "fork probe: rc $rc $(cat "$work/err")"
     ;;
