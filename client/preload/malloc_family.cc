@@ -21,15 +21,21 @@ bool InArena(const void* p) {
   return shmpool_ref_of(state.client, p) != 0;
 }
 
+// What a request the arena was asked for returns: its block `p`, or when the arena had none,
+// what exhaustion gives (OnExhausted).
+void* Served(void* p, size_t size, size_t alignment) {
+  if (__builtin_expect(p == nullptr, 0)) return OnExhausted(size, alignment);
+  if (__builtin_expect(!state.ranges.Holds(p), 0)) NoteGeneration(p);
+  return p;
+}
+
 void* ArenaMalloc(shmpool_client* c, size_t size) {
   void* p;
   {
     LibraryScope scope;
     p = shmpool_malloc(c, size == 0 ? 1 : size);
   }
-  if (__builtin_expect(p == nullptr, 0)) return OnExhausted(size, 0);
-  if (__builtin_expect(!state.ranges.Holds(p), 0)) NoteGeneration(p);
-  return p;
+  return Served(p, size, 0);
 }
 
 // A block of `size` bytes aligned to `alignment` (a power of two). The arena serves alignments
@@ -42,9 +48,7 @@ void* AlignedAlloc(size_t alignment, size_t size) {
     LibraryScope scope;
     p = shmpool_aligned_alloc(c, alignment, size == 0 ? 1 : size);
   }
-  if (__builtin_expect(p == nullptr, 0)) return OnExhausted(size, alignment);
-  if (__builtin_expect(!state.ranges.Holds(p), 0)) NoteGeneration(p);
-  return p;
+  return Served(p, size, alignment);
 }
 
 // glibc's malloc_usable_size, found on first use (it has no __libc_ name).

@@ -1,7 +1,9 @@
 // A program that forks: the parent fills a block, the child overwrites it (fork promises the
-// parent never sees that), frees it, allocates and frees heavily (strings, vectors, maps),
-// forks a grandchild that allocates too, and exits 0 when its data checked out. The parent
-// then checks its block is untouched, allocates again and pauses (pause.h).
+// parent never sees that), frees it, grows another inherited block with realloc, allocates and
+// frees heavily (strings, vectors, maps), forks a grandchild that allocates too, and exits 0 when
+// its data checked out. The parent then checks its block is untouched, allocates again and pauses
+// (pause.h).
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,10 +43,17 @@ int main() {
   auto* block = static_cast<unsigned char*>(std::malloc(kBytes));
   std::memset(block, 0xA5, kBytes);
   std::string kept(5000, 'k');
+  auto* grown = static_cast<char*>(std::malloc(100));
+  std::memset(grown, 'g', 100);
   const pid_t child = fork();
   if (child == 0) {
     std::memset(block, 0x5A, kBytes);  // the child's copy only
     std::free(block);
+    grown = static_cast<char*>(std::realloc(grown, 50000));  // moves out of the inherited arena
+    if (grown == nullptr || std::memcmp(grown, std::string(100, 'g').data(), 100) != 0 ||
+        malloc_usable_size(grown) < 50000)
+      std::exit(4);
+    std::free(grown);
     kept.assign(9000, 'c');
     bool ok = Churn();
     const pid_t grandchild = fork();
@@ -65,6 +74,7 @@ int main() {
   if (!Churn()) return 1;
   PauseForStats();  // `block` is live
   std::free(block);
+  std::free(grown);
   std::printf("ok\n");
   return 0;
 }
