@@ -79,6 +79,20 @@ class Client {
   }
   void Free(void* p);
   size_t UsableSize(const void* p) const;
+  // realloc: p's block when `size` fits its size class (or, for a large block, its run:
+  // shm::FitsInPlace), else a new block holding the first min(size, usable) bytes of p,
+  // p freed. A null p is Allocate(size); size 0 is served like any size (a minimum-size
+  // block, as Allocate(0) gives), so nullptr always means failure, with p untouched and
+  // still live. A p that Free would refuse (not a live block of this
+  // client's arena) is refused the same way (counted and reported by Free's checks) and
+  // gives nullptr.
+  void* Reallocate(void* p, size_t size);
+  // A block of at least `size` bytes aligned to `alignment` (a power of two up to
+  // shm::kMaxAlignment, the page size), freed by Free like any other; nullptr when the
+  // alignment is not one of those or the arena is exhausted. The block is an ordinary block
+  // of a class whose size is a multiple of the alignment (shm/alloc_policy.h), so its
+  // UsableSize may exceed `size` by more than Allocate's would.
+  void* AllocateAligned(size_t alignment, size_t size);
   uint64_t RefOf(const void* p) const;
   void* PtrOf(uint64_t ref);
 
@@ -124,6 +138,8 @@ class Client {
   // The outside handler of every generation's heap (shm::Heap::SetOutsideHandler): p lies
   // outside the heap Free was called on. Looked up under mu_.
   static void FreeOutside(void* client, void* p);
+  // The heap of the generation whose mapping holds p, or nullptr.
+  const shm::Heap* HeapHolding(const void* p) const;
   uint64_t RefOfOther(const void* p) const;
   void* PtrOfOther(uint64_t ref);
   // The generation whose mapping holds p, or nullptr. Under mu_.

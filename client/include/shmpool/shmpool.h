@@ -53,6 +53,29 @@ void shmpool_free(shmpool_client* c, void* p);
 /* The usable size of a live block, or 0. */
 size_t shmpool_usable_size(shmpool_client* c, const void* p);
 
+/* Resizes a block. Stays in place when the new size has the block's size class (for a large
+ * block: when it is large, fits the block's pages and uses more than half of them), else
+ * moves: a new block gets the first min(size, old usable size) bytes and p is freed.
+ * realloc(c, NULL, n) is malloc(c, n). realloc(c, p, 0) is served like any size: p is
+ * resized to a minimum-size block (as malloc(c, 0) gives), which the caller frees; it never
+ * frees p and returns NULL. So NULL always means failure, and then p is untouched and still
+ * live. A p that shmpool_free would refuse is refused the same way (counted and reported,
+ * or abort with SHMPOOL_ABORT_ON_INVALID_FREE=1) and gives NULL. */
+void* shmpool_realloc(shmpool_client* c, void* p, size_t size);
+
+/* The largest alignment the aligned allocations serve: the page size. */
+#define SHMPOOL_MAX_ALIGNMENT 4096
+/* A block of at least `size` bytes whose address is a multiple of `alignment` (a power of
+ * two from 1 to SHMPOOL_MAX_ALIGNMENT), in every process that maps the arena. It is an
+ * ordinary block: shmpool_free, shmpool_usable_size, shmpool_realloc (which keeps the
+ * alignment only while the block stays in place) and shmpool_ref_of take it. NULL with
+ * errno EINVAL for another alignment, ENOMEM when the arena is exhausted or over quota. */
+void* shmpool_aligned_alloc(shmpool_client* c, size_t alignment, size_t size);
+/* As POSIX: 0 and *out set, EINVAL (an alignment that is not a power of two, below
+ * sizeof(void*) or above SHMPOOL_MAX_ALIGNMENT, or out NULL) or ENOMEM, *out untouched.
+ * These are errno values (positive), not SHMPOOL_E_* codes. */
+int shmpool_posix_memalign(shmpool_client* c, void** out, size_t alignment, size_t size);
+
 /* A ref is position-independent: the block's offset in its segment (low 48 bits) and its
  * arena generation (high 16 bits, 0 until the arena's first reset). shmpool_ptr_of of a ref
  * of a retired generation gives that block if c still maps the generation, else NULL:
