@@ -1,4 +1,4 @@
-// Fragmentation benchmark (issue 6): how much memory stays resident per live byte after a
+// Fragmentation benchmark: how much memory stays resident per live byte after a
 // workload that leaves holes, before and after each allocator's purge.
 //
 //   1. fill to 1 GiB live: 70% of blocks 16-128 B, 25% 129-2048 B, 5% 2-64 KiB, every

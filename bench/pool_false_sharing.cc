@@ -1,4 +1,4 @@
-// False sharing between two processes through an object pool (shm/pool.h, issue 5).
+// False sharing between two processes through an object pool (shm/pool.h).
 //
 // Two processes increment counters in objects of the same pool, each in its own objects
 // (taken from the pool by the parent and split alternately), flat out. Without padding, 8-byte

@@ -4,7 +4,7 @@
 # Output: per workload, the median ns/op of each allocator with its min..max; the ratio to
 # mimalloc (workloads a-c) or the throughput relative to the limit (workload d), each the
 # median of the per-round ratios (two allocators of one round ran seconds apart, so the
-# ratio cancels most of the machine's drifting load); and the issue's targets, marked PASS
+# ratio cancels most of the machine's drifting load); and the targets, marked PASS
 # or MISS on those paired ratios. It reports; it never fails on a timing.
 
 function sort_median(v, n,    i, j, t) {

@@ -45,13 +45,13 @@ void PrintClients(const v1::ArenaStats& stats, std::ostream& out) {
     clients.Add(Row(
         Who(s),
         {absl::StrCat(s.gid()), v1::Session::State_Name(s.state()), absl::StrCat(c.thread_caches()),
-         FormatSize(c.cached()), absl::StrCat(c.nmalloc()), absl::StrCat(c.nfree()),
+         FormatSize(c.cached_bytes()), absl::StrCat(c.nmalloc()), absl::StrCat(c.nfree()),
          SignedSize(c.net_bytes()), google::protobuf::util::TimeUtil::ToString(s.attach_time())}));
     for (const v1::ClientClassStats& k : c.size_classes())
       classes.Add(
           Row(Who(s), {absl::StrCat(k.size_class()), absl::StrCat(k.size()),
                        absl::StrCat(k.nmalloc()), absl::StrCat(k.nfree()), absl::StrCat(k.net()),
-                       SignedSize(k.net_bytes()), FormatSize(k.cached())}));
+                       SignedSize(k.net_bytes()), FormatSize(k.cached_bytes())}));
     const bool large = c.large_nmalloc() != 0 || c.large_nfree() != 0;
     if (large)  // page runs: no class, a row of their own
       classes.Add(

@@ -1,4 +1,4 @@
-// shmpoolctl stats: the tables of an arena's clients (attribution, issue 5), under the
+// shmpoolctl stats: the tables of an arena's clients (attribution), under the
 // arena's own tables: one row per client (who: session, name, pid, uid; what it holds in
 // total), then one per client and size class it used, then one per client and pool.
 // `net` is nmalloc - nfree: negative for a client that frees blocks others allocated.

@@ -7,7 +7,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ctl/json.h"
+#include "ctl/rpc_common.h"
 #include "proto/api/size.h"
+#include "proto/stat_fields.h"
 
 namespace shmpool::ctl {
 namespace {
@@ -16,38 +18,70 @@ using api::FormatSize;
 
 std::string Pct(double r) { return absl::StrFormat("%.0f%%", 100 * r); }
 
-std::string IdOf(const std::string& name) {
-  return name.rfind("arenas/", 0) == 0 ? name.substr(7) : name;
+constexpr double kMaxCount = 1152921504606846976.0;  // 2^60
+
+// The external fragmentation `stats` prints (the same field, one definition: stats.proto).
+// A purge gives back slab pages that hold no live block (they become parked), so it is
+// recommended only while such free bytes are still resident.
+// How long ago the last purge ended, if one ran.
+std::optional<absl::Duration> SincePurge(const v1::ArenaStats& s, absl::Time now) {
+  if (!s.has_last_purge_time()) return std::nullopt;
+  return now - (absl::FromUnixSeconds(s.last_purge_time().seconds()) +
+                absl::Nanoseconds(s.last_purge_time().nanos()));
 }
 
-void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
-  const uint64_t slab_active = s.active() - std::min(s.active(), s.large_allocated());
-  if (slab_active < t.min_active) return;
-  const double frag = 1.0 - double(s.allocated() - std::min(s.allocated(), s.large_allocated())) /
-                                double(slab_active);
+bool FreshPurge(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now) {
+  const std::optional<absl::Duration> since = SincePurge(s, now);
+  return since && *since < absl::Seconds(t.fresh_purge_seconds);
+}
+
+void Fragmentation(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now,
+                   std::vector<Finding>& out) {
+  if (s.active_bytes() < t.min_active || !s.has_external_fragmentation()) return;
+  const double frag = s.external_fragmentation();
   if (frag <= t.fragmentation) return;
-  out.push_back(
-      {Finding::kWarning, "fragmentation",
-       absl::StrFormat("High external fragmentation: %s of the %s of slabs hold no live block "
-                       "(%s free inside slabs, %s in thread caches, %s in transfer rings). "
-                       "Slabs are refilled before new ones are made, so allocating more of the "
-                       "same sizes reuses this space; if the workload shrank for good, "
-                       "`shmpoolctl purge %s` returns the slabs that are wholly free and the "
-                       "pages inside slabs that hold no live block.",
-                       Pct(frag), FormatSize(slab_active), FormatSize(s.free_in_slabs()),
-                       FormatSize(s.cached()), FormatSize(s.in_ring()), IdOf(s.name()))});
+  const std::string what = absl::StrFormat(
+      "High external fragmentation: %s of the %s active (slabs and large runs) hold no live "
+      "block (%s free inside slabs on resident pages, %s on pages a purge already gave back, "
+      "%s in thread caches, %s in transfer rings). Slabs are refilled before new ones are "
+      "made, so allocating more of the same sizes reuses this space",
+      Pct(frag), FormatSize(s.active_bytes()), FormatSize(s.free_in_slabs_bytes()),
+      FormatSize(s.parked_bytes()), FormatSize(s.cached_bytes()), FormatSize(s.in_ring_bytes()));
+  if (FreshPurge(s, t, now)) {
+    out.push_back(
+        {Finding::kWarning, "fragmentation",
+         absl::StrFormat(
+             "%s. A purge ended %s ago and gave back the pages that held "
+             "no live block; what stays resident shares its pages with "
+             "live blocks, so another purge would return little.",
+             what, absl::FormatDuration(absl::Trunc(*SincePurge(s, now), absl::Seconds(1))))});
+    return;
+  }
+  const uint64_t resident_free = s.free_in_slabs_bytes() + s.in_ring_bytes();
+  if (resident_free < t.min_purgeable) {
+    out.push_back({Finding::kWarning, "fragmentation",
+                   absl::StrCat(what,
+                                "; a purge would return little more: what stays resident "
+                                "shares its pages with live blocks.")});
+    return;
+  }
+  out.push_back({Finding::kWarning, "fragmentation",
+                 absl::StrFormat("%s; if the workload shrank for good, `shmpoolctl purge %s` "
+                                 "returns the slabs that are wholly free and the pages inside "
+                                 "slabs that hold no live block.",
+                                 what, ArenaIdOf(s.name()))});
 }
 
 void EmptyClasses(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
   std::vector<std::string> names;
   uint64_t wasted = 0;
   for (const v1::SizeClassStats& c : s.size_classes()) {
-    if (c.active() < t.min_class_active) continue;
-    const double fill = double(c.allocated()) / double(c.active());
+    if (c.active_bytes() < t.min_class_active) continue;
+    const double fill = double(c.allocated_bytes()) / double(c.active_bytes());
     if (fill >= t.class_fill) continue;
     names.push_back(absl::StrFormat("%d B (%s of %s used, %d slabs)", c.size(), Pct(fill),
-                                    FormatSize(c.active()), c.nslabs()));
-    wasted += c.active() - std::min(c.active(), c.allocated());
+                                    FormatSize(c.active_bytes()), c.nslabs()));
+    wasted += c.active_bytes() - std::min(c.active_bytes(), c.allocated_bytes());
   }
   if (names.empty()) return;
   out.push_back({Finding::kWarning, "empty_classes",
@@ -60,17 +94,22 @@ void EmptyClasses(const v1::ArenaStats& s, const DoctorThresholds& t, std::vecto
                               "return the slabs.")});
 }
 
+// The quota limits committed bytes: the pages of slabs, large runs and pools.
 void Quota(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
-  if (s.quota() == 0) return;
-  const uint64_t used = s.active() + s.cached() + s.pool_bytes();
-  const double share = double(used) / double(s.quota());
-  if (share < t.quota) return;
+  if (s.quota_bytes() == 0) return;
+  const double share = double(s.committed_bytes()) / double(s.quota_bytes());
+  if (share < t.quota && s.quota_refusals() == 0) return;
+  const std::string refused =
+      s.quota_refusals() == 0
+          ? ""
+          : absl::StrFormat(" The quota refused %d page-run allocations.", s.quota_refusals());
   out.push_back(
-      {share >= 1.0 ? Finding::kCritical : Finding::kWarning, "quota",
-       absl::StrFormat("Quota nearly reached: %s in use (active %s + cached %s + pools %s) of "
-                       "a %s quota (%s). Free or purge memory, or raise the quota.",
-                       FormatSize(used), FormatSize(s.active()), FormatSize(s.cached()),
-                       FormatSize(s.pool_bytes()), FormatSize(s.quota()), Pct(share))});
+      {share >= 1.0 || s.quota_refusals() ? Finding::kCritical : Finding::kWarning, "quota",
+       absl::StrFormat("Quota nearly reached: %s committed (slabs and large runs %s, pools %s) "
+                       "of a %s quota (%s).%s Free or purge memory, or raise the quota.",
+                       FormatSize(s.committed_bytes()), FormatSize(s.active_bytes()),
+                       FormatSize(s.pool_bytes()), FormatSize(s.quota_bytes()), Pct(share),
+                       refused)});
 }
 
 void DeadClients(const v1::ArenaStats& s, std::vector<Finding>& out) {
@@ -84,39 +123,41 @@ void DeadClients(const v1::ArenaStats& s, std::vector<Finding>& out) {
                        "Their thread caches (part of the %s cached) stay held until they are "
                        "reclaimed; a restarted client re-registers, otherwise reset the arena "
                        "when no client is attached.",
-                       s.attached_procs(), sessions, orphans, FormatSize(s.cached()))});
+                       s.attached_procs(), sessions, orphans, FormatSize(s.cached_bytes()))});
 }
 
 void Caches(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
-  const uint64_t held = s.cached() + s.in_ring();
-  if (held < t.min_cached || double(held) <= t.cache_share * double(s.allocated())) return;
-  out.push_back(
-      {Finding::kWarning, "caches",
-       absl::StrFormat("Caches hoard memory: %s of free blocks sit in %d thread "
-                       "caches (%s) and transfer rings (%s), against %s allocated. "
-                       "Clients return theirs with shmpool_purge(); "
-                       "`shmpoolctl purge %s` drains the rings.",
-                       FormatSize(held), s.thread_caches(), FormatSize(s.cached()),
-                       FormatSize(s.in_ring()), FormatSize(s.allocated()), IdOf(s.name()))});
+  const uint64_t held = s.cached_bytes() + s.in_ring_bytes();
+  if (held < t.min_cached || double(held) <= t.cache_share * double(s.allocated_bytes())) return;
+  out.push_back({Finding::kWarning, "caches",
+                 absl::StrFormat("Caches hoard memory: %s of free blocks sit in %d thread "
+                                 "caches (%s) and transfer rings (%s), against %s allocated. "
+                                 "Clients return theirs with shmpool_purge(); "
+                                 "`shmpoolctl purge %s` drains the rings.",
+                                 FormatSize(held), s.thread_caches(), FormatSize(s.cached_bytes()),
+                                 FormatSize(s.in_ring_bytes()), FormatSize(s.allocated_bytes()),
+                                 ArenaIdOf(s.name()))});
 }
 
-void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
+void Purgeable(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now,
+               std::vector<Finding>& out) {
+  if (FreshPurge(s, t, now)) return;
   const uint64_t p = PurgeableBytes(s);
-  if (p < t.min_purgeable || double(p) <= t.purgeable_share * double(s.resident())) return;
+  if (p < t.min_purgeable || double(p) <= t.purgeable_share * double(s.resident_bytes())) return;
   out.push_back({Finding::kWarning, "purgeable",
                  absl::StrFormat("Too much resident memory is free: a purge would return about "
                                  "%s of the %s resident (%s). Run `shmpoolctl purge %s`, or set "
                                  "a decay time (decay_ms in the arena's config) so the daemon "
                                  "does it in the background.",
-                                 FormatSize(p), FormatSize(s.resident()),
-                                 Pct(double(p) / double(std::max<uint64_t>(1, s.resident()))),
-                                 IdOf(s.name()))});
+                                 FormatSize(p), FormatSize(s.resident_bytes()),
+                                 Pct(double(p) / double(std::max<uint64_t>(1, s.resident_bytes()))),
+                                 ArenaIdOf(s.name()))});
 }
 
 // Why allocations failed: a full arena, or capacity stranded as free blocks in classes
 // (reclaimable) that the failing sizes could not use.
 std::string FailedAllocsCause(const v1::ArenaStats& s, const DoctorThresholds& t) {
-  if (double(s.reclaimable()) < t.stranded * double(s.capacity()))
+  if (double(s.reclaimable_bytes()) < t.stranded * double(s.capacity_bytes()))
     return "The arena is full: little is free in its classes.";
   return absl::StrFormat(
       "%s is free in size classes (cached %s, in transfer rings %s, inside slabs %s): "
@@ -124,18 +165,48 @@ std::string FailedAllocsCause(const v1::ArenaStats& s, const DoctorThresholds& t
       "failing allocation drains the rings and wholly free slabs first; thread caches give "
       "back only when their threads next allocate or free past their cache, so long-idle "
       "threads with full caches keep it.",
-      FormatSize(s.reclaimable()), FormatSize(s.cached()), FormatSize(s.in_ring()),
-      FormatSize(s.free_in_slabs() + s.parked()));
+      FormatSize(s.reclaimable_bytes()), FormatSize(s.cached_bytes()),
+      FormatSize(s.in_ring_bytes()), FormatSize(s.free_in_slabs_bytes() + s.parked_bytes()));
+}
+
+// Figures no arena can show, named by field: a counter past kMaxCount (2^60: 36 years at
+// 10^9 a second), or an amount of memory larger than the segment (capacity and metadata).
+// A tenant that scribbles on its segment's header makes them.
+std::vector<std::string> Implausible(const v1::ArenaStats& s) {
+  std::vector<std::string> out;
+  const double segment = double(s.capacity_bytes()) + double(s.metadata_bytes());
+  for (const api::StatField& f : api::StatFields(v1::ArenaStats::descriptor())) {
+    const std::optional<double> v = api::StatValue(s, f.field);
+    if (!v) continue;
+    const bool bad_count = f.stat->kind() == v1::Stat::COUNTER && *v >= kMaxCount;
+    const bool bad_bytes = f.stat->kind() == v1::Stat::GAUGE && f.stat->unit() == v1::Stat::BYTES &&
+                           f.field->name() != "quota_bytes" && *v > segment;
+    if (bad_count || bad_bytes) out.push_back(absl::StrFormat("%s %.0f", f.field->name(), *v));
+  }
+  return out;
 }
 
 void Errors(const v1::ArenaStats& s, const DoctorThresholds& t, std::vector<Finding>& out) {
-  if (s.failed_allocs())
+  const std::vector<std::string> bad = Implausible(s);
+  if (!bad.empty())
+    out.push_back({Finding::kCritical, "implausible_counters",
+                   absl::StrCat("Counters that cannot be true: ", absl::StrJoin(bad, ", "),
+                                ". A client scribbled on the segment's header (or the daemon "
+                                "misread it); the figures above are not facts, and findings "
+                                "that rest on them are left out. `shmpoolctl arena reset ",
+                                ArenaIdOf(s.name()), "` gives the arena a fresh segment.")});
+  auto sane = [&](const char* field) {
+    for (const std::string& b : bad)
+      if (b.rfind(absl::StrCat(field, " "), 0) == 0) return false;
+    return true;
+  };
+  if (s.failed_allocs() && sane("failed_allocs"))
     out.push_back({Finding::kCritical, "failed_allocs",
                    absl::StrFormat("%d allocations failed (arena exhausted, over quota or the "
                                    "shm directory full). Capacity %s, active %s. %s",
-                                   s.failed_allocs(), FormatSize(s.capacity()),
-                                   FormatSize(s.active()), FailedAllocsCause(s, t))});
-  if (s.invalid_frees() || s.double_frees())
+                                   s.failed_allocs(), FormatSize(s.capacity_bytes()),
+                                   FormatSize(s.active_bytes()), FailedAllocsCause(s, t))});
+  if ((s.invalid_frees() || s.double_frees()) && sane("invalid_frees") && sane("double_frees"))
     out.push_back({Finding::kCritical, "bad_frees",
                    absl::StrFormat("%d invalid and %d double frees were refused: a client "
                                    "frees pointers it does not own. The segment is intact; "
@@ -191,13 +262,20 @@ const char* SeverityName(Finding::Severity s) {
   return s == Finding::kCritical ? "critical" : s == Finding::kWarning ? "warning" : "info";
 }
 
+// When the daemon read the stats (now, if the response does not say).
+absl::Time ReadTime(const v1::GetStatsResponse& stats) {
+  if (!stats.has_read_time()) return absl::Now();
+  return absl::FromUnixSeconds(stats.read_time().seconds()) +
+         absl::Nanoseconds(stats.read_time().nanos());
+}
+
 // The findings of arena `s`, its pools' (those of `pools` under it) after its own.
 std::vector<Finding> ArenaFindings(const v1::ArenaStats& s, const v1::ListPoolsResponse& pools,
-                                   const DoctorThresholds& t) {
+                                   const DoctorThresholds& t, absl::Time now) {
   std::vector<v1::Pool> mine;
   for (const v1::Pool& p : pools.pools())
     if (p.name().rfind(s.name() + "/pools/", 0) == 0) mine.push_back(p);
-  std::vector<Finding> f = Diagnose(s, t);
+  std::vector<Finding> f = Diagnose(s, t, now);
   for (Finding& x : DiagnosePools(mine, t)) f.push_back(std::move(x));
   return f;
 }
@@ -205,11 +283,12 @@ std::vector<Finding> ArenaFindings(const v1::ArenaStats& s, const v1::ListPoolsR
 }  // namespace
 
 uint64_t PurgeableBytes(const v1::ArenaStats& s) {
-  const uint64_t backed_free = s.free_run_bytes() - std::min(s.free_run_bytes(), s.retained());
-  return backed_free + s.in_ring();
+  const uint64_t backed_free =
+      s.free_run_bytes() - std::min(s.free_run_bytes(), s.retained_bytes());
+  return backed_free + s.in_ring_bytes();
 }
 
-std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t) {
+std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t, absl::Time now) {
   std::vector<Finding> out;
   if (s.has_quarantine()) {  // the daemon read nothing else of it
     out.push_back(
@@ -217,15 +296,15 @@ std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t
          absl::StrFormat("the arena is quarantined (%s): %s. The daemon no longer "
                          "reads its segment; `shmpoolctl arena reset %s` gives it a "
                          "fresh, empty generation (or delete it).",
-                         s.quarantine().kind(), s.quarantine().reason(), IdOf(s.name()))});
+                         s.quarantine().kind(), s.quarantine().reason(), ArenaIdOf(s.name()))});
     return out;
   }
   Errors(s, t, out);
   Quota(s, t, out);
-  Fragmentation(s, t, out);
+  Fragmentation(s, t, now, out);
   EmptyClasses(s, t, out);
   Caches(s, t, out);
-  Purgeable(s, t, out);
+  Purgeable(s, t, now, out);
   DeadClients(s, out);
   std::stable_sort(out.begin(), out.end(),
                    [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
@@ -249,9 +328,10 @@ std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsR
   for (const v1::ArenaStats& s : stats.arenas()) {
     if (!out.empty()) out += "\n";
     absl::StrAppendFormat(&out, "arena %s: %s allocated, %s active, %s resident of %s\n",
-                          IdOf(s.name()), FormatSize(s.allocated()), FormatSize(s.active()),
-                          FormatSize(s.resident()), FormatSize(s.capacity()));
-    const std::vector<Finding> f = ArenaFindings(s, pools, t);
+                          ArenaIdOf(s.name()), FormatSize(s.allocated_bytes()),
+                          FormatSize(s.active_bytes()), FormatSize(s.resident_bytes()),
+                          FormatSize(s.capacity_bytes()));
+    const std::vector<Finding> f = ArenaFindings(s, pools, t, ReadTime(stats));
     if (f.empty()) out += "  Nothing to report: memory use looks healthy.\n";
     for (const Finding& x : f)
       absl::StrAppendFormat(&out, "  %s: %s\n", absl::AsciiStrToUpper(SeverityName(x.severity)),
@@ -265,15 +345,16 @@ std::string DoctorJson(const v1::GetStatsResponse& stats, const v1::ListPoolsRes
   std::vector<std::string> arenas;
   for (const v1::ArenaStats& s : stats.arenas()) {
     std::vector<std::string> findings;
-    for (const Finding& x : ArenaFindings(s, pools, t))
+    for (const Finding& x : ArenaFindings(s, pools, t, ReadTime(stats)))
       findings.push_back(absl::StrFormat("{\"severity\":\"%s\",\"code\":%s,\"message\":%s}",
                                          SeverityName(x.severity), JsonString(x.check),
                                          JsonString(x.text)));
     arenas.push_back(absl::StrFormat(
-        "{\"name\":%s,\"allocated\":%d,\"active\":%d,\"resident\":%d,\"capacity\":%d,"
+        "{\"name\":%s,\"allocated_bytes\":%d,\"active_bytes\":%d,\"resident_bytes\":%d,"
+        "\"capacity_bytes\":%d,"
         "\"findings\":[%s]}",
-        JsonString(s.name()), s.allocated(), s.active(), s.resident(), s.capacity(),
-        absl::StrJoin(findings, ",")));
+        JsonString(s.name()), s.allocated_bytes(), s.active_bytes(), s.resident_bytes(),
+        s.capacity_bytes(), absl::StrJoin(findings, ",")));
   }
   return absl::StrCat("{\"arenas\":[", absl::StrJoin(arenas, ","), "]}");
 }

@@ -3,12 +3,17 @@
 // so each check is tested with constructed stats (doctor_test.cc).
 //
 // Checks, each with a threshold in DoctorThresholds:
-//   fragmentation  external fragmentation of the slabs (free bytes inside slabs / active)
+//   implausible    figures no arena can show (a counter past 2^60, an amount of memory
+//                  larger than the segment): flagged, and the findings on them left out
+//   fragmentation  the external fragmentation `stats` prints (1 - allocated / active); a
+//                  purge is recommended only while free slab pages are still resident and
+//                  no purge ended within fresh_purge_seconds (last_purge_time)
 //   empty classes  size classes whose slabs are mostly empty
-//   quota          bytes in use (active + cached) close to the arena's quota
+//   quota          committed bytes (what the quota limits) close to the quota, or refusals
 //   dead clients   process records live in the segment with no open session
 //   caches         thread caches and transfer rings hoarding free blocks
-//   purgeable      resident memory that a purge would return (free, backed pages)
+//   purgeable      resident memory that a purge would return (free, backed pages), unless a
+//                  purge is fresh
 //   errors         failed allocations, invalid and double frees
 // and, over the arena's object pools (ListPools):
 //   pool sizes     a pool that never had more than a small share of its objects out
@@ -21,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "shmpool/v1/pool.pb.h"
 #include "shmpool/v1/stats.pb.h"
 
@@ -38,6 +45,8 @@ struct DoctorThresholds {
   uint64_t min_purgeable = 16ull << 20;  // ... and at least this much
   double pool_peak = 0.5;                // a pool whose peak use stayed below this share
   uint64_t min_pool_bytes = 1ull << 20;  // ... and whose run is at least this large
+  double fresh_purge_seconds = 300;      // a purge that ended this recently is fresh: no
+                                         // purge is recommended (it would return little)
   double stranded = 0.01;                // failed allocations with reclaimable above this
                                          // share of capacity: stranded, not full
 };
@@ -53,8 +62,9 @@ struct Finding {
 // the transfer rings (purge drains them).
 uint64_t PurgeableBytes(const v1::ArenaStats& s);
 
-// The findings for one arena, most severe first; empty when all is well.
-std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t = {});
+// The findings for one arena read at `now`, most severe first; empty when all is well.
+std::vector<Finding> Diagnose(const v1::ArenaStats& s, const DoctorThresholds& t = {},
+                              absl::Time now = absl::Now());
 
 // The findings for an arena's object pools, most severe first.
 std::vector<Finding> DiagnosePools(const std::vector<v1::Pool>& pools,
@@ -66,7 +76,8 @@ std::string DoctorReport(const v1::GetStatsResponse& stats, const v1::ListPoolsR
                          const DoctorThresholds& t = {});
 
 // The same findings for `shmpoolctl doctor --json`: one JSON object
-//   {"arenas":[{"name":..., "allocated":N, "active":N, "resident":N, "capacity":N,
+//   {"arenas":[{"name":..., "allocated_bytes":N, "active_bytes":N, "resident_bytes":N,
+//               "capacity_bytes":N,
 //               "findings":[{"severity":"critical|warning|info", "code":CHECK,
 //                            "message":TEXT}, ...]}, ...]}
 // with each arena's findings in the report's order (an empty array when all is well).

@@ -8,6 +8,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "shmpool/v1/stat_options.pb.h"
 
 namespace shmpool::ctl {
 namespace {
@@ -95,11 +96,19 @@ void AppendMessage(std::string& out, const Message& m) {
   bool first = true;
   for (int i = 0; i < desc->field_count(); ++i) {
     const FieldDescriptor* f = desc->field(i);
-    if (!f->is_repeated() && f->has_presence() && !r->HasField(m, f)) continue;
+    const bool unset = !f->is_repeated() && f->has_presence() && !r->HasField(m, f);
+    // An undefined statistic (an unset optional ratio) is null; other unset fields are left out.
+    const bool null = unset && f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE &&
+                      f->options().HasExtension(v1::stat);
+    if (unset && !null) continue;
     if (!first) out.push_back(',');
     first = false;
     AppendString(out, f->name());
     out.push_back(':');
+    if (null) {
+      out += "null";
+      continue;
+    }
     if (!f->is_repeated()) {
       AppendValue(out, m, f, 0);
       continue;

@@ -3,7 +3,9 @@
 // strings), so tools like jq and python's json compute with them directly. Field names are
 // the .proto names (snake_case); enums print as their names; google.protobuf.Timestamp as
 // an RFC 3339 string; google.protobuf.Duration as a number of seconds. Every scalar field
-// is printed, including zeros; unset message and optional fields are left out.
+// is printed, including zeros; an unset optional statistic (a ratio whose denominator is
+// zero: stat_options.proto) prints null; other unset message and optional fields are left
+// out.
 #pragma once
 
 #include <string>

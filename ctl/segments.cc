@@ -138,7 +138,7 @@ int List(const Invocation& in) {
     std::vector<std::string> items;
     for (const SegmentInfo& i : infos)
       items.push_back(absl::StrFormat(
-          "{\"path\":%s,\"arena\":%s,\"valid\":%s,\"validation\":%s,\"capacity\":%d,"
+          "{\"path\":%s,\"arena\":%s,\"valid\":%s,\"validation\":%s,\"capacity_bytes\":%d,"
           "\"generation\":%d,\"retired_by\":%d,\"live_pids\":[%s],\"dead_pids\":[%s]}",
           JsonString(i.path), JsonString(i.arena), i.validation == "ok" ? "true" : "false",
           JsonString(i.validation), i.capacity, i.generation, i.retired_by,

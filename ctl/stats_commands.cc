@@ -4,12 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ctl/client_tables.h"
 #include "ctl/command.h"
 #include "ctl/doctor.h"
 #include "ctl/json.h"
 #include "ctl/printable.h"
 #include "ctl/rpc_common.h"
+#include "ctl/stats_view.h"
 #include "ctl/table.h"
 #include "grpcpp/client_context.h"
 #include "proto/api/names.h"
@@ -24,53 +24,7 @@ namespace {
 using api::FormatSize;
 
 std::string Seconds(const google::protobuf::Duration& d) {
-  const double s = static_cast<double>(d.seconds()) + d.nanos() / 1e9;
-  if (s < 1e-3) return absl::StrFormat("%.0f us", s * 1e6);
-  if (s < 1) return absl::StrFormat("%.1f ms", s * 1e3);
-  return absl::StrFormat("%.2f s", s);
-}
-
-std::string Ratio(double r) { return absl::StrFormat("%.3f", r); }
-
-void PrintStats(const v1::ArenaStats& s) {
-  std::cout << "arena " << ArenaIdOf(s.name()) << "\n";
-  if (s.has_quarantine()) {
-    std::cout << "  QUARANTINED (" << s.quarantine().kind() << "): " << s.quarantine().reason()
-              << "\n";
-    return;
-  }
-  Table t({"STAT", "VALUE", "STAT", "VALUE"}, false);
-  t.Add({"capacity", FormatSize(s.capacity()), "nmalloc", absl::StrCat(s.nmalloc())});
-  t.Add({"quota", s.quota() ? FormatSize(s.quota()) : "none", "nfree", absl::StrCat(s.nfree())});
-  t.Add({"allocated", FormatSize(s.allocated()), "nslabs", absl::StrCat(s.nslabs())});
-  t.Add({"active", FormatSize(s.active()), "external_fragmentation",
-         Ratio(s.external_fragmentation())});
-  t.Add({"resident", FormatSize(s.resident()), "internal_fragmentation",
-         Ratio(s.internal_fragmentation())});
-  t.Add({"cached", FormatSize(s.cached()), "rss_ratio", Ratio(s.rss_ratio())});
-  t.Add({"retained", FormatSize(s.retained()), "purge_count", absl::StrCat(s.purge_count())});
-  t.Add({"purged", FormatSize(s.purged()), "purge_time", Seconds(s.purge_time())});
-  t.Add({"parked", FormatSize(s.parked()), "purges (demand/decay/pressure)",
-         absl::StrCat(s.purges_on_demand(), "/", s.purges_decay(), "/", s.purges_pressure())});
-  t.Add({"free_run_bytes", FormatSize(s.free_run_bytes()), "attached_procs",
-         absl::StrCat(s.attached_procs())});
-  t.Add({"metadata", FormatSize(s.metadata()), "thread_caches", absl::StrCat(s.thread_caches())});
-  t.Add({"invalid_frees", absl::StrCat(s.invalid_frees()), "double_frees",
-         absl::StrCat(s.double_frees())});
-  t.Add({"pool_bytes", FormatSize(s.pool_bytes()), "reclaimable", FormatSize(s.reclaimable())});
-  t.Print(std::cout);
-  if (s.size_classes_size() > 0) {
-    std::cout << "\n";
-    Table c({"CLASS", "SIZE", "ALLOCATED", "ACTIVE", "CACHED", "NMALLOC", "NFREE", "NSLABS",
-             "EXT_FRAG", "INT_FRAG"});
-    for (const v1::SizeClassStats& k : s.size_classes())
-      c.Add({absl::StrCat(k.size_class()), absl::StrCat(k.size()), FormatSize(k.allocated()),
-             FormatSize(k.active()), FormatSize(k.cached()), absl::StrCat(k.nmalloc()),
-             absl::StrCat(k.nfree()), absl::StrCat(k.nslabs()), Ratio(k.external_fragmentation()),
-             Ratio(k.internal_fragmentation())});
-    c.Print(std::cout);
-  }
-  PrintClients(s, std::cout);
+  return FormatStat(static_cast<double>(d.seconds()) + d.nanos() / 1e9, v1::Stat::SECONDS);
 }
 
 // The stats of the arena `args` names (its operand), or of every arena.
@@ -93,7 +47,7 @@ int Stats(const Invocation& in) {
   }
   for (int i = 0; i < resp.arenas_size(); ++i) {
     if (i) std::cout << "\n";
-    PrintStats(resp.arenas(i));
+    PrintStats(resp.arenas(i), std::cout);
   }
   return kExitOk;
 }

@@ -16,6 +16,7 @@
 #include "ctl/json.h"
 #include "ctl/keyboard.h"
 #include "ctl/rpc_common.h"
+#include "ctl/stats_view.h"
 #include "ctl/table.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
@@ -145,10 +146,11 @@ std::string TopView::Frame(const v1::GetStatsResponse& r, size_t width) {
   for (const v1::ArenaStats& s : r.arenas()) {
     Previous& p = previous_[s.name()];
     const double dt = p.at_ns ? double(at - p.at_ns) / 1e9 : 0;
-    t.Add({ArenaIdOf(s.name()), FormatSize(s.allocated()), FormatSize(s.active()),
-           FormatSize(s.resident()), FormatSize(s.cached()), FormatSize(s.retained()),
-           absl::StrFormat("%.3f", s.external_fragmentation()),
-           absl::StrFormat("%.3f", s.rss_ratio()), Rate(s.nmalloc(), p.nmalloc, dt),
+    t.Add({ArenaIdOf(s.name()), FormatSize(s.allocated_bytes()), FormatSize(s.active_bytes()),
+           FormatSize(s.resident_bytes()), FormatSize(s.cached_bytes()),
+           FormatSize(s.retained_bytes()),
+           FormatRatio(s.has_external_fragmentation(), s.external_fragmentation()),
+           FormatRatio(s.has_rss_ratio(), s.rss_ratio()), Rate(s.nmalloc(), p.nmalloc, dt),
            Rate(s.nfree(), p.nfree, dt), absl::StrCat(s.attached_procs()),
            absl::StrCat(s.purge_count())});
     p = {s.nmalloc(), s.nfree(), at};

@@ -25,7 +25,7 @@ v1::GetStatsResponse Update(int64_t second, uint64_t nmalloc) {
   for (const char* name : {"arenas/default", "arenas/t1"}) {
     v1::ArenaStats* s = r.add_arenas();
     s->set_name(name);
-    s->set_allocated(1 << 20);
+    s->set_allocated_bytes(1 << 20);
     s->set_nmalloc(nmalloc);
   }
   return r;

@@ -2,16 +2,28 @@
 # Checks every deployment file with a real tool:
 #   shmpoold.service    systemd-analyze verify, against an installed tree (any message fails)
 #   shmpoold.toml       the installed shmpoold starts on it and serves its arena
-#   kubernetes/*.yaml   yamllint; the ConfigMap's shmpoold.toml as above, and its arena's
-#                       segment comes out group 2000, mode 0660 (needs root, as in CI)
+#   kubernetes/*.yaml   yamllint; the ConfigMap's shmpoold.toml as above, its arena's
+#                       segment comes out group 2000, mode 0660, and a client with the
+#                       example pod's uid and groups attaches to it (needs root, as in CI);
+#                       the DaemonSet's probes are exec probes that pass against that
+#                       daemon and fail once it is gone
 #   *.yml, .yamllint    yamllint (deploy/.yamllint)
 #   prometheus.yml      promtool check config
-#   grafana/*.json      python3 -m json.tool; equal to make_dashboard.py's output; every
+#   grafana/*.json      python3 -m json.tool; equal to make_dashboard.py's output on the
+#                       build's stats schema (BUILD_DIR/proto/stats_schema.json); every
 #                       metric its PromQL names is in the daemon's real /metrics output
-#                       (server/metrics_text.cc only if this shmpoold refuses --metrics-listen)
+#                       (the schema only if this shmpoold refuses --metrics-listen); its
+#                       panels per node, with units that fit their metrics, the quota as
+#                       committed bytes (check_dashboard_panels.py)
 #   Dockerfile          its runtime stage installs the Debian package of every library the
-#                       installed binaries link directly (readelf NEEDED, ldd, dpkg -S)
-# Usage: deploy/check.sh [BUILD_DIR]   (default build/debug; it must be built)
+#                       installed binaries link directly (readelf NEEDED, ldd, dpkg -S);
+#                       its CMD has --metrics-listen on the EXPOSEd port, and the installed
+#                       daemon on that CMD and the configuration the image copies serves
+#                       /metrics and an arena that the documented non-root client
+#                       (docker run --user UID:GID) attaches to
+# deploy_facts.py reads the probes, the CMD and the identities from the files themselves.
+# Usage: deploy/check.sh [BUILD_DIR]   (default build/debug; it must be built, with the
+# integration tests' client shmpool_test_worker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/debug}
@@ -26,6 +38,39 @@ trap cleanup EXIT
 fail() {
   echo "deploy/check.sh: FAIL: $*" >&2
   exit 1
+}
+# Clients of other uids reach the socket (under $work) and the segments (under $shm).
+chmod 0755 "$work" "$shm"
+worker=$build/tests/integration/shmpool_test_worker
+[[ -x $worker ]] || fail "$worker is not built (the integration tests' client)"
+
+# attach_as SETPRIV_OPTION...: a client run with that identity attaches to arena default
+# at $ep and allocates a block.
+attach_as() {
+  local reply
+  reply=$(printf 'attach %s default\nalloc 64 1\n' "$ep" | setpriv "$@" "$worker" 2>&1 | tr '\n' ' ')
+  [[ $reply == "ok "*" ok "* ]] || fail "a client (setpriv $*) cannot use arena default: $reply"
+}
+
+# wait_metrics PORT: waits for /metrics on 127.0.0.1:PORT into $work/metrics.txt, while
+# $daemon runs; fails (1) when it does not come.
+wait_metrics() {
+  for _ in $(seq 100); do
+    if ! kill -0 "$daemon" 2>/dev/null; then return 1; fi
+    if python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$1/metrics', timeout=2).read().decode())" \
+      >"$work/metrics.txt" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# stop_daemon WHAT: SIGTERM, which must end it with status 0.
+stop_daemon() {
+  kill -TERM "$daemon"
+  wait "$daemon" || fail "shmpoold on $1: exit $? on SIGTERM"
+  daemon=""
 }
 
 # An installed tree as a root file system: /usr/bin/shmpoold for the unit's ExecStart, and
@@ -52,8 +97,11 @@ promtool check config deploy/prometheus/prometheus.yml >/dev/null
 
 echo "--- python3 -m json.tool deploy/grafana/*.json"
 for f in deploy/grafana/*.json; do python3 -m json.tool "$f" >/dev/null || fail "$f"; done
-python3 deploy/grafana/make_dashboard.py | cmp -s - deploy/grafana/shmpool-dashboard.json ||
+schema=$build/proto/stats_schema.json
+[[ -f $schema ]] || fail "$schema is missing: build the shmpool_stats_schema_json target"
+python3 deploy/grafana/make_dashboard.py "$schema" | cmp -s - deploy/grafana/shmpool-dashboard.json ||
   fail "deploy/grafana/shmpool-dashboard.json differs from make_dashboard.py's output"
+for f in deploy/grafana/*.json; do python3 deploy/check_dashboard_panels.py "$f" "$schema"; done
 
 echo "--- shmpoold on deploy/shmpoold.toml, and the dashboard's metrics"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -62,15 +110,7 @@ ep=unix:$work/d.sock
   --metrics-listen "127.0.0.1:$port" 2>"$work/daemon.log" &
 daemon=$!
 metrics=""
-for _ in $(seq 100); do
-  if ! kill -0 "$daemon" 2>/dev/null; then break; fi
-  if python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=2).read().decode())" \
-    >"$work/metrics.txt" 2>/dev/null; then
-    metrics=$work/metrics.txt
-    break
-  fi
-  sleep 0.1
-done
+if wait_metrics "$port"; then metrics=$work/metrics.txt; fi
 if [[ -z $metrics ]]; then
   status=0
   kill -0 "$daemon" 2>/dev/null || wait "$daemon" || status=$?
@@ -78,20 +118,36 @@ if [[ -z $metrics ]]; then
   # Only a daemon that refuses the flag itself sends us to the source; anything else fails.
   grep -q "metrics-listen is not available" "$work/daemon.log" ||
     fail "shmpoold serves no /metrics (exit $status): $(cat "$work/daemon.log")"
-  echo "    this shmpoold has no /metrics yet: metric names from server/metrics_text.cc"
+  echo "    this shmpoold has no /metrics yet: metric names from $schema"
   "$root/usr/bin/shmpoold" --config deploy/shmpoold.toml --listen "$ep" --shm-dir "$shm" \
     2>"$work/daemon.log" &
   daemon=$!
-  metrics=server/metrics_text.cc
+  metrics=$schema
 fi
 for _ in $(seq 100); do [[ -S $work/d.sock ]] && break; sleep 0.1; done
 "$root/usr/bin/shmpoolctl" --endpoint "$ep" arena get default >/dev/null ||
   fail "shmpoold on deploy/shmpoold.toml does not serve arena default: $(cat "$work/daemon.log")"
 for f in deploy/grafana/*.json; do python3 deploy/check_dashboard_metrics.py "$f" "$metrics"; done
+stop_daemon deploy/shmpoold.toml
 
-kill -TERM "$daemon"
-wait "$daemon" || fail "shmpoold on deploy/shmpoold.toml: exit $? on SIGTERM"
-daemon=""
+echo "--- shmpoold with the Dockerfile's CMD and the configuration the image copies"
+conf=$(python3 deploy/deploy_facts.py docker-config deploy/Dockerfile) || fail "deploy/Dockerfile"
+args_text=$(python3 deploy/deploy_facts.py docker-args deploy/Dockerfile) || fail "deploy/Dockerfile"
+client=$(python3 deploy/deploy_facts.py docker-client deploy/Dockerfile) || fail "deploy/Dockerfile"
+mapfile -t args <<<"$args_text"
+args=("${args[@]//\/etc\/shmpool\/shmpoold.toml/$conf}")
+rm -rf "${shm:?}"/*
+# Socket, shm directory and the metrics port overridden (later flags win): the CMD's own
+# 0.0.0.0:9464 is checked against EXPOSE by deploy_facts.py.
+"$root/usr/bin/shmpoold" "${args[@]}" --listen "$ep" --shm-dir "$shm" \
+  --metrics-listen "127.0.0.1:$port" 2>"$work/daemon.log" &
+daemon=$!
+wait_metrics "$port" || fail "shmpoold ${args[*]} serves no /metrics: $(cat "$work/daemon.log")"
+"$root/usr/bin/shmpoolctl" --endpoint "$ep" arena get default >/dev/null ||
+  fail "shmpoold on $conf does not serve arena default: $(cat "$work/daemon.log")"
+read -r uid gid <<<"$client"
+attach_as --reuid "$uid" --regid "$gid" --clear-groups
+stop_daemon "$conf"
 
 echo "--- shmpoold on the Kubernetes ConfigMap's shmpoold.toml"
 python3 -c '
@@ -113,6 +169,32 @@ for _ in $(seq 100); do "$root/usr/bin/shmpoolctl" --endpoint "$ep" arena list >
 # The application pods' access rests on the segment's group (supplementalGroups: [2000]).
 [[ $(stat -c %g:%a "$shm/shmpool.default.seg") == 2000:660 ]] ||
   fail "the ConfigMap's arena segment is not group 2000, mode 0660: $(stat -c %g:%a "$shm/shmpool.default.seg")"
+read -r uid gid groups <<<"$(python3 deploy/deploy_facts.py pod-identity deploy/kubernetes/shmpoold-daemonset.yaml)"
+attach_as --reuid "$uid" --regid "$gid" --groups "$groups"
+
+echo "--- the DaemonSet's probes against that daemon"
+probes=$(python3 deploy/deploy_facts.py probes deploy/kubernetes/shmpoold-daemonset.yaml) ||
+  fail "deploy/kubernetes/shmpoold-daemonset.yaml"
+# run_probe LINE: the probe's command (tab-separated after its kind), with shmpoolctl the
+# installed one and the ConfigMap's socket replaced by this daemon's.
+run_probe() {
+  local -a cmd
+  IFS=$'\t' read -r -a cmd <<<"$1"
+  cmd=("${cmd[@]:1}")
+  [[ ${cmd[0]} == shmpoolctl ]] || fail "probe ${cmd[*]}: not a shmpoolctl command"
+  cmd[0]=$root/usr/bin/shmpoolctl
+  grep -qF -- "--endpoint=unix:/run/shmpool/shmpoold.sock" <<<"${cmd[*]}" ||
+    fail "probe ${cmd[*]}: not on the ConfigMap's socket unix:/run/shmpool/shmpoold.sock"
+  cmd=("${cmd[@]/#--endpoint=unix:\/run\/shmpool\/shmpoold.sock/--endpoint=$ep}")
+  "${cmd[@]}" >/dev/null 2>&1
+}
+while IFS= read -r probe; do
+  run_probe "$probe" || fail "${probe%%$'\t'*} fails against a serving daemon: ${probe//$'\t'/ }"
+done <<<"$probes"
+stop_daemon "the ConfigMap's config"
+while IFS= read -r probe; do
+  ! run_probe "$probe" || fail "${probe%%$'\t'*} passes with no daemon: ${probe//$'\t'/ }"
+done <<<"$probes"
 
 echo "--- Dockerfile runtime packages"
 # The package list of the runtime stage: the apt-get install after the last FROM.

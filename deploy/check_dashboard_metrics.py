@@ -3,8 +3,8 @@
 
 Usage: check_dashboard_metrics.py DASHBOARD.json EXPORTED
 EXPORTED is the daemon's /metrics output (Prometheus text format: the names of its
-'# TYPE' lines and samples), or server/metrics_text.cc when no daemon output is at hand
-(the names of its metric families, '{"shmpool_...", "gauge"|"counter"').
+'# TYPE' lines and samples), or the build's stats_schema.json when no daemon output is at
+hand (the metrics the stats messages declare).
 Exits 1 and lists the unknown names; prints how many queries and names it checked.
 """
 import json
@@ -52,8 +52,8 @@ def metric_names(expr):
 
 def exported(path):
     text = open(path, encoding="utf-8").read()
-    if path.endswith(".cc"):
-        return set(re.findall(r'\{"([a-z_:][a-z0-9_:]*)",\s*"(?:gauge|counter)"', text))
+    if path.endswith(".json"):
+        return {s["metric"] for s in json.loads(text)["stats"] if s["metric"]}
     names = set()
     for line in text.splitlines():
         if line.startswith("# TYPE "):

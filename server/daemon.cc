@@ -12,12 +12,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/api/endpoint.h"
-#include "server/log.h"
-#include "server/metrics_text.h"
-#include "server/proto_convert.h"
-#include "server/safe_file.h"
-#include "server/stats_collector.h"
-#include "server/tcp_credentials.h"
+#include "server/core/log.h"
+#include "server/core/safe_file.h"
+#include "server/rpc/metrics_text.h"
+#include "server/rpc/proto_convert.h"
+#include "server/rpc/stats_collector.h"
+#include "server/rpc/tcp_credentials.h"
 #include "shm/untrusted.h"
 
 namespace shmpool::server {
@@ -110,10 +110,10 @@ absl::Status Daemon::Init() {
           for (const ArenaPtr& a : arenas_.List()) {
             v1::ArenaStats* s = resp.add_arenas();
             // A quarantined arena has its own series.
-            CollectArenaStats(arenas_, *a, sessions_.List(a->spec.id), s).IgnoreError();
-            if (!config_.metrics.per_client) s->clear_clients();
+            CollectArenaStats(arenas_, sessions_, *a, s).IgnoreError();
           }
-          return FormatMetrics(resp);
+          return FormatMetrics(
+              resp, {.per_client = config_.metrics.per_client, .version = SHMPOOL_VERSION});
         },
         MetricsHttpOptions{
             .read_timeout = std::chrono::milliseconds(config_.metrics.read_timeout_ms),

@@ -18,9 +18,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "proto/api/size.h"
-#include "server/config.h"
+#include "server/core/config.h"
+#include "server/core/log.h"
 #include "server/daemon.h"
-#include "server/log.h"
 
 ABSL_FLAG(std::string, config, "", "TOML configuration file (see server/README.md)");
 ABSL_FLAG(std::vector<std::string>, listen, {},
@@ -32,9 +32,8 @@ ABSL_FLAG(std::string, shm_dir, "",
 ABSL_FLAG(std::string, metrics_listen, "",
           "serve Prometheus /metrics over HTTP on HOST:PORT (e.g. 127.0.0.1:9464)");
 ABSL_FLAG(std::optional<bool>, metrics_per_client, std::nullopt,
-          "--metrics-per-client=false leaves out of /metrics every series of a client session "
-          "(their pids, uids and client names); default: the config's [metrics] per_client, "
-          "else true");
+          "--metrics-per-client=false leaves out of /metrics every series of a client (one per "
+          "arena and client name); default: the config's [metrics] per_client, else true");
 ABSL_FLAG(int64_t, decay_ms, -2,
           "purge free pages idle this many ms in the background, in every arena without its "
           "own decay_ms (-1 never; default: the config's [purge] decay_ms, else never)");

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "shm/robust_mutex.h"
 #include "shm/size_class.h"
@@ -111,6 +112,11 @@ struct PageEntry {
   // fast path, which rejects class 0 anyway.
   static uint64_t LiveSlabStartBytes(uint64_t e) { return e & ~uint64_t{kPageSize - 1}; }
 };
+static_assert(kNumClasses <= 256, "a class id fits the page entry's 8 class bits (and aux)");
+static_assert(kPagePool < 8, "a PageKind fits bits 8-10");
+static_assert(PageEntry::kParked < kPageSize,
+              "class, kind and parked lie below the start bits: LiveSlabStartBytes clears them");
+static_assert(kPageShift + 32 <= PageEntry::kAuxShift, "a 32-bit start page ends below aux");
 
 // RunMeta: the state of a run, kept at its first page's index.
 //   Free run:  pages, prev/next in the free-run bucket list, backed_pages (pages known to
@@ -119,7 +125,7 @@ struct PageEntry {
 //   Slab:      pages, prev/next in its class's partial or parked list, free_head (chain of
 //              free blocks in this slab), free_count, backed_pages (pages not parked) and
 //              parked (blocks held back because a page they touch is parked: see
-//              slab_purge.h). INVARIANTS: free_count == length of the free_head chain;
+//              slab_park.h). INVARIANTS: free_count == length of the free_head chain;
 //              free_count + parked <= Class(cls).blocks; no block of the chain touches a
 //              parked page; parked == the blocks touching a parked page; backed_pages ==
 //              pages - parked pages; on a partial list iff free_count > 0, else on the
@@ -186,6 +192,7 @@ struct ArenaCounters {
   std::atomic<uint64_t> xfailed_allocs;        // exhaustion, quota or ENOSPC
   std::atomic<uint64_t> xreclaimed_procs;      // dead processes reclaimed (recovery.h)
   std::atomic<uint64_t> xpurges_by_reason[3];  // by PurgeReason (purge.h): sum == xpurge_count
+  std::atomic<uint64_t> xlast_purge_unix_ns;   // wall clock when the last purge ended; 0: none
 };
 
 // The tenant's limits, shared by every process (changed online by the daemon).
@@ -199,8 +206,10 @@ struct TenantState {
 };
 
 // The directory of object pools (pool.h): slot i names the pool whose run's page-map
-// entries carry class i. INVARIANT: state kLive => run_start is a kPagePool run of class i.
+// entries carry slot i in their aux bits (PageEntry::MakePool; their class is 0).
+// INVARIANT: state kLive => run_start is the first page of a kPagePool run of slot i.
 inline constexpr uint32_t kMaxPools = 64;
+static_assert(kMaxPools <= 256, "a pool slot fits the page entry's 8 aux bits");
 struct PoolSlot {
   enum State : uint32_t { kFree = 0, kCreating = 1, kLive = 2, kDeleting = 3 };
   std::atomic<uint32_t> xstate;
@@ -208,7 +217,7 @@ struct PoolSlot {
   char name[24];       // NUL-terminated
 };
 
-// The arena's generation: a reset (server/arena_registry.h) gives the arena a new segment
+// The arena's generation: a reset (server/core/arena_registry.h) gives the arena a new segment
 // file and retires this one, which stays mapped by the clients that still use it.
 //   number:       0 for a new arena, +1 per reset; written by the daemon before the file
 //                 takes the arena's name, never changed after.
@@ -299,6 +308,56 @@ struct SegmentHeader {
   alignas(kCacheLine) ReclaimState reclaim;
 };
 static_assert(sizeof(SegmentHeader) <= 4096, "the header fits its page");
+
+// The header's counters that the stats report as they are: each under the name of its
+// ArenaStats field in proto/shmpool/v1/stats.proto, where the field's (stat) option declares
+// how /metrics, shmpoolctl and the dashboard show it. CollectStats (stats.h) reads every
+// entry and the daemon fills each field by that name, so a counter added to the header, to
+// this table and to stats.proto reaches every tool. INVARIANT: the names are distinct and
+// each names a uint64 field, a Duration (purge_time, in nanoseconds) or a Timestamp
+// (last_purge_time, Unix nanoseconds; 0 leaves it unset).
+struct ExportedCounter {
+  using Ref = const std::atomic<uint64_t>&;
+  const char* field;
+  Ref (*of)(const SegmentHeader&);
+};
+inline constexpr ExportedCounter kExportedCounters[] = {
+    {"invalid_frees",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xinvalid_frees; }},
+    {"double_frees",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xdouble_frees; }},
+    {"large_nmalloc",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xlarge_nmalloc; }},
+    {"large_nfree",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xlarge_nfree; }},
+    {"failed_allocs",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xfailed_allocs; }},
+    {"purge_count",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xpurge_count; }},
+    {"purged_bytes",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xpurged_bytes; }},
+    {"purge_time",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xpurge_ns; }},
+    {"purges_on_demand",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref {
+       return h.counters.xpurges_by_reason[0];
+     }},
+    {"purges_decay",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref {
+       return h.counters.xpurges_by_reason[1];
+     }},
+    {"purges_pressure",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref {
+       return h.counters.xpurges_by_reason[2];
+     }},
+    {"reclaimed_procs",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xreclaimed_procs; }},
+    {"last_purge_time",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.counters.xlast_purge_unix_ns; }},
+    {"quota_refusals",
+     [](const SegmentHeader& h) -> ExportedCounter::Ref { return h.tenant.xquota_refusals; }},
+};
+inline constexpr size_t kNumExportedCounters = std::size(kExportedCounters);
 
 // One class's counters of a thread cache as they were when its current owner claimed it,
 // so attribution (client_stats.h) counts only what that owner did: xnmalloc - xnmalloc of

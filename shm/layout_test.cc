@@ -132,7 +132,7 @@ TEST(Layout, PageHeapState) {
 }
 
 TEST(Layout, ArenaCounters) {
-  SHMPOOL_PIN_SIZE(ArenaCounters, 112, 8);
+  SHMPOOL_PIN_SIZE(ArenaCounters, 120, 8);
   SHMPOOL_PIN_FIELD(ArenaCounters, xinvalid_frees, 0);
   SHMPOOL_PIN_FIELD(ArenaCounters, xdouble_frees, 8);
   SHMPOOL_PIN_FIELD(ArenaCounters, xlarge_nmalloc, 16);
@@ -145,6 +145,7 @@ TEST(Layout, ArenaCounters) {
   SHMPOOL_PIN_FIELD(ArenaCounters, xfailed_allocs, 72);
   SHMPOOL_PIN_FIELD(ArenaCounters, xreclaimed_procs, 80);
   SHMPOOL_PIN_FIELD(ArenaCounters, xpurges_by_reason, 88);
+  SHMPOOL_PIN_FIELD(ArenaCounters, xlast_purge_unix_ns, 112);
 }
 
 TEST(Layout, TenantState) {

@@ -236,7 +236,7 @@ void RepairPageHeap(const Segment& seg) {
   StoreRelaxed(h.xfrontier_pages, uint64_t{frontier});
 }
 
-uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls,
+uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cls_or_pool_slot,
                   std::atomic<uint64_t>* announce) {
   SHMPOOL_ASSERT(pages > 0 && (kind == kPageSlab || kind == kPageLarge || kind == kPagePool));
   PageHeapState& h = seg.header().heap;
@@ -254,8 +254,8 @@ uint32_t AllocRun(const Segment& seg, uint32_t pages, PageKind kind, uint32_t cl
   r = RunMeta{};
   r.pages = pages;
   r.backed_pages = pages;
-  const uint64_t entry =
-      kind == kPagePool ? PageEntry::MakePool(cls, start) : PageEntry::Make(cls, kind, start);
+  const uint64_t entry = kind == kPagePool ? PageEntry::MakePool(cls_or_pool_slot, start)
+                                           : PageEntry::Make(cls_or_pool_slot, kind, start);
   for (uint32_t p = start; p < start + pages; ++p) StoreRelaxed(seg.page_entry(p), entry);
   if (kind == kPageLarge) FetchAddRelaxed(h.xlarge_pages, uint64_t{pages});
   h.journal_op = kJournalNone;

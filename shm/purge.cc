@@ -65,6 +65,10 @@ PurgeResult Purge(const Segment& seg, PurgeReason reason) {
   FetchAddRelaxed(k.xpurges_by_reason[static_cast<uint32_t>(reason)], uint64_t{1});
   FetchAddRelaxed(k.xpurged_bytes, r.released_bytes);
   FetchAddRelaxed(k.xpurge_ns, r.nanoseconds);
+  StoreRelaxed(k.xlast_purge_unix_ns,
+               static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count()));
   return r;
 }
 

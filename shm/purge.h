@@ -22,6 +22,9 @@ namespace shmpool::shm {
 // Why a purge ran: counted per reason in the segment (ArenaCounters.xpurges_by_reason).
 enum class PurgeReason : uint32_t { kOnDemand = 0, kDecay = 1, kPressure = 2 };
 inline constexpr uint32_t kPurgeReasons = 3;
+static_assert(static_cast<uint32_t>(PurgeReason::kPressure) + 1 == kPurgeReasons);
+static_assert(sizeof(ArenaCounters::xpurges_by_reason) == kPurgeReasons * sizeof(uint64_t),
+              "the segment counts purges per PurgeReason");
 
 struct PurgeResult {
   uint64_t released_bytes = 0;

@@ -1,6 +1,7 @@
 // The tenant's quota (TenantState in layout.h): committed bytes never pass it, malloc
 // returns nullptr at the limit, refusals are counted, raising the quota online lets the
 // same Heap allocate again, another arena is not affected, and pool runs count too.
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -8,6 +9,7 @@
 #include "shm/heap.h"
 #include "shm/page_heap.h"
 #include "shm/pool.h"
+#include "shm/stats.h"
 #include "shm/validate.h"
 #include "tests/support/temp_segment.h"
 
@@ -91,6 +93,29 @@ TEST(Quota, PoolRunsCount) {
   spec.count = 256;
   ASSERT_TRUE(CreatePool(*ts.segment(), spec).ok());
   EXPECT_GE(CommittedBytes(*ts.segment()), uint64_t{512} << 10);
+}
+
+// What the stats report for the quota is what it limits: when an allocation is refused,
+// committed bytes are at the quota while allocated bytes may be far below it (slabs hold
+// free blocks too), and the refusal is counted among the exported counters.
+TEST(Quota, StatsShowCommittedBytesAndRefusalsAtTheLimit) {
+  TempSegment ts(64 << 20);
+  SetQuota(*ts.segment(), 1 << 20);
+  auto heap = *Heap::Attach(ts.segment());
+  std::vector<void*> blocks = Fill(*heap, 48);
+  for (size_t i = 0; i < blocks.size(); i += 2) heap->Free(blocks[i]);  // half the blocks free
+  std::vector<void*> large = Fill(*heap, 64 << 10);
+  const ArenaStats s = CollectStats(*ts.segment());
+  EXPECT_EQ(s.committed, CommittedBytes(*ts.segment()));
+  EXPECT_GT(s.committed + (64 << 10), uint64_t{1} << 20) << "a 64 KiB run no longer fits";
+  EXPECT_LT(s.allocated, s.committed * 3 / 4) << "allocated is not what the quota limits";
+  uint64_t refusals = 0;
+  for (size_t i = 0; i < kNumExportedCounters; ++i)
+    if (std::string(kExportedCounters[i].field) == "quota_refusals") refusals = s.exported[i];
+  EXPECT_GE(refusals, 1u);
+  EXPECT_EQ(refusals, LoadRelaxed(ts.segment()->header().tenant.xquota_refusals));
+  for (size_t i = 1; i < blocks.size(); i += 2) heap->Free(blocks[i]);
+  for (void* p : large) heap->Free(p);
 }
 
 }  // namespace

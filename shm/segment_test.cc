@@ -1,4 +1,4 @@
-// Proves a segment is validated before it is trusted (design.md, fixed decision 6): a
+// Proves a segment is validated before it is trusted (layout.h: what a mapper checks): a
 // segment made by Create opens again with the same geometry and sections, and Open refuses
 // every kind of bad file (wrong magic, layout version, class-table fingerprint, tampered
 // geometry or section offsets, truncated, empty, random bytes) with a FailedPrecondition

@@ -36,11 +36,14 @@ struct SizeClassInfo {
 inline constexpr uint32_t kClassStride = 32;
 static_assert(sizeof(SizeClassInfo) == kClassStride, "the fast paths index the table");
 
-// True iff offset x (< 2^18) inside a slab of this class is the start of one of its blocks,
-// in one multiply and one compare. With d = size, c = floor(2^64 / d) + 1 and
-// e = d * c mod 2^64 (0 < e <= d): for x = k*d + j (0 <= j < d), x * c mod 2^64 is k*e when
-// j == 0, and at least c > 2^49 otherwise (no wrap: (d-1)*c + k*e < 2^64). So x is a block
-// start iff x * c < (blocks - 1) * e + 1. Class 0 (not a slab) has limit 0: never.
+// Offsets inside a slab are below 2^kMaxSlabOffsetBits (64 pages): what IsBlockStart needs.
+inline constexpr uint32_t kMaxSlabOffsetBits = 18;
+
+// True iff offset x (< 2^kMaxSlabOffsetBits) inside a slab of this class is the start of
+// one of its blocks, in one multiply and one compare. With d = size, c = floor(2^64 / d) + 1
+// and e = d * c mod 2^64 (0 < e <= d): for x = k*d + j (0 <= j < d), x * c mod 2^64 is k*e
+// when j == 0, and at least c > 2^49 otherwise (no wrap: (d-1)*c + k*e < 2^64). So x is a
+// block start iff x * c < (blocks - 1) * e + 1. Class 0 (not a slab) has limit 0: never.
 // (After Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019.)
 inline bool IsBlockStart(uint64_t x, const SizeClassInfo& info) {
   return x * info.block_mul < info.block_lim;
@@ -55,16 +58,22 @@ constexpr int CountClasses() {
   return n;
 }
 
+inline constexpr uint32_t kMaxSlabPages = 64;
+static_assert(uint64_t{kMaxSlabPages} * kPageSize <= uint64_t{1} << kMaxSlabOffsetBits,
+              "every offset inside a slab is one IsBlockStart is exact for");
+static_assert(kMaxSmallSize <= uint32_t{1} << 15,
+              "IsBlockStart: c = 2^64 / size + 1 > 2^49 for every small size");
+
 constexpr SizeClassInfo MakeClass(uint32_t size) {
   uint32_t best_pages = 1;
   uint64_t best_waste = ~uint64_t{0};
-  for (uint32_t p = 1; p <= 64; ++p) {
+  for (uint32_t p = 1; p <= kMaxSlabPages; ++p) {
     const uint64_t bytes = p * kPageSize;
     if (bytes < size) continue;
     const uint64_t waste = bytes % size;
     // Prefer the smallest slab of at least 4 pages and 8 blocks whose waste is within 1/64
     // of it (fewer, larger slabs mean fewer trips to the page heap).
-    if (p >= 4 && waste * 64 <= bytes && (bytes / size >= 8 || p == 64)) {
+    if (p >= 4 && waste * 64 <= bytes && (bytes / size >= 8 || p == kMaxSlabPages)) {
       best_pages = p;
       best_waste = waste;
       break;
@@ -98,15 +107,26 @@ constexpr auto BuildClasses() {
 
 inline constexpr auto kClasses = internal::BuildClasses();
 inline constexpr uint32_t kNumClasses = kClasses.size();
+static_assert(kClasses[kNumClasses - 1].size == kMaxSmallSize, "the last class is kMaxSmallSize");
+static_assert(kNumClasses * kClassStride <= 65536,
+              "class offsets fit the lookup tables' uint16_t entries");
 
 namespace internal {
 
-// Lookup tables: sizes <= 1024 in steps of 16, sizes <= 32768 in steps of 128. Each entry
-// is the class times kClassStride, the byte offset of the class's entry in an array of
-// 32-byte records indexed by class (kClasses, a thread cache's bins), so malloc's fast
-// path indexes its bin with no shift.
+// Lookup tables: sizes <= kSmallLookupMax in steps of 16, sizes <= kMaxSmallSize in steps
+// of 128 (ClassOffsetOf indexes them by (size + step - 1) / step). Both hold kLookupEntries
+// entries, which must cover their last index. Each entry is the class times kClassStride,
+// the byte offset of the class's entry in an array of 32-byte records indexed by class
+// (kClasses, a thread cache's bins), so malloc's fast path indexes its bin with no shift.
+inline constexpr uint32_t kSmallLookupMax = 1024;
+inline constexpr size_t kLookupEntries = 257;
+static_assert(kSmallLookupMax % 16 == 0 && kSmallLookupMax / 16 + 1 <= kLookupEntries,
+              "the small table has an entry for every size up to kSmallLookupMax");
+static_assert(kMaxSmallSize % 128 == 0 && kMaxSmallSize / 128 + 1 == kLookupEntries,
+              "the medium table has an entry for every size up to kMaxSmallSize");
+
 constexpr auto BuildLookup(uint32_t step, uint32_t max) {
-  std::array<uint16_t, 257> t{};
+  std::array<uint16_t, kLookupEntries> t{};
   for (uint32_t i = 0; i * step <= max && i < t.size(); ++i) {
     uint32_t c = 1;
     while (kClasses[c].size < i * step) ++c;
@@ -114,14 +134,14 @@ constexpr auto BuildLookup(uint32_t step, uint32_t max) {
   }
   return t;
 }
-inline constexpr auto kLookupSmall = BuildLookup(16, 1024);
+inline constexpr auto kLookupSmall = BuildLookup(16, kSmallLookupMax);
 inline constexpr auto kLookupMedium = BuildLookup(128, kMaxSmallSize);
 
 }  // namespace internal
 
-// ClassOf(size) * 32: the byte offset of its class in an array of 32-byte records.
+// ClassOf(size) * kClassStride: the byte offset of its class in an array of 32-byte records.
 inline uint32_t ClassOffsetOf(size_t size) {
-  if (size <= 1024) return internal::kLookupSmall[(size + 15) >> 4];
+  if (size <= internal::kSmallLookupMax) return internal::kLookupSmall[(size + 15) >> 4];
   if (size <= kMaxSmallSize) return internal::kLookupMedium[(size + 127) >> 7];
   return 0;
 }

@@ -165,14 +165,17 @@ void RecountClass(const Segment& seg, uint32_t cls) {
   StoreRelaxed(c.xparked_blocks, parked_blocks);
 }
 
-// Holds the class mutex and names the holder's Transit for the repair after a crash.
+// Holds the class mutex and names the holder's Transit for the repair after a crash. Like
+// RobustLock, locking first runs `repair` (RepairClass) when the previous holder died
+// holding the mutex (EOWNERDEAD), before the caller's operation.
 class ClassLock {
  public:
-  ClassLock(const Segment& seg, uint32_t cls, Transit& transit)
+  using Repair = void (*)(const Segment& seg, uint32_t cls);
+  ClassLock(const Segment& seg, uint32_t cls, Transit& transit, Repair repair)
       : seg_(seg), c_(seg.central(cls)), transit_(transit), uncaught_(std::uncaught_exceptions()) {
     if (c_.mutex.Lock() == RobustMutex::LockResult::kOwnerDied) {
       try {
-        RepairClass(seg, cls);
+        repair(seg, cls);
       } catch (...) {
         c_.mutex.UnlockUnrepaired();
         throw;
@@ -282,13 +285,13 @@ void RepairClass(const Segment& seg, uint32_t cls) {
 }
 
 uint64_t ReleaseEmptySlabs(const Segment& seg, uint32_t cls) {
-  ClassLock lock(seg, cls, seg.central(cls).transit);
+  ClassLock lock(seg, cls, seg.central(cls).transit, RepairClass);
   return ReleaseEmptySlabsLocked(seg, cls);
 }
 
 uint64_t ParkFreePages(const Segment& seg, uint32_t cls) {
   ClassCentral& c = seg.central(cls);
-  ClassLock lock(seg, cls, c.transit);
+  ClassLock lock(seg, cls, c.transit, RepairClass);
   uint64_t parked = 0;
   for (SlabList list = 0; list < kPartialBuckets; ++list) {
     uint64_t steps = 0;  // a list holds at most one slab per page: longer is a cycle
@@ -305,7 +308,7 @@ uint64_t ParkFreePages(const Segment& seg, uint32_t cls) {
 uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& transit,
                     uint64_t* head) {
   ClassCentral& c = seg.central(cls);
-  ClassLock lock(seg, cls, transit);
+  ClassLock lock(seg, cls, transit, RepairClass);
   StoreRelaxed(transit.xcls, cls);
   StoreRelaxed(transit.xbatch, uint64_t{0});
   StoreRelaxed(transit.xpos, uint64_t{0});  // NewSlab's window only: see FinishNewSlab
@@ -346,7 +349,7 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
 }
 
 void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& transit) {
-  ClassLock lock(seg, cls, transit);
+  ClassLock lock(seg, cls, transit, RepairClass);
   StoreRelaxed(transit.xcls, cls);
   StoreRelaxed(transit.xbatch, head);
   StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kToSlabs));

@@ -3,19 +3,21 @@
 // full (ReturnBlocks), and threads that have no cache come here for every block. Slow path:
 // every call holds the class's robust mutex (lock order: class mutex, then page heap).
 //
-// Placement: TakeBlocks serves from the most recently partial slab, so partly used slabs
-// fill up before a new one is made, and unparks pages of a parked slab (slab_park.h) only
-// when no slab is partial; a slab whose blocks are all free (listed or parked) goes back
-// to the page heap at once (thread caches and rings already absorb alloc/free churn).
+// Placement (slab_lists.h): TakeBlocks serves from the fullest partial slab (the most
+// recently listed slab of the fullest partial bucket), so partly used slabs fill up before
+// a new one is made, and unparks pages of a parked slab (slab_park.h) only when no slab is
+// partial; a slab whose blocks are all free (listed or parked) goes back to the page heap
+// at once (thread caches and rings already absorb alloc/free churn).
 //
 // Crash argument. A holder killed inside leaves slab chains that are each intact (a chain
 // is cut or extended by one store of a slab's free_head) and ClassCentral.holder_transit
 // naming its Transit: kToSlabs names the block being pushed (xpos) and the rest of the
 // chain (xbatch); kFromSlabs names the chain taken so far (xbatch, whose tail may still run
 // into a slab's chain). The next locker gets EOWNERDEAD and runs RepairClass(): it recounts
-// every slab of the class from its chain, rebuilds the partial list, then pushes home each
-// block the dead holder was moving that no slab holds. That membership test is exact,
-// because no one could take a block from these slabs between the death and the repair.
+// every slab of the class from its chain, rebuilds the partial and parked lists, pushes
+// home each block the dead holder was moving that no slab holds (a membership test that is
+// exact, because no one could take a block from these slabs between the death and the
+// repair), then gives every slab whose blocks are all free back to the page heap.
 // Operations outside the mutex (a chain taken but not yet installed in a bin) are the dead
 // process's alone and are returned by recovery (recovery.h).
 #pragma once
@@ -45,8 +47,8 @@ uint64_t ReleaseEmptySlabs(const Segment& seg, uint32_t cls);
 // blocks touch and punches them out of the file (slab_park.h). Returns the pages parked.
 uint64_t ParkFreePages(const Segment& seg, uint32_t cls);
 
-// The repair after EOWNERDEAD (mutex held): recounts the class and finishes the dead
-// holder's operation.
+// The repair after EOWNERDEAD (mutex held): recounts the class, finishes the dead holder's
+// operation and releases the slabs left empty.
 void RepairClass(const Segment& seg, uint32_t cls);
 
 }  // namespace shmpool::shm

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "shm/atomics.h"
+#include "shm/page_heap.h"
 #include "shm/pool.h"
 #include "shm/slab_map.h"
 #include "shm/transfer_ring.h"
@@ -96,7 +97,10 @@ ArenaStats CollectStats(const Segment& seg) {
     a.purges_by_reason[r] = LoadRelaxed(k.xpurges_by_reason[r]);
   a.purged_bytes = LoadRelaxed(k.xpurged_bytes);
   a.purge_ns = LoadRelaxed(k.xpurge_ns);
+  for (size_t i = 0; i < kNumExportedCounters; ++i)
+    a.exported[i] = LoadRelaxed(kExportedCounters[i].of(h));
   a.free_run_bytes = LoadRelaxed(h.heap.xfree_pages) << kPageShift;
+  a.committed = CommittedBytes(seg);
   const uint64_t run_retained = LoadRelaxed(h.heap.xretained_pages) << kPageShift;
   a.retained = run_retained + (parked_pages << kPageShift);
   a.dirty = a.free_run_bytes - std::min(a.free_run_bytes, run_retained);

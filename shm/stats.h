@@ -6,11 +6,22 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "shm/segment.h"
 
 namespace shmpool::shm {
+
+// The fragmentation ratios of ArenaStats below, for an arena or one size class.
+inline std::optional<double> ExternalFragmentation(uint64_t allocated, uint64_t active) {
+  if (allocated == 0 || active == 0) return std::nullopt;
+  return 1.0 - double(allocated) / double(active);
+}
+inline std::optional<double> InternalFragmentation(uint64_t requested, uint64_t handed_out) {
+  if (handed_out == 0) return std::nullopt;
+  return 1.0 - double(requested) / double(handed_out);
+}
 
 struct ClassStats {
   uint32_t cls = 0;
@@ -29,6 +40,13 @@ struct ClassStats {
   // Slabs by fill decile: [d] counts slabs with d/10 <= used/blocks < (d+1)/10, full in [9]
   // (one lock-free walk over the page map: slab_map.h).
   std::array<uint64_t, 10> fill_deciles{};
+
+  std::optional<double> external_fragmentation() const {
+    return ExternalFragmentation(allocated, active);
+  }
+  std::optional<double> internal_fragmentation() const {
+    return InternalFragmentation(requested, handed_out);
+  }
 };
 
 struct ArenaStats {
@@ -60,11 +78,26 @@ struct ArenaStats {
   uint32_t attached_procs = 0, thread_caches = 0;
   std::vector<ClassStats> classes;  // classes with any activity
 
-  double external_fragmentation() const { return active ? 1.0 - double(allocated) / active : 0; }
-  double internal_fragmentation() const {
-    return handed_out ? 1.0 - double(requested) / handed_out : 0;
+  uint64_t committed = 0;  // pages in slabs, large runs and pools: what the quota limits
+  // Every counter of kExportedCounters (layout.h), in its order.
+  std::array<uint64_t, kNumExportedCounters> exported{};
+
+  // The ratios, each defined here once; empty where the denominator is zero.
+  //   external fragmentation  1 - allocated / active (the share of slab and large-run bytes
+  //                           that hold no live block); empty when nothing is allocated,
+  //                           since what is then active is idle, not fragmented
+  //   internal fragmentation  1 - requested / handed_out; empty before any allocation
+  //   rss ratio               resident / allocated; empty when nothing is allocated
+  std::optional<double> external_fragmentation() const {
+    return ExternalFragmentation(allocated, active);
   }
-  double rss_ratio() const { return allocated ? double(resident) / allocated : 0; }
+  std::optional<double> internal_fragmentation() const {
+    return InternalFragmentation(requested, handed_out);
+  }
+  std::optional<double> rss_ratio() const {
+    if (allocated == 0) return std::nullopt;
+    return double(resident) / double(allocated);
+  }
 };
 
 ArenaStats CollectStats(const Segment& seg);

@@ -9,13 +9,21 @@
     # ... where client.open(ref) gives the same bytes, and frees them when done.
 
 Over libshmpool.so.1 (the C ABI, shmpool.h) through ctypes. The ownership rule that never
-frees a block twice is in buffer.py and python/README.md.
+frees a block twice is in buffer.py and python/README.md. shmpool.control is the control
+plane (arenas, stats, purges through the daemon's gRPC API; it needs grpcio and protobuf,
+which this package does not import otherwise).
 """
+
+import pkgutil
 
 from .buffer import Buffer
 from .client import Client, Pool
 from .errors import (AlreadyExists, Corrupt, Error, Internal, InvalidArgument, NotFound,
                      OutOfMemory, PermissionDenied, Unavailable)
+
+# The package may span directories of the path: in a build tree, python/shmpool/ and the
+# build's python/shmpool/ (shmpool._pb, generated from proto/ for shmpool.control).
+__path__ = pkgutil.extend_path(__path__, __name__)
 
 __all__ = [
     "attach", "Client", "Pool", "Buffer", "Error", "InvalidArgument", "NotFound",

@@ -182,6 +182,14 @@ class Client:
         """The arena generation the client allocates from (0 until the first reset)."""
         return _lib_.shmpool_generation(self._live()[1])
 
+    def stats(self):
+        """The arena's stats from the daemon at the client's endpoint: a dict with the fields
+        of one arena of `shmpoolctl stats --json` (through shmpool.control, which needs
+        grpcio and protobuf)."""
+        from . import control
+        with control.connect(self.endpoint) as c:
+            return c.stats(self.arena)
+
     def close(self):
         """Detaches (at once, or when the client's last buffer and pool are gone)."""
         self._h = None

@@ -10,7 +10,7 @@ import shmpool
 
 
 def allocated(daemon, arena):
-    return int(daemon.stats(arena)["allocated"])
+    return int(daemon.stats(arena)["allocated_bytes"])
 
 
 def test_alloc_write_read_memoryview(daemon, arena):

@@ -17,7 +17,7 @@ import shmpool
 
 
 def allocated(daemon, arena):
-    return int(daemon.stats(arena)["allocated"])
+    return int(daemon.stats(arena)["allocated_bytes"])
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])

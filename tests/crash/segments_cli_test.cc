@@ -135,7 +135,7 @@ TEST(SegmentsCli, RetiredGenerationsAreListedAndRemovable) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("{\"path\":\"" + retired +
                        "\",\"arena\":\"reset\",\"valid\":true,\"validation\":\"ok\","
-                       "\"capacity\":1048576,\"generation\":0,\"retired_by\":1,"),
+                       "\"capacity_bytes\":1048576,\"generation\":0,\"retired_by\":1,"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("\"generation\":1,\"retired_by\":0,"), std::string::npos) << r.out;

@@ -1,11 +1,12 @@
-// Proves the no-SIGBUS promise of design.md (section 4: malloc "returns NULL when the arena
-// is exhausted ... and never aborts or faults (no SIGBUS when the backing tmpfs is full)"):
-// a segment whose capacity is larger than the small tmpfs it lives on hands out memory
-// until the file system is full, then returns nullptr for every size, from threads with
-// and without a cache; every byte handed out can be written; statistics and Validate read
-// the segment without faulting and find it clean; freeing and purging gives the space back
-// for reuse. Also: Create on a full file system fails with ResourceExhausted and leaves no
-// file. Needs to mount a tmpfs (root or CAP_SYS_ADMIN); skips, saying why, otherwise.
+// Proves the no-SIGBUS promise (README.md, "No SIGBUS"; shm/README.md, "Backing"): malloc
+// returns NULL when the arena is exhausted and never aborts or faults, even when the backing
+// tmpfs is full: a segment whose capacity is larger than the small tmpfs it lives on hands
+// out memory until the file system is full, then returns nullptr for every size, from
+// threads with and without a cache; every byte handed out can be written; statistics and
+// Validate read the segment without faulting and find it clean; freeing and purging gives
+// the space back for reuse. Also: Create on a full file system fails with ResourceExhausted
+// and leaves no file. Needs to mount a tmpfs (root or CAP_SYS_ADMIN); skips, saying why,
+// otherwise.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mount.h>

@@ -1,4 +1,4 @@
-// Attribution end to end (issue 5), against a private shmpoold: three client processes,
+// Attribution end to end, against a private shmpoold: three client processes,
 // each named at attach (the C API names a client after its program, so each runs the test
 // worker through a symlink of that name). A producer allocates blocks of one class and holds
 // them, a bystander allocates some too, and a consumer frees part of the bystander's. The
@@ -74,11 +74,11 @@ void ExpectFigures(const v1::ClientStats& c, uint64_t nmalloc, uint64_t nfree,
   EXPECT_EQ(k.net(), net);
   EXPECT_EQ(k.allocated_bytes(), nmalloc * kSize);
   EXPECT_EQ(k.net_bytes(), net * kSize);
-  EXPECT_EQ(k.cached(), cached_blocks * kSize);
+  EXPECT_EQ(k.cached_bytes(), cached_blocks * kSize);
   EXPECT_EQ(c.nmalloc(), nmalloc);
   EXPECT_EQ(c.nfree(), nfree);
   EXPECT_EQ(c.net_bytes(), net * kSize);
-  EXPECT_EQ(c.cached(), cached_blocks * kSize);
+  EXPECT_EQ(c.cached_bytes(), cached_blocks * kSize);
   EXPECT_EQ(c.pools_size(), 0);
 }
 
@@ -128,7 +128,7 @@ TEST(Attribution, PerClientPerClassFiguresAreExact) {
   EXPECT_NE(table.find("consumer"), std::string::npos) << table;
   const std::string json = Ctl(d, {"stats", "attr", "--json"});
   EXPECT_NE(json.find("\"size\":256,\"nmalloc\":0,\"nfree\":12,\"net\":-12,\"allocated_bytes\":0,"
-                      "\"net_bytes\":-3072,\"cached\":3072}"),
+                      "\"net_bytes\":-3072,\"cached_bytes\":3072}"),
             std::string::npos)
       << json;
 

@@ -217,7 +217,7 @@ TEST(ControlPlane, BadMetricsListenIsRejectedClearly) {
 TEST(ControlPlane, SigtermKeepsSegmentsAndRestartAdoptsThem) {
   TestDaemon d;
   d.Start();
-  // The quota is enforced (issue 5): leave room for the slabs the worker needs.
+  // The quota is enforced: leave room for the slabs the worker needs.
   ASSERT_TRUE(Create(d, "keep", 16 << 20, 1 << 20).ok());
   auto w = AttachedWorker(d.endpoint(), "keep");
   ASSERT_EQ(w->Ask("alloc 1024 10").rfind("ok", 0), 0u);
@@ -242,7 +242,7 @@ TEST(ControlPlane, SigtermKeepsSegmentsAndRestartAdoptsThem) {
     v1::GetStatsResponse resp;
     grpc::ClientContext ctx;
     ASSERT_TRUE(d.stats().GetStats(&ctx, req, &resp).ok());
-    EXPECT_EQ(resp.arenas(0).allocated(), 1024u * 10 + 64u * 5);
+    EXPECT_EQ(resp.arenas(0).allocated_bytes(), 1024u * 10 + 64u * 5);
     clients = resp.arenas(0).clients_size();
     if (clients == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

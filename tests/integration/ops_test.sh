@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Operators' tools end to end (issue 6): a real Prometheus server scrapes shmpoold's
+# Operators' tools end to end: a real Prometheus server scrapes shmpoold's
 # /metrics and the metric is read back through Prometheus's HTTP API; promtool accepts the
 # exposition; the decay policy purges freed pages in the background; the memory-limit
 # policy purges under pressure; `shmpoolctl doctor`, `top` and `map` run against it.
@@ -25,7 +25,7 @@ http_get() { python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.requ
 # stat NAME FIELD: one field of an arena's stats (JSON) as a number.
 stat_of() {
   "$ctl" --endpoint "$ep" stats "$1" --json |
-    python3 -c "import json,sys; print(int(json.load(sys.stdin)['arenas'][0].get('$2', 0)))"
+    python3 -c "import json,sys; print(int(json.load(sys.stdin)['arenas'][0]['$2']))"
 }
 
 # wait_for_purge: waits up to 5 s until arena "default" has been purged at least once.
@@ -55,16 +55,16 @@ echo "alloc 65536 64" >&"${W[1]}"
 read -r line <&"${W[0]}"
 [[ $line == ok* ]] || fail "alloc: $line"
 refs=${line#ok }
-resident_full=$(stat_of default resident)
+resident_full=$(stat_of default resident_bytes)
 echo "free $refs" >&"${W[1]}"
 read -r line <&"${W[0]}"
 wait_for_purge || fail "decay: no purge 5 s after freeing 4 MiB (log: $(cat "$work/log"))"
 grep -q 'event=purged arena=default reason=decay' "$work/log" || fail "decay purge not logged"
 [[ $(stat_of default purges_decay) -ge 1 ]] || fail "decay: purges_decay not counted"
-resident_after=$(stat_of default resident)
+resident_after=$(stat_of default resident_bytes)
 (( resident_after + 4 * 1048576 <= resident_full )) ||
   fail "decay: resident $resident_full -> $resident_after, want 4 MiB less"
-retained=$(stat_of default retained)
+retained=$(stat_of default retained_bytes)
 (( retained >= 4 * 1048576 )) || fail "decay: retained $retained, want >= 4 MiB"
 
 # promtool accepts the exposition, which names the arena.

@@ -152,7 +152,7 @@ TEST(Reset, AttachedClientsFollowAndNoBlockIsHandedOutTwice) {
   v1::ArenaStats s = StatsOf(d, "r");
   EXPECT_EQ(s.invalid_frees(), 0u);
   EXPECT_EQ(s.double_frees(), 0u);
-  EXPECT_EQ(s.allocated(), 2u * 40 * 1024) << "generation 1 holds only its own blocks";
+  EXPECT_EQ(s.allocated_bytes(), 2u * 40 * 1024) << "generation 1 holds only its own blocks";
   v1::Arena now = GetArena(d, "r");
   EXPECT_EQ(now.generation(), 1u);
   EXPECT_EQ(now.stale_frees(), 40u);
@@ -160,7 +160,7 @@ TEST(Reset, AttachedClientsFollowAndNoBlockIsHandedOutTwice) {
   EXPECT_EQ(now.retired_segments(0).attached_clients(), 1u);
   // Frees of its own blocks work as ever.
   ASSERT_EQ(a->Ask(Join("free", fresh)), "ok");
-  EXPECT_EQ(StatsOf(d, "r").allocated(), 40u * 1024);
+  EXPECT_EQ(StatsOf(d, "r").allocated_bytes(), 40u * 1024);
 
   // A region made before the reset no longer opens; one made after it does, anywhere.
   const std::string new_region = a->Ask("region");
@@ -346,14 +346,19 @@ TEST(Reset, PoolChangesRacingResetsLandInTheCurrentGeneration) {
   CreateArena(d, "race", 64 << 20);
   auto pools = v1::PoolService::NewStub(d.channel());
   std::atomic<bool> done{false};
+  std::atomic<int> resets{0};
   std::thread resetter([&] {
     for (int i = 0; !done; ++i) {
       v1::Arena r;
       EXPECT_TRUE(Reset(d, "race", &r).ok()) << i;
+      resets.fetch_add(1);
     }
   });
   constexpr int kPools = 30;
   for (int i = 0; i < kPools; ++i) {
+    // Half the pool changes wait for a reset to finish, so that resets land among the
+    // pool changes however the threads are scheduled.
+    while (i == kPools / 2 && resets.load() == 0) std::this_thread::yield();
     grpc::Status st = CreatePool(*pools, "race", absl::StrCat("p", i), 64, 64);
     ASSERT_TRUE(st.ok()) << st.error_message();
     if (i % 3 == 0) {  // and every third deleted again

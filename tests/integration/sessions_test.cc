@@ -46,16 +46,16 @@ TEST(Sessions, StatsAgreeWithWhatClientsDidAndPurgeReleasesMemory) {
   ASSERT_EQ(small.rfind("ok ", 0), 0u) << small;
   ASSERT_EQ(large.rfind("ok ", 0), 0u) << large;
   s = StatsOf(d, "work");
-  EXPECT_EQ(s.allocated(), 2000u * 128 + 20u * (1 << 20));
-  EXPECT_EQ(s.large_allocated(), 20u << 20);
+  EXPECT_EQ(s.allocated_bytes(), 2000u * 128 + 20u * (1 << 20));
+  EXPECT_EQ(s.large_allocated_bytes(), 20u << 20);
   EXPECT_EQ(s.nmalloc(), 2020u);
   EXPECT_EQ(s.nfree(), 0u);
-  EXPECT_GE(s.resident(), 20u << 20);
+  EXPECT_GE(s.resident_bytes(), 20u << 20);
   bool found = false;
   for (const v1::SizeClassStats& c : s.size_classes())
     if (c.size() == 128) {
       found = true;
-      EXPECT_EQ(c.allocated(), 2000u * 128);
+      EXPECT_EQ(c.allocated_bytes(), 2000u * 128);
       EXPECT_EQ(c.nmalloc(), 2000u);
       EXPECT_DOUBLE_EQ(c.internal_fragmentation(), 0.0);
     }
@@ -65,7 +65,7 @@ TEST(Sessions, StatsAgreeWithWhatClientsDidAndPurgeReleasesMemory) {
   ASSERT_EQ(b->Ask(FreeCommand(small)), "ok");
   ASSERT_EQ(b->Ask(FreeCommand(large)), "ok");
   s = StatsOf(d, "work");
-  EXPECT_EQ(s.allocated(), 0u);
+  EXPECT_EQ(s.allocated_bytes(), 0u);
   EXPECT_EQ(s.nfree(), 2020u);
   EXPECT_EQ(s.invalid_frees() + s.double_frees(), 0u);
 
@@ -88,9 +88,9 @@ TEST(Sessions, StatsAgreeWithWhatClientsDidAndPurgeReleasesMemory) {
   EXPECT_EQ(resp.arenas(0).resident_bytes(), after);
   s = StatsOf(d, "work");
   EXPECT_EQ(s.purge_count(), 1u);
-  EXPECT_EQ(s.purged(), resp.released_bytes());
-  EXPECT_GE(s.retained(), 20u << 20);
-  EXPECT_EQ(s.resident(), after);
+  EXPECT_EQ(s.purged_bytes(), resp.released_bytes());
+  EXPECT_GE(s.retained_bytes(), 20u << 20);
+  EXPECT_EQ(s.resident_bytes(), after);
 }
 
 TEST(Sessions, ClientPurgeGoesThroughTheDaemon) {
@@ -162,7 +162,7 @@ TEST(Sessions, ExitHandlerFreesAfterTheLibrarysExitHook) {
   EXPECT_EQ(w->Ask("exitfreeing" + refs.substr(2) + big.substr(2)), "atexit ok");
   EXPECT_EQ(w->Wait(), 0);
   ASSERT_TRUE(WaitForClients(d, "default", 0));
-  EXPECT_EQ(StatsOf(d, "default").allocated(), 0u);
+  EXPECT_EQ(StatsOf(d, "default").allocated_bytes(), 0u);
 }
 
 TEST(Sessions, AttachFailuresSayWhy) {
@@ -278,7 +278,7 @@ TEST(Sessions, ManyConcurrentClientsAndRpcs) {
   ASSERT_TRUE(WaitForClients(d, "crowd", 0));
   const v1::ArenaStats s = StatsOf(d, "crowd");
   EXPECT_EQ(s.nmalloc(), s.nfree());
-  EXPECT_EQ(s.allocated(), 0u);
+  EXPECT_EQ(s.allocated_bytes(), 0u);
   EXPECT_EQ(s.attached_procs(), 0u);
 }
 

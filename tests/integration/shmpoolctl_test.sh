@@ -52,6 +52,12 @@ expect 0 arena get t1 --json
 json 'd["capacity_bytes"] == 64 * 2**20 and d["quota_bytes"] == 2**20'
 expect 0 arena get t1
 contains "64 MiB" "$out"
+# One naming rule for every command's JSON; ratios undefined while nothing is allocated.
+expect 0 stats t1 --json
+json 'd["arenas"][0]["capacity_bytes"] == 64 * 2**20 and d["arenas"][0]["quota_bytes"] == 2**20'
+json 'd["arenas"][0]["rss_ratio"] is None and d["arenas"][0]["external_fragmentation"] is None'
+expect 0 stats t1
+[[ $out =~ rss_ratio\ +n/a ]] || fail "rss_ratio is not n/a: $out"
 expect 1 arena get nope
 contains "NOT_FOUND" "$err"
 
@@ -65,9 +71,9 @@ read -r line <&"${W[0]}"
 echo "alloc 256 100" >&"${W[1]}"
 read -r line <&"${W[0]}"
 expect 0 stats t1 --json
-json 'd["arenas"][0]["allocated"] == 25600 and len(d["arenas"][0]["clients"]) == 1'
+json 'd["arenas"][0]["allocated_bytes"] == 25600 and len(d["arenas"][0]["clients"]) == 1'
 expect 0 stats t1
-contains "allocated" "$out"
+contains "allocated_bytes" "$out"
 contains "shmpool_test_wo" "$out"
 expect 0 stats --json
 json 'len(d["arenas"]) == 2'

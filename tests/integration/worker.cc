@@ -1,10 +1,16 @@
-// shmpool_test_worker: a client process the integration tests drive over a pipe, one
-// command per line on stdin, one reply per line on stdout ("ok ..." or "err CODE MESSAGE"):
+// shmpool_test_worker: a client process the integration tests drive over a pipe (often under
+// another uid with setpriv), one command per line on stdin, one reply per line on stdout
+// ("ok ..." or "err CODE MESSAGE"):
 //
-//   attach ENDPOINT ARENA   shmpool_attach through the daemon; replies "ok PID"
+//   attach ENDPOINT ARENA   shmpool_attach through the daemon ("-": the default endpoint);
+//                           replies "ok PID"
 //   attachseg PATH          shmpool_attach_segment (no daemon); replies "ok PID"
-//   alloc SIZE N            N blocks of SIZE bytes, each filled; replies "ok REF..."
+//   open PATH               open(PATH, O_RDWR) directly, bypassing the daemon; "ok" or
+//                           "err ERRNO MESSAGE" (works unattached)
+//   alloc SIZE N            N blocks of SIZE bytes, each filled; replies "ok REF...", or
+//                           "err -5 exhausted after I"
 //   free REF...             frees blocks (any process's); "ok"
+//   freeall                 frees every block this worker allocated and has not freed; "ok"
 //   purge                   shmpool_purge; "ok BYTES"
 //   hammer MILLIS           allocates and frees flat out for MILLIS ms; "ok OPS"
 //   talloc SIZE N           N blocks of SIZE bytes, every 8-byte word set to the block's
@@ -20,7 +26,11 @@
 //   release                 shmpool_release_retired; "ok N"
 //   region                  creates a region with one 64-byte allocation; "ok REF"
 //   regionopen REF          opens (and closes) the region REF; "ok", or "err CODE ..."
-//   detach                  shmpool_detach; "ok"
+//   pool_open NAME          shmpool_pool_open; "ok OBJECT_SIZE"
+//   pool_get N              N objects of the open pool, each stamped with its ref; "ok REF..."
+//   pool_put REF...         checks each object's stamp, puts it back; "ok" or "err"
+//   pool_close              shmpool_pool_close; "ok"
+//   detach                  closes the open pool, shmpool_detach (blocks stay allocated); "ok"
 //   exitfreeing REF...      exit(0) at once; an exit handler (registered at start, before
 //                           any attach, as a C++ program's static objects are) frees the
 //                           blocks, allocates and frees some more, and prints "atexit ok"
@@ -28,10 +38,12 @@
 //
 // EOF or "exit" ends the process (without detaching if still attached: like a crash of
 // the application, minus the kill).
+#include <fcntl.h>
 #include <shmpool/shmpool.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -40,6 +52,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "tests/support/line_commands.h"
@@ -47,6 +60,8 @@
 namespace {
 
 shmpool_client* client = nullptr;
+shmpool_pool* pool = nullptr;
+std::unordered_set<shmpool_ref> held;  // allocated here (alloc, talloc, aalloc, realloc), not freed
 std::vector<shmpool_ref> free_at_exit;
 
 void FreeAtExit() {
@@ -95,6 +110,14 @@ std::string Run(const std::string& line) {
     const int rc = shmpool_attach_segment(path.c_str(), &client);
     return rc == 0 ? "ok " + std::to_string(getpid()) : Err(rc);
   }
+  if (cmd == "open") {
+    std::string path;
+    in >> path;
+    const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return "err " + std::to_string(errno) + " " + std::strerror(errno);
+    close(fd);
+    return "ok";
+  }
   if (client == nullptr) return "err -1 not attached";
   if (cmd == "alloc") {
     size_t size = 0, n = 0;
@@ -104,14 +127,23 @@ std::string Run(const std::string& line) {
       void* p = shmpool_malloc(client, size);
       if (p == nullptr) return "err -5 exhausted after " + std::to_string(i);
       std::memset(p, 0x5a, size);
+      const shmpool_ref ref = shmpool_ref_of(client, p);
+      held.insert(ref);
       out += ' ';  // not " " + to_string: GCC 12's -Wrestrict misfires on it at -O2
-      out += std::to_string(shmpool_ref_of(client, p));
+      out += std::to_string(ref);
     }
     return out;
   }
   if (cmd == "free") {
-    unsigned long long ref;
-    while (in >> ref) shmpool_free(client, shmpool_ptr_of(client, ref));
+    for (shmpool_ref ref; in >> ref;) {
+      shmpool_free(client, shmpool_ptr_of(client, ref));
+      held.erase(ref);
+    }
+    return "ok";
+  }
+  if (cmd == "freeall") {
+    for (shmpool_ref ref : held) shmpool_free(client, shmpool_ptr_of(client, ref));
+    held.clear();
     return "ok";
   }
   if (cmd == "purge") {
@@ -145,8 +177,10 @@ std::string Run(const std::string& line) {
     for (size_t i = 0; i < n; ++i) {
       void* p = shmpool_malloc(client, size);
       if (p == nullptr) return "err -5 exhausted after " + std::to_string(i);
+      const shmpool_ref ref = Tag(p, size);
+      held.insert(ref);
       out += ' ';
-      out += std::to_string(Tag(p, size));
+      out += std::to_string(ref);
     }
     return out;
   }
@@ -158,8 +192,10 @@ std::string Run(const std::string& line) {
       void* p = shmpool_aligned_alloc(client, align, size);
       if (p == nullptr) return "err -5 aligned_alloc failed after " + std::to_string(i);
       if (reinterpret_cast<uintptr_t>(p) % align != 0) return "err -7 misaligned block";
+      const shmpool_ref ref = Tag(p, size);
+      held.insert(ref);
       out += ' ';
-      out += std::to_string(Tag(p, size));
+      out += std::to_string(ref);
     }
     return out;
   }
@@ -173,8 +209,11 @@ std::string Run(const std::string& line) {
       if (p == nullptr) return "err -5 realloc of " + std::to_string(ref) + " failed";
       if (std::string bad = CheckTag(p, std::min(old_size, new_size), ref); !bad.empty())
         return bad;
+      held.erase(ref);
+      const shmpool_ref moved = Tag(p, new_size);
+      held.insert(moved);
       out += ' ';
-      out += std::to_string(Tag(p, new_size));
+      out += std::to_string(moved);
     }
     return out;
   }
@@ -220,7 +259,46 @@ std::string Run(const std::string& line) {
     for (shmpool_ref r; in >> r;) free_at_exit.push_back(r);
     std::exit(0);
   }
+  if (cmd == "pool_open") {
+    std::string name;
+    in >> name;
+    const int rc = shmpool_pool_open(client, name.c_str(), &pool);
+    return rc == 0 ? "ok " + std::to_string(shmpool_pool_object_size(pool)) : Err(rc);
+  }
+  if (pool == nullptr && cmd.rfind("pool_", 0) == 0) return "err -1 no pool open";
+  if (cmd == "pool_get") {
+    size_t n = 0;
+    in >> n;
+    std::string out = "ok";
+    for (size_t i = 0; i < n; ++i) {
+      void* p = shmpool_pool_get(pool);
+      if (p == nullptr) return "err -5 pool empty after " + std::to_string(i);
+      const shmpool_ref ref = shmpool_ref_of(client, p);
+      std::memcpy(p, &ref, sizeof(ref));
+      out += ' ';
+      out += std::to_string(ref);
+    }
+    return out;
+  }
+  if (cmd == "pool_put") {
+    for (shmpool_ref ref; in >> ref;) {
+      void* p = shmpool_ptr_of(client, ref);
+      shmpool_ref stamp = 0;
+      if (p != nullptr) std::memcpy(&stamp, p, sizeof(stamp));
+      if (stamp != ref) return "err -1 stamp mismatch at " + std::to_string(ref);
+      if (const int rc = shmpool_pool_put(pool, p); rc != 0) return Err(rc);
+    }
+    return "ok";
+  }
+  if (cmd == "pool_close") {
+    shmpool_pool_close(pool);
+    pool = nullptr;
+    return "ok";
+  }
   if (cmd == "detach") {
+    if (pool != nullptr) shmpool_pool_close(pool);
+    pool = nullptr;
+    held.clear();
     shmpool_detach(client);
     client = nullptr;
     return "ok";
