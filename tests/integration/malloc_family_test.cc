@@ -43,8 +43,8 @@ TEST(MallocFamily, AlignedBlocksAreResizedByAnotherProcess) {
     ASSERT_EQ(a->Ask("free " + back), "ok");
   }
   const v1::ArenaStats s = StatsOf(d, "family");
-  EXPECT_EQ(s.allocated(), 0u);
-  EXPECT_EQ(s.large_allocated(), 0u);
+  EXPECT_EQ(s.allocated_bytes(), 0u);
+  EXPECT_EQ(s.large_allocated_bytes(), 0u);
   EXPECT_EQ(s.invalid_frees(), 0u);
   EXPECT_EQ(s.double_frees(), 0u);
   EXPECT_GE(s.large_nmalloc(), 5u * 8);
@@ -72,7 +72,7 @@ TEST(MallocFamily, ReallocMovesABlockOfARetiredGenerationIntoTheCurrentOne) {
   ASSERT_EQ(w.Ask("free " + moved), "ok");
   ASSERT_EQ(w.Ask("detach"), "ok");
   const v1::ArenaStats s = StatsOf(d, "gens");
-  EXPECT_EQ(s.allocated(), 0u);
+  EXPECT_EQ(s.allocated_bytes(), 0u);
   EXPECT_EQ(s.invalid_frees() + s.double_frees(), 0u);
 }
 
