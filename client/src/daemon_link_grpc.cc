@@ -4,6 +4,9 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +50,27 @@ absl::StatusOr<std::chrono::milliseconds> AttachTimeout() {
   return std::chrono::milliseconds(ms);
 }
 
+// The process that uses gRPC through this library, set by its first attach (0 before). gRPC
+// keeps nothing working across fork(): a child inherits the parent's channels and their
+// connections (writing on them corrupts the parent's session), its poller's epoll set, and
+// none of its executor and timer threads, so a call in the child blocks past any deadline.
+// gRPC's own fork handlers help only with GRPC_ENABLE_FORK_SUPPORT set before grpc_init
+// and no thread inside gRPC at the fork, and the session thread always is (reading its
+// stream). So the library uses gRPC in that process only.
+std::atomic<pid_t> grpc_process{0};
+
+// OK in the process that uses gRPC here (claimed by the first call); UNAVAILABLE at once in
+// a forked child of it.
+absl::Status UseGrpcHere() {
+  const pid_t self = getpid();
+  pid_t owner = 0;
+  if (grpc_process.compare_exchange_strong(owner, self) || owner == self) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrFormat(
+      "pid %d is a fork() child of pid %d, which reached shmpoold through gRPC, and gRPC cannot "
+      "be used in a forked child: fork before attaching, or exec in the child",
+      self, owner));
+}
+
 // Reconnects within 100 ms .. 1 s of a daemon coming back (gRPC's default starts at 1 s
 // and grows to 2 min), so a restart costs attaching and re-registering clients little.
 std::shared_ptr<grpc::Channel> DaemonChannel(const std::string& target) {
@@ -62,6 +86,7 @@ struct DaemonLink::Impl {
   std::string endpoint;
   std::string arena;  // "arenas/{id}"
   std::string client_name;
+  pid_t pid = getpid();  // the process whose channel and thread these are
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::SessionService::Stub> sessions;
   std::unique_ptr<v1::ArenaService::Stub> arenas;
@@ -204,6 +229,7 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
   impl->client_name = client_name;
   absl::StatusOr<std::chrono::milliseconds> wait = AttachTimeout();
   if (!wait.ok()) return wait.status();
+  if (absl::Status st = UseGrpcHere(); !st.ok()) return st;
   impl->channel = DaemonChannel(impl->endpoint);
   // A daemon that restarts (an upgrade, a crash) is waited for, as gRPC's wait-for-ready
   // does, up to the attach timeout.
@@ -239,6 +265,7 @@ absl::Status DaemonLink::OpenSession(const Mapping& mapping, FollowReset follow)
 }
 
 absl::StatusOr<uint64_t> DaemonLink::Purge() {
+  if (absl::Status st = UseGrpcHere(); !st.ok()) return st;
   v1::PurgeArenaRequest req;
   req.set_name(impl_->arena);
   v1::PurgeArenaResponse resp;
@@ -250,6 +277,13 @@ absl::StatusOr<uint64_t> DaemonLink::Purge() {
 }
 
 DaemonLink::~DaemonLink() {
+  // A forked child's copy of the parent's link: its thread does not run here, and
+  // cancelling its stream would write on the parent's connection and end the parent's
+  // session. The copy is left as it is (its memory is not freed).
+  if (getpid() != impl_->pid) {
+    (void)impl_.release();
+    return;
+  }
   {
     absl::MutexLock lock(&impl_->mu);
     impl_->stopping = true;
