@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -102,8 +103,9 @@ struct DaemonLink::Impl {
   grpc::ClientContext* stream_ctx ABSL_GUARDED_BY(mu) = nullptr;  // the open stream's
   std::thread thread;
 
-  // wait_for_ready: the call waits (up to its deadline) for a daemon that went away.
-  absl::Status AttachRpc(bool wait_for_ready = false);
+  // wait_for_ready: the call waits (up to `deadline`) for a daemon that went away.
+  absl::Status AttachRpc(bool wait_for_ready = false,
+                         std::chrono::system_clock::time_point deadline = Deadline());
   // Follows the arena to `generation` (FollowReset); false, reported once, when it cannot.
   bool Follow(uint64_t generation);
   // Opens a stream for `session` and reads ATTACHED; on success the stream is returned.
@@ -117,13 +119,14 @@ struct DaemonLink::Impl {
   }
 };
 
-absl::Status DaemonLink::Impl::AttachRpc(bool wait_for_ready) {
+absl::Status DaemonLink::Impl::AttachRpc(bool wait_for_ready,
+                                         std::chrono::system_clock::time_point deadline) {
   v1::AttachArenaRequest req;
   req.set_arena(arena);
   req.set_client_name(client_name);
   v1::AttachArenaResponse resp;
   grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
+  ctx.set_deadline(deadline);
   ctx.set_wait_for_ready(wait_for_ready);
   grpc::Status st = sessions->AttachArena(&ctx, req, &resp);
   if (!st.ok()) return FromGrpc(st, absl::StrCat("attach to ", arena, " at ", endpoint));
@@ -234,17 +237,23 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
   // A daemon that restarts (an upgrade, a crash) is waited for, as gRPC's wait-for-ready
   // does, up to the attach timeout.
   // A daemon killed while the attach call is under way is waited for the same way.
+  // The attach call too ends by then: a connection this process already holds may lead to
+  // a daemon that stopped answering.
   const auto deadline = std::chrono::system_clock::now() + *wait;
-  if (wait->count() > 0 && !impl->channel->WaitForConnected(deadline))
-    return absl::UnavailableError(
-        absl::StrFormat("no shmpool daemon answered at %s within %d ms (SHMPOOL_ATTACH_TIMEOUT_MS)",
-                        impl->endpoint, wait->count()));
+  const auto rpc_deadline = wait->count() > 0 ? std::min(deadline, Deadline()) : Deadline();
+  const absl::Status unanswered = absl::UnavailableError(
+      absl::StrFormat("no shmpool daemon answered at %s within %d ms (SHMPOOL_ATTACH_TIMEOUT_MS)",
+                      impl->endpoint, wait->count()));
+  if (wait->count() > 0 && !impl->channel->WaitForConnected(deadline)) return unanswered;
   impl->sessions = v1::SessionService::NewStub(impl->channel);
   impl->arenas = v1::ArenaService::NewStub(impl->channel);
-  absl::Status st = impl->AttachRpc(wait->count() > 0);
+  absl::Status st = impl->AttachRpc(wait->count() > 0, rpc_deadline);
   while (absl::IsUnavailable(st) && wait->count() > 0 &&
          std::chrono::system_clock::now() < deadline && impl->channel->WaitForConnected(deadline))
-    st = impl->AttachRpc(true);
+    st = impl->AttachRpc(true, rpc_deadline);
+  if (absl::IsDeadlineExceeded(st) && wait->count() > 0 &&
+      std::chrono::system_clock::now() >= deadline)
+    return unanswered;
   if (!st.ok()) return st;
   return std::unique_ptr<DaemonLink>(new DaemonLink(std::move(impl)));
 }
