@@ -141,7 +141,7 @@ void Attach() {
     state.mode.store(Mode::kGlibc, std::memory_order_release);
     return;
   }
-  const shm::Segment& seg = c->client->heap().segment();
+  const shm::Segment& seg = shmpool::internal::ClientOf(c)->heap().segment();
   state.ranges.bytes = seg.sections().total;
   AddRange(reinterpret_cast<uintptr_t>(seg.base()), seg.fd());
   state.client = c;
@@ -159,7 +159,7 @@ void NoteGeneration(const void* p) {
   LibraryScope scope;
   std::lock_guard<std::mutex> lock(ranges_mu);
   if (state.ranges.Holds(p)) return;
-  const shmpool::Client::Current cur = state.client->client->current();
+  const shmpool::Client::Current cur = shmpool::internal::ClientOf(state.client)->current();
   const shm::Segment& seg = cur.heap->segment();
   const uintptr_t a = reinterpret_cast<uintptr_t>(p);
   const uintptr_t base = reinterpret_cast<uintptr_t>(seg.base());

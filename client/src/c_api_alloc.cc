@@ -8,12 +8,14 @@
 
 #include "src/c_api_internal.h"
 
+using shmpool::internal::ClientOf;
+
 static_assert(SHMPOOL_MAX_ALIGNMENT == shmpool::shm::kMaxAlignment);
 
 extern "C" {
 
 void* shmpool_realloc(shmpool_client* c, void* p, size_t size) {
-  return shmpool::internal::ClientOf(c)->Reallocate(p, size);
+  return ClientOf(c)->Reallocate(p, size);
 }
 
 void* shmpool_aligned_alloc(shmpool_client* c, size_t alignment, size_t size) {
@@ -21,7 +23,7 @@ void* shmpool_aligned_alloc(shmpool_client* c, size_t alignment, size_t size) {
     errno = EINVAL;
     return nullptr;
   }
-  void* p = shmpool::internal::ClientOf(c)->AllocateAligned(alignment, size);
+  void* p = ClientOf(c)->AllocateAligned(alignment, size);
   if (p == nullptr) errno = ENOMEM;
   return p;
 }
@@ -29,7 +31,7 @@ void* shmpool_aligned_alloc(shmpool_client* c, size_t alignment, size_t size) {
 int shmpool_posix_memalign(shmpool_client* c, void** out, size_t alignment, size_t size) {
   if (out == nullptr || alignment < sizeof(void*) || !shmpool::shm::IsSupportedAlignment(alignment))
     return EINVAL;
-  void* p = shmpool::internal::ClientOf(c)->AllocateAligned(alignment, size);
+  void* p = ClientOf(c)->AllocateAligned(alignment, size);
   if (p == nullptr) return ENOMEM;
   *out = p;
   return 0;

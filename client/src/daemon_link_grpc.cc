@@ -4,6 +4,10 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +51,27 @@ absl::StatusOr<std::chrono::milliseconds> AttachTimeout() {
   return std::chrono::milliseconds(ms);
 }
 
+// The process that uses gRPC through this library, set by its first attach (0 before). gRPC
+// keeps nothing working across fork(): a child inherits the parent's channels and their
+// connections (writing on them corrupts the parent's session), its poller's epoll set, and
+// none of its executor and timer threads, so a call in the child blocks past any deadline.
+// gRPC's own fork handlers help only with GRPC_ENABLE_FORK_SUPPORT set before grpc_init
+// and no thread inside gRPC at the fork, and the session thread always is (reading its
+// stream). So the library uses gRPC in that process only.
+std::atomic<pid_t> grpc_process{0};
+
+// OK in the process that uses gRPC here (claimed by the first call); UNAVAILABLE at once in
+// a forked child of it.
+absl::Status UseGrpcHere() {
+  const pid_t self = getpid();
+  pid_t owner = 0;
+  if (grpc_process.compare_exchange_strong(owner, self) || owner == self) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrFormat(
+      "pid %d is a fork() child of pid %d, which reached shmpoold through gRPC, and gRPC cannot "
+      "be used in a forked child: fork before attaching, or exec in the child",
+      self, owner));
+}
+
 // Reconnects within 100 ms .. 1 s of a daemon coming back (gRPC's default starts at 1 s
 // and grows to 2 min), so a restart costs attaching and re-registering clients little.
 std::shared_ptr<grpc::Channel> DaemonChannel(const std::string& target) {
@@ -62,6 +87,7 @@ struct DaemonLink::Impl {
   std::string endpoint;
   std::string arena;  // "arenas/{id}"
   std::string client_name;
+  pid_t pid = getpid();  // the process whose channel and thread these are
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::SessionService::Stub> sessions;
   std::unique_ptr<v1::ArenaService::Stub> arenas;
@@ -77,8 +103,9 @@ struct DaemonLink::Impl {
   grpc::ClientContext* stream_ctx ABSL_GUARDED_BY(mu) = nullptr;  // the open stream's
   std::thread thread;
 
-  // wait_for_ready: the call waits (up to its deadline) for a daemon that went away.
-  absl::Status AttachRpc(bool wait_for_ready = false);
+  // wait_for_ready: the call waits (up to `deadline`) for a daemon that went away.
+  absl::Status AttachRpc(bool wait_for_ready = false,
+                         std::chrono::system_clock::time_point deadline = Deadline());
   // Follows the arena to `generation` (FollowReset); false, reported once, when it cannot.
   bool Follow(uint64_t generation);
   // Opens a stream for `session` and reads ATTACHED; on success the stream is returned.
@@ -92,13 +119,14 @@ struct DaemonLink::Impl {
   }
 };
 
-absl::Status DaemonLink::Impl::AttachRpc(bool wait_for_ready) {
+absl::Status DaemonLink::Impl::AttachRpc(bool wait_for_ready,
+                                         std::chrono::system_clock::time_point deadline) {
   v1::AttachArenaRequest req;
   req.set_arena(arena);
   req.set_client_name(client_name);
   v1::AttachArenaResponse resp;
   grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
+  ctx.set_deadline(deadline);
   ctx.set_wait_for_ready(wait_for_ready);
   grpc::Status st = sessions->AttachArena(&ctx, req, &resp);
   if (!st.ok()) return FromGrpc(st, absl::StrCat("attach to ", arena, " at ", endpoint));
@@ -204,21 +232,28 @@ absl::StatusOr<std::unique_ptr<DaemonLink>> DaemonLink::Attach(const std::string
   impl->client_name = client_name;
   absl::StatusOr<std::chrono::milliseconds> wait = AttachTimeout();
   if (!wait.ok()) return wait.status();
+  if (absl::Status st = UseGrpcHere(); !st.ok()) return st;
   impl->channel = DaemonChannel(impl->endpoint);
   // A daemon that restarts (an upgrade, a crash) is waited for, as gRPC's wait-for-ready
   // does, up to the attach timeout.
   // A daemon killed while the attach call is under way is waited for the same way.
+  // The attach call too ends by then: a connection this process already holds may lead to
+  // a daemon that stopped answering.
   const auto deadline = std::chrono::system_clock::now() + *wait;
-  if (wait->count() > 0 && !impl->channel->WaitForConnected(deadline))
-    return absl::UnavailableError(
-        absl::StrFormat("no shmpool daemon answered at %s within %d ms (SHMPOOL_ATTACH_TIMEOUT_MS)",
-                        impl->endpoint, wait->count()));
+  const auto rpc_deadline = wait->count() > 0 ? std::min(deadline, Deadline()) : Deadline();
+  const absl::Status unanswered = absl::UnavailableError(
+      absl::StrFormat("no shmpool daemon answered at %s within %d ms (SHMPOOL_ATTACH_TIMEOUT_MS)",
+                      impl->endpoint, wait->count()));
+  if (wait->count() > 0 && !impl->channel->WaitForConnected(deadline)) return unanswered;
   impl->sessions = v1::SessionService::NewStub(impl->channel);
   impl->arenas = v1::ArenaService::NewStub(impl->channel);
-  absl::Status st = impl->AttachRpc(wait->count() > 0);
+  absl::Status st = impl->AttachRpc(wait->count() > 0, rpc_deadline);
   while (absl::IsUnavailable(st) && wait->count() > 0 &&
          std::chrono::system_clock::now() < deadline && impl->channel->WaitForConnected(deadline))
-    st = impl->AttachRpc(true);
+    st = impl->AttachRpc(true, rpc_deadline);
+  if (absl::IsDeadlineExceeded(st) && wait->count() > 0 &&
+      std::chrono::system_clock::now() >= deadline)
+    return unanswered;
   if (!st.ok()) return st;
   return std::unique_ptr<DaemonLink>(new DaemonLink(std::move(impl)));
 }
@@ -239,6 +274,7 @@ absl::Status DaemonLink::OpenSession(const Mapping& mapping, FollowReset follow)
 }
 
 absl::StatusOr<uint64_t> DaemonLink::Purge() {
+  if (absl::Status st = UseGrpcHere(); !st.ok()) return st;
   v1::PurgeArenaRequest req;
   req.set_name(impl_->arena);
   v1::PurgeArenaResponse resp;
@@ -250,6 +286,13 @@ absl::StatusOr<uint64_t> DaemonLink::Purge() {
 }
 
 DaemonLink::~DaemonLink() {
+  // A forked child's copy of the parent's link: its thread does not run here, and
+  // cancelling its stream would write on the parent's connection and end the parent's
+  // session. The copy is left as it is (its memory is not freed).
+  if (getpid() != impl_->pid) {
+    (void)impl_.release();
+    return;
+  }
   {
     absl::MutexLock lock(&impl_->mu);
     impl_->stopping = true;

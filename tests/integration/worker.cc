@@ -31,6 +31,15 @@
 //   pool_put REF...         checks each object's stamp, puts it back; "ok" or "err"
 //   pool_close              shmpool_pool_close; "ok"
 //   detach                  closes the open pool, shmpool_detach (blocks stay allocated); "ok"
+//   forkattach ENDPOINT ARENA
+//                           fork(); the child (stdout to /dev/null) attaches anew, allocates
+//                           and frees, detaches and exit(0)s; replies "ok STATUS LINE": the
+//                           child's exit status (or "timeout": killed after 15 s) and the
+//                           line it wrote on a pipe: "attached" or "err CODE MESSAGE MILLIS"
+//   forkuse                 fork(); the child uses this process's handle: shmpool_malloc,
+//                           shmpool_purge, then shmpool_detach, and exit(0)s; replies "ok
+//                           STATUS malloc=null|ptr purge=CODE MILLIS detach=ok": its purge's
+//                           code and how long that took
 //   exitfreeing REF...      exit(0) at once; an exit handler (registered at start, before
 //                           any attach, as a C++ program's static objects are) frees the
 //                           blocks, allocates and frees some more, and prints "atexit ok"
@@ -40,6 +49,8 @@
 // the application, minus the kill).
 #include <fcntl.h>
 #include <shmpool/shmpool.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +63,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -91,6 +103,81 @@ std::string CheckTag(const void* p, size_t size, uint64_t ref) {
 
 std::string Err(int rc) {
   return "err " + std::to_string(rc) + " " + shmpool_strerror(rc) + ": " + shmpool_last_error();
+}
+
+long MillisSince(std::chrono::steady_clock::time_point t) {
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+          .count());
+}
+
+// What a forked child of an attached process does with the library.
+std::string ChildAttaches(const std::string& endpoint, const std::string& arena) {
+  shmpool_client* own = nullptr;
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = shmpool_attach(endpoint == "-" ? nullptr : endpoint.c_str(), arena.c_str(), &own);
+  if (rc != 0) return Err(rc) + " " + std::to_string(MillisSince(t0));
+  for (size_t size : {64, 1000, 100000}) {
+    void* p = shmpool_malloc(own, size);
+    if (p == nullptr) return "err -5 malloc in the child";
+    std::memset(p, 0x5a, size);
+    shmpool_free(own, p);
+  }
+  shmpool_detach(own);
+  return "attached";
+}
+
+std::string ChildUsesParentHandle() {
+  void* p = shmpool_malloc(client, 64);
+  std::string out = p == nullptr ? "malloc=null" : "malloc=ptr";
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t purged = shmpool_purge(client);
+  out +=
+      " purge=" + std::to_string(purged < 0 ? purged : 0) + " " + std::to_string(MillisSince(t0));
+  shmpool_detach(client);
+  client = nullptr;
+  return out + " detach=ok";
+}
+
+// Forks; the child runs `child` and exit(0)s (atexit handlers and static destructors run),
+// writing child's line on a pipe. The parent waits at most 15 s, then kills the child.
+template <typename Fn>
+std::string InForkedChild(Fn child) {
+  int fds[2];
+  if (pipe(fds) != 0) return "err -8 pipe";
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid < 0) return "err -8 fork";
+  if (pid == 0) {
+    close(fds[0]);
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);  // the parent's reply pipe is not the child's
+    const std::string line = child() + "\n";
+    if (write(fds[1], line.data(), line.size()) < 0) std::_Exit(3);
+    std::exit(0);
+  }
+  close(fds[1]);
+  std::string status = "timeout";
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    int ws = 0;
+    if (waitpid(pid, &ws, WNOHANG) == pid) {
+      status = std::to_string(WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string line;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) line.append(buf, n);
+  close(fds[0]);
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  return "ok " + status + " " + line;
 }
 
 std::string Run(const std::string& line) {
@@ -255,6 +342,12 @@ std::string Run(const std::string& line) {
     shmpool_region_close(r);
     return "ok";
   }
+  if (cmd == "forkattach") {
+    std::string endpoint, arena;
+    in >> endpoint >> arena;
+    return InForkedChild([&] { return ChildAttaches(endpoint, arena); });
+  }
+  if (cmd == "forkuse") return InForkedChild(ChildUsesParentHandle);
   if (cmd == "exitfreeing") {
     for (shmpool_ref r; in >> r;) free_at_exit.push_back(r);
     std::exit(0);

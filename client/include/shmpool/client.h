@@ -25,6 +25,11 @@
 //
 // Pool and region handles stay on the generation they were opened in; reopen them after a
 // reset (the pools are re-created, empty, in the new generation).
+//
+// fork() (see shmpool_attach in shmpool.h): in a child of a process that attached through
+// the daemon, Attach fails at once with UNAVAILABLE (gRPC does not work after fork; fork
+// before attaching, or exec), and the parent's Client refuses there: Allocate returns
+// nullptr, Purge UNAVAILABLE, and destroying it leaves the parent's session alone.
 #pragma once
 
 #include <atomic>

@@ -37,7 +37,18 @@ enum {
  * $SHMPOOL_ATTACH_TIMEOUT_MS milliseconds (default 5000; 0 fails at once), then
  * SHMPOOL_E_UNAVAILABLE names the endpoint and the wait.
  * The client keeps a session with the daemon on a background thread until detach; a
- * build without gRPC returns SHMPOOL_E_UNAVAILABLE. */
+ * build without gRPC returns SHMPOOL_E_UNAVAILABLE.
+ * fork(): attach in each process that allocates. The library reaches the daemon through
+ * gRPC, which does not work in a forked child, so in the child of a process that attached
+ * through the daemon (even one that has detached since) this returns SHMPOOL_E_UNAVAILABLE
+ * at once, never waiting, with shmpool_last_error() saying to fork before attaching or to
+ * exec in the child; shmpool_attach_segment works there. A child forked before its
+ * parent's first attach, or one that execs, attaches as any process does. In the child,
+ * a handle of the parent's is refused: shmpool_malloc returns NULL, shmpool_free does nothing
+ * (the first refusal is reported on stderr), shmpool_purge returns SHMPOOL_E_UNAVAILABLE,
+ * and shmpool_detach releases nothing of the parent's: its session, caches and process
+ * record stay the parent's, which keeps allocating as before; the child's exit leaves them
+ * alone too. */
 int shmpool_attach(const char* endpoint, const char* arena, shmpool_client** out);
 /* Attaches directly to a segment file, without a daemon (tests, embedded use). */
 int shmpool_attach_segment(const char* path, shmpool_client** out);
