@@ -8,5 +8,6 @@ runs="${SHMPOOL_FUZZ_RUNS:-20000}"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSHMPOOL_BUILD_FUZZERS=ON \
   -DSHMPOOL_BUILD_TESTS=OFF -DSHMPOOL_BUILD_BENCH=OFF -DSHMPOOL_FUZZ_RUNS="$runs" >/dev/null
-cmake --build build/fuzz -j2 --target segment_fuzzer segment_readers_fuzzer request_fuzzer
+cmake --build build/fuzz -j2 --target segment_fuzzer segment_readers_fuzzer alloc_ops_fuzzer \
+  request_fuzzer
 ctest --test-dir build/fuzz -L fuzz --output-on-failure
