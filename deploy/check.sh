@@ -8,7 +8,7 @@
 #   prometheus.yml      promtool check config
 #   grafana/*.json      python3 -m json.tool; equal to make_dashboard.py's output; every
 #                       metric its PromQL names is in the daemon's real /metrics output
-#                       (server/metrics_text.cc only if this shmpoold refuses --metrics-listen)
+#                       (server/rpc/metrics_text.cc only if this shmpoold refuses --metrics-listen)
 #   Dockerfile          its runtime stage installs the Debian package of every library the
 #                       installed binaries link directly (readelf NEEDED, ldd, dpkg -S)
 # Usage: deploy/check.sh [BUILD_DIR]   (default build/debug; it must be built)
@@ -78,11 +78,11 @@ if [[ -z $metrics ]]; then
   # Only a daemon that refuses the flag itself sends us to the source; anything else fails.
   grep -q "metrics-listen is not available" "$work/daemon.log" ||
     fail "shmpoold serves no /metrics (exit $status): $(cat "$work/daemon.log")"
-  echo "    this shmpoold has no /metrics yet: metric names from server/metrics_text.cc"
+  echo "    this shmpoold has no /metrics yet: metric names from server/rpc/metrics_text.cc"
   "$root/usr/bin/shmpoold" --config deploy/shmpoold.toml --listen "$ep" --shm-dir "$shm" \
     2>"$work/daemon.log" &
   daemon=$!
-  metrics=server/metrics_text.cc
+  metrics=server/rpc/metrics_text.cc
 fi
 for _ in $(seq 100); do [[ -S $work/d.sock ]] && break; sleep 0.1; done
 "$root/usr/bin/shmpoolctl" --endpoint "$ep" arena get default >/dev/null ||

@@ -3,7 +3,7 @@
 
 Usage: check_dashboard_metrics.py DASHBOARD.json EXPORTED
 EXPORTED is the daemon's /metrics output (Prometheus text format: the names of its
-'# TYPE' lines and samples), or server/metrics_text.cc when no daemon output is at hand
+'# TYPE' lines and samples), or server/rpc/metrics_text.cc when no daemon output is at hand
 (the names of its metric families, '{"shmpool_...", "gauge"|"counter"').
 Exits 1 and lists the unknown names; prints how many queries and names it checked.
 """

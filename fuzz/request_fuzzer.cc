@@ -14,13 +14,13 @@
 #include <string>
 
 #include "absl/synchronization/notification.h"
-#include "server/arena_registry.h"
-#include "server/arena_service.h"
-#include "server/authz.h"
-#include "server/peer_table.h"
-#include "server/session_registry.h"
-#include "server/session_service.h"
-#include "server/stats_service.h"
+#include "server/core/arena_registry.h"
+#include "server/core/authz.h"
+#include "server/core/peer_table.h"
+#include "server/core/session_registry.h"
+#include "server/rpc/arena_service.h"
+#include "server/rpc/session_service.h"
+#include "server/rpc/stats_service.h"
 
 namespace shmpool::server {
 namespace {

@@ -12,12 +12,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/api/endpoint.h"
-#include "server/log.h"
-#include "server/metrics_text.h"
-#include "server/proto_convert.h"
-#include "server/safe_file.h"
-#include "server/stats_collector.h"
-#include "server/tcp_credentials.h"
+#include "server/core/log.h"
+#include "server/core/safe_file.h"
+#include "server/rpc/metrics_text.h"
+#include "server/rpc/proto_convert.h"
+#include "server/rpc/stats_collector.h"
+#include "server/rpc/tcp_credentials.h"
 #include "shm/untrusted.h"
 
 namespace shmpool::server {

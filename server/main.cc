@@ -18,9 +18,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "proto/api/size.h"
-#include "server/config.h"
+#include "server/core/config.h"
+#include "server/core/log.h"
 #include "server/daemon.h"
-#include "server/log.h"
 
 ABSL_FLAG(std::string, config, "", "TOML configuration file (see server/README.md)");
 ABSL_FLAG(std::vector<std::string>, listen, {},

@@ -208,7 +208,7 @@ struct PoolSlot {
   char name[24];       // NUL-terminated
 };
 
-// The arena's generation: a reset (server/arena_registry.h) gives the arena a new segment
+// The arena's generation: a reset (server/core/arena_registry.h) gives the arena a new segment
 // file and retires this one, which stays mapped by the clients that still use it.
 //   number:       0 for a new arena, +1 per reset; written by the daemon before the file
 //                 takes the arena's name, never changed after.

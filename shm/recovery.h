@@ -26,7 +26,7 @@
 //   - The record says a reclaim is owed: ReclaimProcess moves it to kDead (a CAS from the
 //     live word of the verdict) before anything else and to kFree after everything; the
 //     daemon's audit reclaims every kDead record at start and every audit interval
-//     (server/reclaimer.h). A cache stays owned by the record until all its chains are
+//     (server/core/reclaimer.h). A cache stays owned by the record until all its chains are
 //     home, so a re-run finds it.
 //   - Only the incarnation the verdict judged is reclaimed. The verdict reads the record's
 //     word, its identity and the word again (ReadProcRecord), so the identity is that

@@ -3,7 +3,7 @@
 
 Edit the panels here, then: deploy/grafana/make_dashboard.py > deploy/grafana/shmpool-dashboard.json
 deploy/check.sh fails when the checked-in JSON differs from this output, and when a query
-names a metric the daemon does not export (server/metrics_text.cc, its real /metrics)."""
+names a metric the daemon does not export (server/rpc/metrics_text.cc, its real /metrics)."""
 import json
 ds = {"type": "prometheus", "uid": "${datasource}"}
 A = 'arena=~"$arena"'
@@ -87,7 +87,7 @@ ts("External fragmentation by size class (top 10)", [
 y += 8
 dash = {
     "title": "shmpool", "uid": "shmpool-overview", "tags": ["shmpool"],
-    "description": "shmpoold arenas: memory, fragmentation, traffic, purge, clients (metrics of server/metrics_text.cc).",
+    "description": "shmpoold arenas: memory, fragmentation, traffic, purge, clients (metrics of server/rpc/metrics_text.cc).",
     "editable": True, "schemaVersion": 38, "version": 1, "refresh": "30s",
     "time": {"from": "now-1h", "to": "now"},
     "templating": {"list": [
