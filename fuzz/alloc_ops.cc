@@ -26,12 +26,16 @@ constexpr int kMaxDeadProcesses = 2;   // a fork each (a second one when interru
 constexpr size_t kMaxGenerations = 3;  // mapped at once (each is checked at every step)
 constexpr size_t kRecentlyFreed = 16;  // refs kept for frees that must be refused
 
+// The input's bytes in order; past its end every byte reads 0.
 class Reader {
  public:
   Reader(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
   bool empty() const { return p_ == end_; }
   uint8_t u8() { return p_ == end_ ? 0 : *p_++; }
-  uint16_t u16() { return static_cast<uint16_t>(u8() | u8() << 8); }
+  uint16_t u16() {  // little-endian; the two reads in sequence
+    const uint8_t lo = u8();
+    return static_cast<uint16_t>(lo | u8() << 8);
+  }
 
  private:
   const uint8_t* p_;
@@ -59,7 +63,11 @@ struct Generation {
   std::shared_ptr<shm::Segment> seg;
 };
 
-// The arena, two clients of it and the model, for one input.
+// One input's arena: its generations as the daemon maps them, two clients and the model.
+// INVARIANTS between steps: gens_ holds, oldest first, every generation some client maps
+// and the current one (last, under path_); maps_[c] holds client_gen_[c], the generation
+// client c allocates from, and every retired one it has not released; the model's live
+// blocks are exactly the blocks handed out and not freed of the generations in gens_.
 class World {
  public:
   explicit World(uint8_t config);

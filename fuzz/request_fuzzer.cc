@@ -137,7 +137,9 @@ World& TheWorld() {
   return *world;
 }
 
-// Values that answers held (arena names, session names, sizes), offered to later requests.
+// Values that answers held (arena names, session names, sizes), offered to later requests:
+// the world's own names and a few sizes first, then what responses carried, at most
+// kMaxHarvest of each kind (the first ones kept).
 struct Harvest {
   std::vector<std::string> strings = {"default", "b", "", "c", "sessions/1", "../default"};
   std::vector<uint64_t> numbers = {0, 1, 4096, 1 << 20, 4 << 20};
