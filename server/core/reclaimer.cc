@@ -35,8 +35,9 @@ int64_t AllocatedThroughCaches(const shm::Segment& seg, uint32_t index) {
 
 }  // namespace
 
-Reclaimer::Reclaimer(ArenaRegistry* arenas, absl::Duration audit_interval)
-    : arenas_(arenas), audit_interval_(audit_interval) {
+Reclaimer::Reclaimer(ArenaRegistry* arenas, absl::Duration audit_interval,
+                     const ProcessProber& prober, const Clock& clock)
+    : arenas_(arenas), audit_interval_(audit_interval), prober_(prober), clock_(clock) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -83,7 +84,7 @@ void Reclaimer::Watch(const SessionInfo& s) {
   w.pidfd = PidfdOpen(static_cast<pid_t>(w.pid));
   // Opened before this check, the pidfd is the attached process if that process still runs:
   // a pid reused by another process would have another start time.
-  if (id.KnownGone()) w.exited = true;
+  if (prober_.KnownGone(id)) w.exited = true;
   absl::MutexLock lock(&mu_);
   pending_.push_back(std::move(w));
   Wake();
@@ -156,7 +157,7 @@ Reclaimer::Outcome Reclaimer::ReclaimIndex(const std::string& arena_id, const sh
         .Kv("chains", r->chains_cut)
         .Kv("note",
             "the dead client's cache record was corrupted: blocks past a bad link are lost");
-  d.reclaimed_at = absl::Now();
+  d.reclaimed_at = clock_.Now();
   d.caches = r->caches;
   d.blocks_returned = r->blocks_returned;
   Remember(std::move(d));
@@ -222,6 +223,16 @@ int Reclaimer::Audit(const char* how) {
   return n;
 }
 
+bool Reclaimer::ProcessIsDead(const shm::Segment& seg, uint32_t index, uint64_t* word) const {
+  uint64_t w = 0;
+  shm::ProcIdentity id;
+  if (!shm::ReadProcRecord(seg, index, &w, &id) ||
+      shm::ProcRecord::StateOf(w) != shm::ProcRecord::kLive || !prober_.KnownGone(id))
+    return false;
+  *word = w;
+  return true;
+}
+
 int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how) {
   // A purge killed mid-way (Unavailable: a live process shares the cell; the next audit or
   // purge finishes it).
@@ -247,7 +258,7 @@ int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg
     // kDead: a reclaim that a previous daemon began and did not finish.
     uint64_t verdict = word;
     if (shm::ProcRecord::StateOf(word) != shm::ProcRecord::kDead &&
-        !shm::ProcessIsDead(seg, i, &verdict))
+        !ProcessIsDead(seg, i, &verdict))
       continue;
     for (int attempt = 0; attempt < 200; ++attempt) {
       const Outcome o = ReclaimIndex(arena_id, seg, i, verdict, how);
@@ -263,7 +274,7 @@ int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg
 }
 
 void Reclaimer::Loop() {
-  absl::Time next_audit = absl::Now() + audit_interval_;
+  absl::Time next_audit = clock_.Now() + audit_interval_;
   std::vector<WatchEntry> retry;  // exited, reclaim returned Unavailable
   for (;;) {
     std::vector<WatchEntry> ended;
@@ -280,7 +291,7 @@ void Reclaimer::Loop() {
         if (w.arena_id == e.arena_id && w.proc_index == e.proc_index && w.pid == e.pid) {
           w.stream_ended = true;
           // Gone, or detached (then TryReclaim finds its record freed and drops the watch).
-          if (shm::ProcIdentity{w.pid, w.start_time}.KnownGone() || !StillNamed(w)) w.exited = true;
+          if (prober_.KnownGone({w.pid, w.start_time}) || !StillNamed(w)) w.exited = true;
         }
     // Reclaim every exited process; keep the others.
     std::vector<WatchEntry> keep;
@@ -304,7 +315,7 @@ void Reclaimer::Loop() {
       if (w.exited) retrying = true;
       fds.push_back({w.exited ? -1 : w.pidfd, POLLIN, 0});
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_.Now();
     if (now >= next_audit) {
       Audit("audit");
       next_audit = now + audit_interval_;
@@ -314,7 +325,7 @@ void Reclaimer::Loop() {
       for (WatchEntry& w : watches_)
         if (w.stream_ended && !StillNamed(w)) w.exited = true;
     }
-    absl::Duration wait = next_audit - absl::Now();
+    absl::Duration wait = next_audit - clock_.Now();
     if (retrying) wait = std::min(wait, kRetryDelay);
     const int ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(wait)) + 1);
     if (poll(fds.data(), fds.size(), ms) < 0 && errno != EINTR) absl::SleepFor(kRetryDelay);

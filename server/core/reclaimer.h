@@ -47,6 +47,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/arena_registry.h"
+#include "server/core/clock.h"
+#include "server/core/process_prober.h"
 #include "server/core/session_registry.h"
 
 namespace shmpool::server {
@@ -67,7 +69,11 @@ struct DeadClient {
 
 class Reclaimer final : public SessionObserver {
  public:
-  explicit Reclaimer(ArenaRegistry* arenas, absl::Duration audit_interval = absl::Seconds(1));
+  // `prober` gives the verdicts (a process is reclaimed only when it says kGone), `clock`
+  // the audit schedule and the reclaim times; both outlive the reclaimer.
+  explicit Reclaimer(ArenaRegistry* arenas, absl::Duration audit_interval = absl::Seconds(1),
+                     const ProcessProber& prober = KernelProber(),
+                     const Clock& clock = SystemClock());
   ~Reclaimer();
   Reclaimer(const Reclaimer&) = delete;
   Reclaimer& operator=(const Reclaimer&) = delete;
@@ -113,6 +119,9 @@ class Reclaimer final : public SessionObserver {
   // The audit of one segment of arena `arena_id` (inside ArenaRegistry::WithSegment or
   // RunUntrusted); returns the records reclaimed.
   int AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how);
+  // True, with the word the verdict is about, when record `index` of `seg` is live and the
+  // prober says its process is gone.
+  bool ProcessIsDead(const shm::Segment& seg, uint32_t index, uint64_t* word) const;
   // Reclaims the incarnation `word` of record `index` of `seg`.
   Outcome ReclaimIndex(const std::string& arena_id, const shm::Segment& seg, uint32_t index,
                        uint64_t word, const char* how);
@@ -120,6 +129,8 @@ class Reclaimer final : public SessionObserver {
 
   ArenaRegistry* const arenas_;
   const absl::Duration audit_interval_;
+  const ProcessProber& prober_;
+  const Clock& clock_;
   int wake_fd_ = -1;  // eventfd: Watch/StreamEnded/Stop wake the poll
   std::thread thread_;
   mutable absl::Mutex mu_;

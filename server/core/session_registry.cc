@@ -1,10 +1,6 @@
 #include "server/core/session_registry.h"
 
-#include <errno.h>
-#include <signal.h>
-
 #include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
 
 namespace shmpool::server {
 
@@ -22,7 +18,7 @@ absl::StatusOr<SessionInfo> SessionRegistry::Begin(const std::string& arena_id, 
   s.generation = generation;
   s.client_name = client_name.substr(0, 31);
   s.peer = peer;
-  s.attach_time = absl::Now();
+  s.attach_time = clock_.Now();
   sessions_[s.id] = s;
   return s;
 }
@@ -74,13 +70,13 @@ uint32_t SessionRegistry::CountAttaching(const std::string& arena_id) {
   uint32_t n = 0;
   for (const auto& [id, s] : sessions_)
     if (s.arena_id == arena_id && s.state == SessionInfo::kAttaching &&
-        !(s.peer.local && kill(s.peer.pid, 0) != 0 && errno == ESRCH))
+        !(s.peer.local && prober_.PidGone(s.peer.pid)))
       ++n;
   return n;
 }
 
 void SessionRegistry::DropStale() {
-  const absl::Time cutoff = absl::Now() - kAttachGrace;
+  const absl::Time cutoff = clock_.Now() - kAttachGrace;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (it->second.state == SessionInfo::kAttaching && it->second.attach_time < cutoff)
       it = sessions_.erase(it);

@@ -21,7 +21,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/clock.h"
 #include "server/core/peer_table.h"
+#include "server/core/process_prober.h"
 
 namespace shmpool::server {
 
@@ -50,7 +52,11 @@ class SessionObserver {
 
 class SessionRegistry {
  public:
-  explicit SessionRegistry(uint32_t max_sessions) : max_sessions_(max_sessions) {}
+  // `clock` times the attach grace, `prober` tells an attaching process that has exited;
+  // both outlive the registry.
+  explicit SessionRegistry(uint32_t max_sessions, const Clock& clock = SystemClock(),
+                           const ProcessProber& prober = KernelProber())
+      : max_sessions_(max_sessions), clock_(clock), prober_(prober) {}
 
   // Before any session begins; `observer` outlives the registry's use.
   void SetObserver(SessionObserver* observer) { observer_ = observer; }
@@ -74,6 +80,8 @@ class SessionRegistry {
   void DropStale() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const uint32_t max_sessions_;
+  const Clock& clock_;
+  const ProcessProber& prober_;
   SessionObserver* observer_ = nullptr;
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

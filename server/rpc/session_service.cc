@@ -2,8 +2,6 @@
 
 #include <optional>
 
-#include "absl/strings/str_format.h"
-#include "proto/api/names.h"
 #include "server/core/log.h"
 #include "server/rpc/grpc_status.h"
 #include "server/rpc/proto_convert.h"
@@ -106,74 +104,29 @@ class FailedStream final : public grpc::ServerWriteReactor<v1::SessionEvent> {
 
 SessionServiceImpl::SessionServiceImpl(ArenaRegistry* arenas, SessionRegistry* sessions,
                                        const PeerTable* peers, const Authz* authz)
-    : arenas_(arenas), sessions_(sessions), peers_(peers), authz_(authz) {
+    : arenas_(arenas),
+      sessions_(sessions),
+      resolver_(arenas, peers, authz),
+      ops_(&resolver_, sessions) {
   arenas_->SetResetObserver(this);
 }
 
 SessionServiceImpl::~SessionServiceImpl() { arenas_->SetResetObserver(nullptr); }
-
-grpc::Status SessionServiceImpl::AttachArena(grpc::ServerContext* ctx,
-                                             const v1::AttachArenaRequest* req,
-                                             v1::AttachArenaResponse* resp) {
-  absl::StatusOr<std::string> id = api::ParseArenaName(req->arena());
-  if (!id.ok()) return ToGrpc(id.status());
-  absl::StatusOr<ArenaPtr> arena = arenas_->Get(*id);
-  if (!arena.ok()) return ToGrpc(arena.status());
-  const PeerCredentials peer = peers_->Lookup(ctx->peer());
-  if (absl::Status st = authz_->Check(peer, **arena, ArenaAction::kAttach); !st.ok()) {
-    LogInfo("attach_refused").Kv("arena", *id).Kv("pid", peer.pid).Kv("uid", peer.uid);
-    return ToGrpc(st);
-  }
-  if ((*arena)->quarantine) return ToGrpc(QuarantinedError(*id, *(*arena)->quarantine));
-  absl::StatusOr<SessionInfo> s =
-      sessions_->Begin(*id, (*arena)->generation, req->client_name(), peer);
-  if (!s.ok()) return ToGrpc(s.status());
-  ToProto(*s, resp->mutable_session());
-  ToProto(**arena, resp->mutable_segment());
-  LogInfo("session_attached")
-      .Kv("session", s->id)
-      .Kv("arena", *id)
-      .Kv("client", s->client_name)
-      .Kv("pid", peer.pid)
-      .Kv("uid", peer.uid)
-      .Kv("gid", peer.gid)
-      .Kv("peer", peer.address);
-  return grpc::Status::OK;
-}
-
-absl::Status SessionServiceImpl::OpenStream(grpc::CallbackServerContext* ctx,
-                                            const v1::StreamSessionRequest& req,
-                                            SessionInfo* session) {
-  absl::StatusOr<uint64_t> id = api::ParseSessionName(req.session());
-  if (!id.ok()) return id.status();
-  absl::StatusOr<SessionInfo> s =
-      sessions_->Open(*id, peers_->Lookup(ctx->peer()), req.proc_index());
-  if (!s.ok()) return s.status();
-  absl::StatusOr<ArenaPtr> arena = arenas_->Get(s->arena_id);
-  if (!arena.ok() || (*arena)->generation != s->generation) {
-    sessions_->End(*id);
-    return absl::FailedPreconditionError(
-        absl::StrFormat("arena \"%s\" was deleted or reset after session %d attached: attach again",
-                        s->arena_id, *id));
-  }
-  *session = *s;
-  return absl::OkStatus();
-}
 
 grpc::ServerWriteReactor<v1::SessionEvent>* SessionServiceImpl::StreamSession(
     grpc::CallbackServerContext* ctx, const v1::StreamSessionRequest* req) {
   absl::MutexLock lock(&mu_);
   if (stopping_)
     return new FailedStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shmpoold is stopping"));
-  SessionInfo session;
-  if (absl::Status st = OpenStream(ctx, *req, &session); !st.ok())
-    return new FailedStream(ToGrpc(st));
-  auto* stream = new SessionStream(this, session);
+  absl::StatusOr<SessionInfo> session =
+      ops_.Open(resolver_.Caller(ctx->peer()), StreamOpen{req->session(), req->proc_index()});
+  if (!session.ok()) return new FailedStream(ToGrpc(session.status()));
+  auto* stream = new SessionStream(this, *session);
   streams_.insert(stream);
   LogInfo("session_live")
-      .Kv("session", session.id)
-      .Kv("arena", session.arena_id)
-      .Kv("proc_index", session.proc_index);
+      .Kv("session", session->id)
+      .Kv("arena", session->arena_id)
+      .Kv("proc_index", session->proc_index);
   return stream;
 }
 

@@ -1,5 +1,6 @@
-// SessionService (shmpool.v1): AttachArena (synchronous) and StreamSession (callback API:
-// an open session holds no thread, so thousands of attached clients cost no threads).
+// SessionService (shmpool.v1): AttachArena (synchronous: SessionOps::Attach through Call)
+// and StreamSession (callback API: an open session holds no thread, so thousands of
+// attached clients cost no threads; SessionOps::Open makes its session LIVE).
 //
 // A session's stream is a reactor (SessionStream, in the .cc) registered in streams_ while
 // the stream is open. Its end, for any reason (client cancel, lost connection, daemon
@@ -16,10 +17,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "server/core/arena_registry.h"
-#include "server/core/authz.h"
-#include "server/core/peer_table.h"
-#include "server/core/session_registry.h"
+#include "server/core/session_ops.h"
+#include "server/rpc/call.h"
 #include "shmpool/v1/session.grpc.pb.h"
 
 namespace shmpool::server {
@@ -36,7 +35,9 @@ class SessionServiceImpl final
   ~SessionServiceImpl() override;
 
   grpc::Status AttachArena(grpc::ServerContext* ctx, const v1::AttachArenaRequest* req,
-                           v1::AttachArenaResponse* resp) override;
+                           v1::AttachArenaResponse* resp) override {
+    return Call(ctx, req, resp, ops_, &SessionOps::Attach);
+  }
   grpc::ServerWriteReactor<v1::SessionEvent>* StreamSession(
       grpc::CallbackServerContext* ctx, const v1::StreamSessionRequest* req) override;
 
@@ -46,14 +47,12 @@ class SessionServiceImpl final
 
  private:
   friend class SessionStream;
-  absl::Status OpenStream(grpc::CallbackServerContext* ctx, const v1::StreamSessionRequest& req,
-                          SessionInfo* session);
   void Remove(SessionStream* s) ABSL_LOCKS_EXCLUDED(mu_);
 
   ArenaRegistry* const arenas_;
   SessionRegistry* const sessions_;
-  const PeerTable* const peers_;
-  const Authz* const authz_;
+  const Resolver resolver_;
+  const SessionOps ops_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<SessionStream*> streams_ ABSL_GUARDED_BY(mu_);
