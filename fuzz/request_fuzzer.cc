@@ -203,7 +203,11 @@ T Number(FuzzedDataProvider& in) {
 }
 
 std::string String(FuzzedDataProvider& in) {
-  if (in.ConsumeBool()) return in.ConsumeRandomLengthString(300);
+  if (in.ConsumeBool()) {  // printable: a string field that is not UTF-8 fails to parse
+    std::string s = in.ConsumeRandomLengthString(300);
+    for (char& c : s) c = static_cast<char>(' ' + static_cast<unsigned char>(c) % 95);
+    return s;
+  }
   const std::vector<std::string>& s = TheHarvest().strings;
   return s[in.ConsumeIntegralInRange<size_t>(0, s.size() - 1)];
 }
@@ -269,8 +273,8 @@ void Fill(pb::Message& m, FuzzedDataProvider& in, int depth) {
 
 // One call of `method` through `stub` (any kind: a unary call is one message each way on
 // the wire). Returns its status.
-grpc::Status Call(grpc::GenericStub& stub, const pb::MethodDescriptor* method,
-                  const std::string& request) {
+grpc::Status Invoke(grpc::GenericStub& stub, const pb::MethodDescriptor* method,
+                    const std::string& request) {
   const std::string path = "/" + method->service()->full_name() + "/" + method->name();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -339,7 +343,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       shmpool::server::Fill(*req, in, 0);
     }
-    const grpc::Status st = shmpool::server::Call(w.stub(local), method, req->SerializeAsString());
+    const grpc::Status st =
+        shmpool::server::Invoke(w.stub(local), method, req->SerializeAsString());
     if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED) __builtin_trap();  // not registered
   }
   return 0;
