@@ -3,7 +3,8 @@
 #   1. debug build (everything, gRPC included)                         ctest --preset debug
 #   2. ASan + UBSan build (everything)                                 ctest --preset asan
 #   3. TSan build (the data plane: everything that does not link gRPC) ctest --preset tsan
-#   4. the libFuzzer targets, briefly (scripts/fuzz.sh, clang)
+#   4. the libFuzzer targets, briefly, and shmpoold, all built by clang with -Wthread-safety
+#      -Werror=thread-safety (scripts/fuzz.sh)
 # Usage: scripts/test.sh [debug|asan|tsan|fuzz ...]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."

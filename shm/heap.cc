@@ -334,10 +334,13 @@ void Heap::RetireFigures(ThreadCache& cache) {
 }
 
 void Heap::FlushThreadCache() {
-  if (tls_.heap_id != id_ || !InOwnerProcess()) return;
-  ThreadCache* cache = tls_.cache;
+  if (!InOwnerProcess()) return;
+  ThreadExitHook* hook = LiveExitHook();
+  // The thread's slot names the Heap it used last; its caches in other Heaps are the hook's.
+  ThreadCache* cache = tls_.heap_id == id_ ? tls_.cache : hook ? hook->Find(id_) : nullptr;
+  if (cache == nullptr) return;
   ReleaseCache(cache);
-  if (ThreadExitHook* hook = LiveExitHook()) hook->Forget(id_);
+  if (hook) hook->Forget(id_);
 }
 
 void* Heap::AllocateSlow(size_t size) {
@@ -350,6 +353,8 @@ void* Heap::AllocateSlow(size_t size) {
     tls_ = SlotFor(cache);
   }
   HonorFlushRequest(*tls_.cache);
+  // Back from another Heap (the thread's slot named it): the bin may still list blocks.
+  if (LoadRelaxed(tls_.cache->bins[cls].xlist) != 0) return Allocate(size);
   if (!RefillBin(*tls_.cache, cls)) {
     ReclaimBeforeFailing();
     if (!RefillBin(*tls_.cache, cls)) {

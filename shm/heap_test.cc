@@ -678,5 +678,29 @@ TEST(Heap, AlternatingHeapsInOneThreadKeepOneCacheEach) {
   EXPECT_EQ(ClaimedCaches(*b.segment()), 1u);
 }
 
+// A switch back to a Heap whose cache still lists blocks allocates one of them: the blocks
+// the cache held are neither lost nor counted as allocated. A FlushThreadCache returns this
+// Heap's cache while the thread's slot names the other Heap.
+TEST(Heap, AlternatingHeapsInOneThreadLoseNoCachedBlock) {
+  TempSegment a(16 << 20), b(16 << 20);
+  auto ha = *Heap::Attach(a.segment());
+  auto hb = *Heap::Attach(b.segment());
+  std::vector<void*> pa, pb;
+  for (int i = 0; i < 10; ++i) {
+    pa.push_back(ha->Allocate(64));
+    pb.push_back(hb->Allocate(64));
+  }
+  EXPECT_EQ(CollectStats(*a.segment()).allocated, 10 * 64u);
+  EXPECT_EQ(CollectStats(*b.segment()).allocated, 10 * 64u);
+  for (void* p : pa) ha->Free(p);
+  for (void* p : pb) hb->Free(p);
+  ha->FlushThreadCache();
+  const ArenaStats s = CollectStats(*a.segment());
+  EXPECT_EQ(s.allocated, 0u);
+  EXPECT_EQ(s.cached, 0u);
+  EXPECT_EQ(s.nfree, s.nmalloc);
+  ExpectValid(*a.segment());
+}
+
 }  // namespace
 }  // namespace shmpool::shm

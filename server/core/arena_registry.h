@@ -221,7 +221,7 @@ class ArenaRegistry {
   absl::btree_map<std::string, ArenaPtr> arenas_ ABSL_GUARDED_BY(mu_);
   ResetObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread sweeper_;  // started at the first retired generation kept
+  std::thread sweeper_ ABSL_GUARDED_BY(mu_);  // started at the first retired generation kept
 };
 
 }  // namespace shmpool::server
