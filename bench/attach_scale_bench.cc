@@ -11,7 +11,8 @@
 // start to its return (CLOCK_MONOTONIC) and reports it. Meanwhile a thread of this process
 // calls GetStats on the arena every 10 ms. Printed per K: attach p50/p99/max and GetStats
 // p50/p99/max, in ms. Targets at K = 1000: attach p99 <= 5 ms, GetStats p99 <= 1 ms.
-// Not a test: it prints numbers; --smoke runs K = 1 with 5 probes.
+// Each K runs in a fresh process of its own (--run K PROBES SHMPOOLD), which forks the load
+// before any gRPC starts there. Not a test: it prints numbers; --smoke runs K = 1, 5 probes.
 //
 //   attach_scale_bench [--attached 1,100,1000] [--probes 50] [--shmpoold PATH] [--smoke]
 #include <fcntl.h>
@@ -232,6 +233,16 @@ Row RunAt(const std::string& self, const std::string& shmpoold, int count, int p
 
 int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "--probe") == 0) return ProbeMain(argv[2], argv[3]);
+  if (argc == 5 && std::strcmp(argv[1], "--run") == 0) {
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe");
+    const Row r = RunAt(self, argv[4], std::atoi(argv[2]), std::atoi(argv[3]));
+    std::printf(
+        "%9d %7zu | %7.2f %8.2f %8.2f | %7.3f %8.3f %8.3f | %lu ops, %u attach, %d probe, "
+        "%lu malloc\n",
+        r.attached, r.attach.n, r.attach.p50, r.attach.p99, r.attach.max, r.stats.p50, r.stats.p99,
+        r.stats.max, r.ops, r.failed_attaches, r.failed_probes, r.failed_mallocs);
+    return 0;
+  }
   std::vector<int> counts = {1, 100, 1000};
   int probes = 50;
   std::string shmpoold = SHMPOOLD_PATH;
@@ -258,14 +269,12 @@ int main(int argc, char** argv) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe");
   std::printf("%9s %7s | %-26s | %-26s | %s\n", "attached", "probes", "attach ms p50/p99/max",
               "GetStats ms p50/p99/max", "load ops, failures");
+  std::fflush(stdout);
+  // Each count in a fresh process (--run): the load is forked before any gRPC runs there.
   for (int count : counts) {
-    const Row r = RunAt(self, shmpoold, count, probes);
-    std::printf(
-        "%9d %7zu | %7.2f %8.2f %8.2f | %7.3f %8.3f %8.3f | %lu ops, %u attach, %d probe, "
-        "%lu malloc\n",
-        r.attached, r.attach.n, r.attach.p50, r.attach.p99, r.attach.max, r.stats.p50, r.stats.p99,
-        r.stats.max, r.ops, r.failed_attaches, r.failed_probes, r.failed_mallocs);
-    std::fflush(stdout);
+    const pid_t pid =
+        SpawnLogged({self, "--run", std::to_string(count), std::to_string(probes), shmpoold}, "");
+    if (pid > 0) waitpid(pid, nullptr, 0);
   }
   return 0;
 }

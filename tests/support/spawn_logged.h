@@ -1,6 +1,6 @@
 // SpawnLogged: posix_spawn (fork+exec, safe from a process that runs threads) of `argv`,
-// its stderr appended to `log_path` and, when `stdout_fd` >= 0, its stdout that fd; the
-// environment inherited. Returns the pid, or -1 when the spawn failed.
+// its stderr appended to `log_path` (inherited when empty) and, when `stdout_fd` >= 0, its stdout
+// that fd; the environment inherited. Returns the pid, or -1 when the spawn failed.
 #pragma once
 
 #include <fcntl.h>
@@ -19,7 +19,8 @@ inline pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
-  posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (!log_path.empty())
+    posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
