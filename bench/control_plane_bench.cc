@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/src/percentiles.h"
 #include "shmpool/client.h"
 #include "shmpool/v1/arena.grpc.pb.h"
 #include "shmpool/v1/stats.grpc.pb.h"
@@ -41,18 +42,10 @@ extern char** environ;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using shmpool::bench::Summarize;
+using shmpool::bench::Summary;
 
 double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-struct Summary {
-  double p50, p99, max;
-};
-
-Summary Summarize(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto at = [&v](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
-  return {at(0.50), at(0.99), v.back()};
-}
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& stderr_path = "") {
   posix_spawn_file_actions_t fa;

@@ -201,18 +201,31 @@ bool Reclaimer::StillNamed(const WatchEntry& w) const {
   return now == w.word || now == shm::ProcRecord::WithState(w.word, shm::ProcRecord::kDead);
 }
 
+Reclaimer::Covered Reclaimer::PidfdCovered() const {
+  Covered covered;
+  auto add = [&covered](const WatchEntry& w) {
+    if (w.pidfd >= 0 && !w.exited) covered[{w.segment.get(), w.proc_index}] = w.word;
+  };
+  for (const WatchEntry& w : watches_) add(w);
+  absl::MutexLock lock(&mu_);
+  for (const WatchEntry& w : pending_) add(w);
+  return covered;
+}
+
 int Reclaimer::Audit(const char* how) {
+  const Covered covered = PidfdCovered();
   int n = 0;
   for (const ArenaPtr& a : arenas_->List()) {
     if (a->quarantine) continue;
     // A fault quarantines the arena (logged there); the other arenas are audited.
     arenas_
-        ->WithSegment(*a, [&](const shm::Segment& seg) { n += AuditSegment(a->spec.id, seg, how); })
+        ->WithSegment(
+            *a, [&](const shm::Segment& seg) { n += AuditSegment(a->spec.id, seg, how, covered); })
         .IgnoreError();
     for (const RetiredGeneration& r : a->retired)
       if (std::optional<QuarantineReason> q =
               RunUntrusted(*r.segment, arenas_->lock_deadline(),
-                           [&] { n += AuditSegment(a->spec.id, *r.segment, how); }))
+                           [&] { n += AuditSegment(a->spec.id, *r.segment, how, covered); }))
         LogWarning("audit_faulted")
             .Kv("arena", a->spec.id)
             .Kv("generation", r.segment->header().generation.number)
@@ -233,7 +246,8 @@ bool Reclaimer::ProcessIsDead(const shm::Segment& seg, uint32_t index, uint64_t*
   return true;
 }
 
-int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how) {
+int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how,
+                            const Covered& covered) {
   // A purge killed mid-way (Unavailable: a live process shares the cell; the next audit or
   // purge finishes it).
   const absl::StatusOr<uint32_t> purgers = shm::ReclaimDeadPurgers(seg);
@@ -255,6 +269,8 @@ int Reclaimer::AuditSegment(const std::string& arena_id, const shm::Segment& seg
           .Kv("note", "a client was killed while it attached; its process record is free");
       continue;
     }
+    // Its pidfd reports the exit of the process the record names (in that incarnation).
+    if (auto it = covered.find({&seg, i}); it != covered.end() && it->second == word) continue;
     // kDead: a reclaim that a previous daemon began and did not finish.
     uint64_t verdict = word;
     if (shm::ProcRecord::StateOf(word) != shm::ProcRecord::kDead &&

@@ -16,6 +16,10 @@
 //      The audit also frees a record whose claimant was killed inside its attach, before
 //      the record went live (shm::ReleaseAbandonedClaim): it held nothing yet, and finishes
 //      the step of every purger that was killed mid-purge (shm::ReclaimDeadPurgers).
+//      A record a pidfd watches (in the incarnation watched) is not probed by the audit:
+//      its pidfd reports the exit, so the audit's probes (kill and /proc reads) are of
+//      the records no pidfd covers (clients that mapped the segment directly, TCP peers,
+//      clients from before a restart), not of every attached client every second.
 // Every segment of an arena is covered: the current one and each retired generation that
 // clients still map (a client attached across a reset holds a record in both). A watch
 // keeps the segment its record is in, so a reset does not end it.
@@ -41,9 +45,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/arena_registry.h"
@@ -116,9 +122,15 @@ class Reclaimer final : public SessionObserver {
   Outcome TryReclaim(const WatchEntry& w, const char* how);
   // True while w's process record is still live (or being reclaimed) in w's incarnation.
   bool StillNamed(const WatchEntry& w) const;
+  // The records whose process a pidfd watches: (segment, index) -> the record's word when
+  // the watch began. From the thread's watches and the pending ones.
+  using Covered = absl::flat_hash_map<std::pair<const shm::Segment*, uint32_t>, uint64_t>;
+  Covered PidfdCovered() const ABSL_LOCKS_EXCLUDED(mu_);
   // The audit of one segment of arena `arena_id` (inside ArenaRegistry::WithSegment or
-  // RunUntrusted); returns the records reclaimed.
-  int AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how);
+  // RunUntrusted); returns the records reclaimed. Records in `covered` (in the word there)
+  // are left to their pidfds.
+  int AuditSegment(const std::string& arena_id, const shm::Segment& seg, const char* how,
+                   const Covered& covered);
   // True, with the word the verdict is about, when record `index` of `seg` is live and the
   // prober says its process is gone.
   bool ProcessIsDead(const shm::Segment& seg, uint32_t index, uint64_t* word) const;

@@ -3,6 +3,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <memory>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "server/core/test_fakes.h"
 #include "shm/heap.h"
@@ -14,6 +18,23 @@ namespace {
 using testing::FakeClock;
 using testing::FakeProber;
 using testing::TempRegistry;
+
+// A FakeProber that counts the identity checks asked of it (the kill and /proc reads the
+// kernel prober would make).
+class CountingProber final : public ProcessProber {
+ public:
+  shm::Liveness Check(const shm::ProcIdentity& id) const override {
+    checks_.fetch_add(1);
+    return verdicts_.Check(id);
+  }
+  shm::Liveness CheckPid(pid_t pid) const override { return verdicts_.CheckPid(pid); }
+  void Set(pid_t pid, shm::Liveness l) { verdicts_.Set(pid, l); }
+  int TakeChecks() const { return checks_.exchange(0); }
+
+ private:
+  FakeProber verdicts_;
+  mutable std::atomic<int> checks_{0};
+};
 
 // An arena whose segment holds the live process record of a child that attached,
 // allocated and exited without detaching: the kernel says it is gone.
@@ -45,7 +66,7 @@ class ReclaimerTest : public ::testing::Test {
   TempRegistry r_;
   ArenaPtr arena_;
   pid_t child_ = 0;
-  FakeProber prober_;
+  CountingProber prober_;
   FakeClock clock_;
   Reclaimer reclaimer_{r_.arenas.get(), absl::Seconds(1), prober_, clock_};
 };
@@ -80,6 +101,39 @@ TEST_F(ReclaimerTest, AQuarantinedArenaIsNotAudited) {
   r_.arenas->Quarantine(*arena_, {shm::SegmentFault::Kind::kCorrupt, "scribbled", clock_.Now()});
   EXPECT_EQ(reclaimer_.Audit(), 0);
   EXPECT_TRUE(KernelSaysDead());
+}
+
+// Clients whose sessions went LIVE are watched through pidfds: the audit does not probe
+// them every second, only the records no pidfd covers (here the child that mapped the
+// segment directly), so its probes do not grow with the clients attached.
+TEST_F(ReclaimerTest, TheAuditProbesOnlyRecordsNoPidfdWatches) {
+  constexpr int kWatched = 8;
+  std::vector<std::unique_ptr<shm::Heap>> heaps;
+  for (int i = 0; i < kWatched; ++i) {
+    absl::StatusOr<std::unique_ptr<shm::Heap>> h =
+        shm::Heap::Attach(arena_->segment, {.name = "watched"});
+    ASSERT_TRUE(h.ok()) << h.status();
+    SessionInfo s;
+    s.id = static_cast<uint64_t>(i + 1);
+    s.arena_id = "a";
+    s.peer = testing::Local(getuid(), getgid(), getpid());
+    s.state = SessionInfo::kLive;
+    s.proc_index = static_cast<int32_t>((*h)->proc_index());
+    reclaimer_.Watch(s);
+    heaps.push_back(*std::move(h));
+  }
+  prober_.TakeChecks();
+  EXPECT_EQ(reclaimer_.Audit(), 0);
+  EXPECT_EQ(prober_.TakeChecks(), 1) << "probed: the unwatched child's record only";
+  // A watched record detached and claimed again is another incarnation: probed again.
+  const uint32_t index = heaps.back()->proc_index();
+  heaps.pop_back();
+  absl::StatusOr<std::unique_ptr<shm::Heap>> again =
+      shm::Heap::Attach(arena_->segment, {.name = "again"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ((*again)->proc_index(), index) << "the freed record is claimed again";
+  EXPECT_EQ(reclaimer_.Audit(), 0);
+  EXPECT_EQ(prober_.TakeChecks(), 2) << "the child's record and the new incarnation";
 }
 
 }  // namespace

@@ -16,7 +16,6 @@
 // sets them (the long run: SHMPOOL_KILLS=1000 or more). The numbers are printed at the end.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -43,11 +42,12 @@
 #include "tests/crash/storm_shared.h"
 #include "tests/stress/block_tag.h"
 #include "tests/stress/whole_capacity.h"
-
-extern char** environ;
+#include "tests/support/spawn_logged.h"
 
 namespace shmpool::crash {
 namespace {
+
+using shmpool::testing::SpawnLogged;
 
 using stress::CheckTag;
 using stress::RandomSize;
@@ -165,19 +165,6 @@ std::string TagProblem(const void* p, uint64_t size, uint32_t owner, uint32_t se
 
 // ---- the supervisor ----------------------------------------------------------------
 
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return rc == 0 ? pid : -1;
-}
-
 class Storm {
  public:
   Storm() {
@@ -208,9 +195,9 @@ class Storm {
 
   void StartDaemon() {
     const char* bin = std::getenv("SHMPOOLD_BIN");  // default: the one built with the test
-    daemon_ = Spawn({bin ? bin : SHMPOOLD_PATH, "--listen", paths_.endpoint(), "--shm-dir",
-                     paths_.shm_dir, "--config", paths_.config},
-                    paths_.log);
+    daemon_ = SpawnLogged({bin ? bin : SHMPOOLD_PATH, "--listen", paths_.endpoint(), "--shm-dir",
+                           paths_.shm_dir, "--config", paths_.config},
+                          paths_.log);
     ASSERT_GT(daemon_, 0);
     struct stat st {};
     for (int i = 0; i < 500; ++i) {
@@ -464,7 +451,7 @@ class Storm {
     ASSERT_TRUE(seg.ok()) << seg.status();
     std::shared_ptr<shm::Segment> segment = std::move(*seg);
     FreeNamed(segment);
-    if (testing::Test::HasFatalFailure()) return;
+    if (::testing::Test::HasFatalFailure()) return;
     const uint64_t after = BlocksWithoutPurge();
     const uint64_t per_block = shm::Class(shm::ClassOf(kCountedSize)).size;
     const uint64_t leak_allowance = unknowable_pinned_ / per_block;
