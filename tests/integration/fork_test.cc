@@ -54,7 +54,7 @@ TEST(Fork, ChildOfAnAttachedProcessFailsFastToAttach) {
   EXPECT_EQ(w->Ask("free" + held.substr(2)), "ok");
   EXPECT_EQ(w->Ask("detach"), "ok");
   EXPECT_TRUE(WaitForClients(d, "default", 0));
-  EXPECT_EQ(StatsOf(d, "default").allocated(), 0u);
+  EXPECT_EQ(StatsOf(d, "default").allocated_bytes(), 0u);
 }
 
 TEST(Fork, ChildRefusesTheParentsHandleAndLeavesItsSessionAlone) {

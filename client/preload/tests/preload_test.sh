@@ -33,7 +33,7 @@ print(sum(int(c.get("nmalloc", 0)) + int(c.get("large_nmalloc", 0))
 arena_figure() {
   "$ctl" stats t --json | python3 -c '
 import json, sys
-print(int(json.load(sys.stdin)["arenas"][0].get(sys.argv[1], 0)))' "$1"
+print(int(json.load(sys.stdin)["arenas"][0][sys.argv[1]]))' "$1"
 }
 
 # start_paused MIN CMD...: starts CMD under the preload on arena t; when it prints "ready",
@@ -133,7 +133,7 @@ with open("'"$work"'/data", "w") as f:
     pid=$!
     for _ in $(seq 1200); do [[ -e $work/fed ]] && break; sleep 0.05; done
     n=$(client_blocks $pid)
-    allocated=$(arena_figure allocated)
+    allocated=$(arena_figure allocated_bytes)
     echo "sort: its client allocated $n blocks, arena t holds $allocated bytes, while it reads"
     ((n >= 1 && allocated >= 8 * 1024 * 1024)) || fail "sort's arena figures: $n blocks, $allocated bytes"
     echo >"$work/gate"
