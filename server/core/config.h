@@ -19,7 +19,7 @@
 //   [[arena]]
 //   name = "default"              # an arena id: [a-z0-9-_.], 1 to 63 characters
 //   capacity = "1GiB"
-//   quota = "512MiB"              # committed bytes, enforced by the page heap (issue 5)
+//   quota = "512MiB"              # committed bytes, enforced by the page heap
 //   owner = "alice"               # user name or uid; group likewise
 //   group = 100
 //   max_procs = 1024
