@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -56,6 +57,26 @@ class Daemon:
     def stats(self, arena):
         d = json.loads(self.ctl("stats", arena, "--json").stdout)
         return d["arenas"][0] if "arenas" in d else d
+
+    def pause(self):
+        """SIGSTOP, returning once every thread of the daemon is stopped (the signal's
+        delivery is asynchronous: until then the daemon may still answer)."""
+        self.proc.send_signal(signal.SIGSTOP)
+        tasks = f"/proc/{self.proc.pid}/task"
+        while True:
+            states = []
+            for t in os.listdir(tasks):
+                try:
+                    with open(f"{tasks}/{t}/stat") as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                except FileNotFoundError:
+                    pass  # a thread that ended meanwhile
+            if states and all(s == "T" for s in states):
+                return
+            time.sleep(0.001)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self):
         self.proc.terminate()

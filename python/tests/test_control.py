@@ -5,7 +5,6 @@ are found as the C client finds them; Client.stats() is the control plane's stat
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -145,12 +144,12 @@ def test_a_daemon_that_cannot_be_reached_or_does_not_answer(daemon, tmp_path):
         control.connect(f"unix:{tmp_path}/none.sock").list_arenas()
     assert isinstance(gone.value, shmpool.Unavailable) and gone.value.code == -6
     assert gone.value.status.name == "UNAVAILABLE" and "none.sock" in gone.value.message
-    daemon.proc.send_signal(signal.SIGSTOP)
+    daemon.pause()
     try:
         with pytest.raises(control.DeadlineExceeded, match="did not answer within 0.5 s"):
             control.connect(daemon.endpoint, timeout=0.5).list_arenas()
     finally:
-        daemon.proc.send_signal(signal.SIGCONT)
+        daemon.resume()
 
 
 def test_endpoint_forms_and_environment(daemon, monkeypatch):
