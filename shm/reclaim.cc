@@ -9,19 +9,27 @@
 
 namespace shmpool::shm {
 
-uint64_t DrainClass(const Segment& seg, uint32_t cls, Transit& pop, Transit& ret) {
+uint64_t DrainClass(const Segment& seg, uint32_t cls, Transit& t) {
   // At most what the ring holds: batches pushed meanwhile wait for the next drain (and a
   // ring whose positions are corrupted cannot keep this loop going).
   for (uint32_t n = 0; n < seg.geometry().ring_slots; ++n) {
-    StoreRelaxed(pop.xcls, cls);
-    StoreRelaxed(pop.xbatch, uint64_t{0});
-    StoreRelaxed(pop.xpos, uint64_t{0});
-    StoreRelaxed(pop.xop, static_cast<uint32_t>(Transit::kFromRing));
-    const uint64_t batch = RingPop(seg, cls, pop);
-    if (batch) ReturnBlocks(seg, cls, batch, ret);  // ret names the batch from here on
-    StoreRelaxed(pop.xop, static_cast<uint32_t>(Transit::kNone));
-    StoreRelaxed(pop.xbatch, uint64_t{0});
-    StoreRelaxed(pop.xpos, uint64_t{0});
+    StoreRelaxed(t.xcls, cls);
+    StoreRelaxed(t.xbatch, uint64_t{0});
+    StoreRelaxed(t.xpos, uint64_t{0});
+    StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kFromRing));
+    const uint64_t batch = RingPop(seg, cls, t);
+    if (batch) {
+      // The popped batch (xbatch) becomes a return before the class mutex names t: a
+      // holder killed inside ReturnBlocks then leaves a slab step, which the next locker's
+      // repair finishes and a resumed reclaim finds done, never a pop it would redo. The
+      // op changes before xpos is cleared: a ring step's position counts until then.
+      StoreRelease(t.xop, static_cast<uint32_t>(Transit::kToSlabs));
+      StoreRelaxed(t.xpos, uint64_t{0});
+      ReturnBlocks(seg, cls, batch, t);
+    }
+    StoreRelaxed(t.xop, static_cast<uint32_t>(Transit::kNone));
+    StoreRelaxed(t.xbatch, uint64_t{0});
+    StoreRelaxed(t.xpos, uint64_t{0});
     if (batch == 0) break;
   }
   return ReleaseEmptySlabs(seg, cls);
@@ -47,14 +55,14 @@ uint64_t ReclaimCentral(const Segment& seg, Transit* own) {
   if (got == RobustMutex::LockResult::kOwnerDied) r.mutex.MarkConsistent();
   if (drain) {
     if (own != nullptr) {
-      for (uint32_t c = 1; c < kNumClasses; ++c) DrainClass(seg, c, *own, *own);
+      for (uint32_t c = 1; c < kNumClasses; ++c) DrainClass(seg, c, *own);
     } else {
       // No cache record: a purger record names the pops and returns (purger_claim.h); with
       // none free, the rings are left to the purges that hold them.
       const PurgerClaim claim(seg);
       for (uint32_t c = 1; c < kNumClasses; ++c) {
         if (claim.transit() != nullptr)
-          DrainClass(seg, c, *claim.transit(), *claim.transit());
+          DrainClass(seg, c, *claim.transit());
         else
           ReleaseEmptySlabs(seg, c);
       }

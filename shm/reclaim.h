@@ -25,10 +25,10 @@
 // back; in stranded_capacity_test it was 112 to 128 pages, 0.7-0.8% of the 64 B blocks).
 //
 // Crash argument. The mutex guards no data: a drainer killed at any instruction leaves it
-// EOWNERDEAD, and the next drainer marks it consistent and drains from scratch. Each pop
-// is named by the `pop` Transit from before its ring position is claimed until the batch
-// is home (transfer_ring.h), and each return by `ret` under the class mutex
-// (slab_layer.h): the caller's thread-cache record names both, or, for a caller without
+// EOWNERDEAD, and the next drainer marks it consistent and drains from scratch. Each batch
+// is named by one Transit from before its ring position is claimed until it is home: a pop
+// (transfer_ring.h), then, before the class mutex is taken, a return to the slabs
+// (slab_layer.h). The caller's thread-cache record is that Transit, or, for a caller without
 // one (a thread without a cache, a pool creation), a purger record (purger_claim.h), so
 // recovery of a dead drainer finishes the step (recovery.h) and a live drainer's claim
 // on a ring cell is seen by every reclaim.
@@ -41,10 +41,11 @@
 namespace shmpool::shm {
 
 // Drains class `cls`'s ring into its slabs and gives the slabs whose blocks are all free
-// back to the page heap. Pops are named by `pop` (its op is set before each pop and
-// cleared after), returns by `ret` (which may be `pop`). Returns the slabs released. ReclaimCentral
-// drains through this.
-uint64_t DrainClass(const Segment& seg, uint32_t cls, Transit& pop, Transit& ret);
+// back to the page heap. `t` names each batch from before its pop until it is home: a pop
+// (kFromRing), then, before the class mutex is taken, a return (kToSlabs), so a re-run
+// finishes either from t alone. Returns the slabs released. ReclaimCentral drains through
+// this.
+uint64_t DrainClass(const Segment& seg, uint32_t cls, Transit& t);
 
 // Drains every class (DrainClass) unless another drain completed while this one waited for
 // the mutex, and asks every cache to flush (bumps xepoch). `own`: the caller's thread-cache

@@ -37,6 +37,7 @@
 #include "gtest/gtest.h"
 #include "shm/heap.h"
 #include "shm/purge.h"
+#include "shm/slab_layer.h"
 #include "shm/stats.h"
 #include "shm/transfer_ring.h"
 #include "shm/validate.h"
@@ -235,6 +236,10 @@ void DieAtStep() {
 }
 int steps_taken = 0;
 void CountStep() { ++steps_taken; }
+int returns_left = 0;  // in a reclaimer child: ReturnBlocks calls it finishes before it dies
+void DieInReturnBlocks() {
+  if (returns_left-- == 0) raise(SIGKILL);
+}
 
 // Arms a timer that sends this process SIGKILL `delay` from now (wall time, so the kill
 // lands even while the process waits for a core).
@@ -583,6 +588,34 @@ TEST(Recovery, ReclaimerKilledAtEveryStepResumesExactly) {
     std::printf("client %d (in transit: %s): %d steps, killed at each; %lu blocks returned\n",
                 client, dead.transit().empty() ? "none" : dead.transit().c_str(), dead.steps(),
                 static_cast<unsigned long>(dead.blocks_returned()));
+    std::fflush(stdout);  // before the next fork: a child must not inherit it
+    dead.ExpectWholeCapacity();
+  }
+}
+
+// The steps above are outside the class mutexes. These kills land inside each ReturnBlocks
+// the reclaim makes (its caches' chains, then the last-out drain of the rings), once the
+// mutex names the caller's Transit as the holder's and before ReturnBlocks' first store:
+// the next locker's repair finishes the step that Transit names, and the resumed reclaim
+// must not return the same chain again.
+TEST(Recovery, ReclaimerKilledInsideEveryReturnBlocksResumesExactly) {
+  for (int client = 0; client < DeadClients(); ++client) {
+    FrozenDeadClient dead(1000 + 1000 * client, /*in_transit=*/client > 0);
+    int calls = 0;
+    for (;; ++calls) {
+      ASSERT_LT(calls, 10000) << "the reclaimer was killed in every ReturnBlocks asked for";
+      const bool killed = dead.KillReclaimerAndResume(
+          [calls] {
+            returns_left = calls;
+            SetReturnBlocksHookForTesting(DieInReturnBlocks);
+          },
+          "client " + std::to_string(client) + ", ReturnBlocks " + std::to_string(calls));
+      if (::testing::Test::HasFailure()) return;
+      if (!killed) break;  // the reclaim made fewer calls: it finished
+    }
+    EXPECT_GT(calls, 0);
+    std::printf("client %d (in transit: %s): killed in each of %d ReturnBlocks\n", client,
+                dead.transit().empty() ? "none" : dead.transit().c_str(), calls);
     std::fflush(stdout);  // before the next fork: a child must not inherit it
     dead.ExpectWholeCapacity();
   }

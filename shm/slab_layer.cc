@@ -11,6 +11,9 @@
 namespace shmpool::shm {
 namespace {
 
+using Hook = void (*)();
+constinit Hook return_blocks_hook = nullptr;
+
 // Links every block of the slab at page `start` into one chain, each with its free tag,
 // and publishes the chain as the slab's free list. Class mutex held.
 void InitSlab(const Segment& seg, uint32_t cls, uint32_t start) {
@@ -350,6 +353,8 @@ uint32_t TakeBlocks(const Segment& seg, uint32_t cls, uint32_t want, Transit& tr
 
 void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& transit) {
   ClassLock lock(seg, cls, transit, RepairClass);
+  if (return_blocks_hook != nullptr) [[unlikely]]
+    return_blocks_hook();
   StoreRelaxed(transit.xcls, cls);
   StoreRelaxed(transit.xbatch, head);
   StoreRelaxed(transit.xop, static_cast<uint32_t>(Transit::kToSlabs));
@@ -368,5 +373,7 @@ void ReturnBlocks(const Segment& seg, uint32_t cls, uint64_t head, Transit& tran
   }
   StoreRelaxed(transit.xpos, uint64_t{0});
 }
+
+void SetReturnBlocksHookForTesting(void (*hook)()) { return_blocks_hook = hook; }
 
 }  // namespace shmpool::shm

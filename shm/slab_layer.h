@@ -51,4 +51,9 @@ uint64_t ParkFreePages(const Segment& seg, uint32_t cls);
 // operation and releases the slabs left empty.
 void RepairClass(const Segment& seg, uint32_t cls);
 
+// Testing seam: `hook` (nullptr: none) runs in ReturnBlocks once it holds the class mutex
+// and names the caller's Transit as the holder's, before its first store, so a test can
+// kill the holder there.
+void SetReturnBlocksHookForTesting(void (*hook)());
+
 }  // namespace shmpool::shm
