@@ -1,7 +1,6 @@
 #include "server/rpc/stats_collector.h"
 
-#include <algorithm>
-
+#include "absl/container/flat_hash_map.h"
 #include "proto/api/names.h"
 #include "server/rpc/proto_convert.h"
 #include "shm/client_stats.h"
@@ -43,14 +42,17 @@ void ReadArenaStats(const ArenaRecord& arena, const std::vector<SessionInfo>& se
   server::ToProto(shm::CollectStats(*arena.segment), out);
   if (sessions.empty()) return;
   const std::vector<shm::ClientStats> clients = shm::CollectClientStats(*arena.segment);
+  // Process record index -> its stats: one pass over each list, not sessions x clients.
+  absl::flat_hash_map<uint32_t, const shm::ClientStats*> by_proc;
+  by_proc.reserve(clients.size());
+  for (const shm::ClientStats& k : clients) by_proc.emplace(k.proc, &k);
   for (const SessionInfo& s : sessions) {
     if (s.generation != arena.generation) continue;
     v1::ClientStats* c = out->add_clients();
     server::ToProto(s, c->mutable_session());
-    auto it = std::find_if(clients.begin(), clients.end(), [&s](const shm::ClientStats& k) {
-      return s.proc_index >= 0 && k.proc == static_cast<uint32_t>(s.proc_index);
-    });
-    if (it != clients.end()) ToProto(arena.spec.id, *it, c);
+    if (s.proc_index < 0) continue;
+    auto it = by_proc.find(static_cast<uint32_t>(s.proc_index));
+    if (it != by_proc.end()) ToProto(arena.spec.id, *it->second, c);
   }
   out->set_sessions(static_cast<uint32_t>(out->clients_size()));
 }
